@@ -1,0 +1,617 @@
+//! The two implementations of [`Store`], generated from one body by `impl_store!`.
+//!
+//! SQLite runs in WAL mode with `synchronous=FULL` (a commit is durable when it returns), one
+//! writer connection (SQLite has one writer anyway; one connection avoids `SQLITE_BUSY`) and a
+//! small pool of readers. PostgreSQL uses one pool for both.
+
+use crate::{
+    ApiKeyRecord, Backend, BlindIndexRecord, Expect, NewSubject, OpenOptions, Store, StoreError,
+    SubjectId, SubjectRecord, SubjectWithValues, ValueRecord, ValueWrite,
+};
+use async_trait::async_trait;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, QueryBuilder, Row, Sqlite};
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static PG_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Rows per multi-row `INSERT`: the widest table has 14 columns, and SQLite allows 32,766
+/// bound parameters per statement (PostgreSQL 65,535).
+const ROWS_PER_INSERT: usize = 2000;
+
+const SUBJECT_COLS: &str =
+    "id, created_at, created_by, kek_version, wrapped_dek, dek_version, status";
+const VALUE_COLS: &str = "subject_id, category, seq, ciphertext, dek_version, source_kind, \
+     source_name, obtained_at, recorded_at, recorded_by, purpose, verification, superseded_at, \
+     change_kind";
+
+/// The embedded default store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open `sqlite:PATH`. A missing file is an error unless `opts.create_if_missing`.
+    pub async fn open(url: &str, opts: OpenOptions) -> Result<Self, StoreError> {
+        let base = SqliteConnectOptions::from_str(url)?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-65536");
+        let path = base.get_filename().to_path_buf();
+        let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
+        if in_memory {
+            return Err(StoreError::UnsupportedUrl);
+        }
+        if !opts.create_if_missing && !path.exists() {
+            return Err(StoreError::MissingDatabase(path.display().to_string()));
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(base.clone().create_if_missing(opts.create_if_missing))
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(base.create_if_missing(false))
+            .await?;
+        Ok(SqliteStore { write, read })
+    }
+
+    /// The writer pool, for tools (backup) that need raw access.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.write
+    }
+}
+
+/// The production store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    write: PgPool,
+    read: PgPool,
+}
+
+impl PgStore {
+    /// Open `postgres://…` (a `?options=-csearch_path%3D…` parameter selects a schema).
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(PgStore {
+            write: pool.clone(),
+            read: pool,
+        })
+    }
+
+    /// The pool, for tools that need raw access.
+    pub fn pool(&self) -> &PgPool {
+        &self.write
+    }
+}
+
+fn to_id(bytes: Vec<u8>) -> Result<SubjectId, StoreError> {
+    bytes.try_into().map_err(|_| {
+        StoreError::Database(sqlx::Error::Protocol("subject id is not 16 bytes".into()))
+    })
+}
+
+fn to_u32(v: i64) -> Result<u32, StoreError> {
+    u32::try_from(v)
+        .map_err(|_| StoreError::Database(sqlx::Error::Protocol("version out of range".into())))
+}
+
+fn map_write_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        _ => StoreError::Database(e),
+    }
+}
+
+fn subject_from_row<R: Row>(row: &R, at: usize) -> Result<SubjectRecord, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(SubjectRecord {
+        id: to_id(row.try_get(at)?)?,
+        created_at: row.try_get(at + 1)?,
+        created_by: row.try_get(at + 2)?,
+        kek_version: to_u32(row.try_get(at + 3)?)?,
+        wrapped_dek: row.try_get(at + 4)?,
+        dek_version: to_u32(row.try_get(at + 5)?)?,
+        status: row.try_get(at + 6)?,
+    })
+}
+
+fn value_from_row<R: Row>(row: &R, at: usize) -> Result<ValueRecord, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ValueRecord {
+        subject_id: to_id(row.try_get(at)?)?,
+        category: row.try_get(at + 1)?,
+        seq: row.try_get(at + 2)?,
+        ciphertext: row.try_get(at + 3)?,
+        dek_version: to_u32(row.try_get(at + 4)?)?,
+        source_kind: row.try_get(at + 5)?,
+        source_name: row.try_get(at + 6)?,
+        obtained_at: row.try_get(at + 7)?,
+        recorded_at: row.try_get(at + 8)?,
+        recorded_by: row.try_get(at + 9)?,
+        purpose: row.try_get(at + 10)?,
+        verification: row.try_get(at + 11)?,
+        superseded_at: row.try_get(at + 12)?,
+        change_kind: row.try_get(at + 13)?,
+    })
+}
+
+fn api_key_from_row<R: Row>(row: &R) -> Result<ApiKeyRecord, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ApiKeyRecord {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        key_hash: row.try_get(2)?,
+        purposes: row.try_get(3)?,
+        created_at: row.try_get(4)?,
+        revoked_at: row.try_get(5)?,
+    })
+}
+
+/// Commit on success; on failure roll back *now*. (A dropped sqlx transaction only queues its
+/// rollback until the connection is next used, and an idle pooled connection would keep its
+/// row locks meanwhile.)
+async fn finish<DB: sqlx::Database, T>(
+    tx: sqlx::Transaction<'_, DB>,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(v) => {
+            tx.commit().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+macro_rules! impl_store {
+    ($ty:ty, $db:ty, $backend:expr, $migrator:expr) => {
+        #[async_trait]
+        impl Store for $ty {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn migrate(&self) -> Result<(), StoreError> {
+                $migrator.run(&self.write).await?;
+                Ok(())
+            }
+
+            async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+                let v: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.read)
+                    .await?;
+                Ok(v)
+            }
+
+            async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(key)
+                .bind(value)
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_subjects(&self, batch: &[NewSubject]) -> Result<(), StoreError> {
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.write.begin().await?;
+                let result: Result<(), StoreError> = async {
+                for chunk in batch.chunks(ROWS_PER_INSERT) {
+                    let mut qb = QueryBuilder::<$db>::new(format!(
+                        "INSERT INTO subjects ({SUBJECT_COLS}) "
+                    ));
+                    qb.push_values(chunk, |mut b, n| {
+                        let s = &n.subject;
+                        b.push_bind(s.id.to_vec())
+                            .push_bind(s.created_at)
+                            .push_bind(s.created_by.clone())
+                            .push_bind(i64::from(s.kek_version))
+                            .push_bind(s.wrapped_dek.clone())
+                            .push_bind(i64::from(s.dek_version))
+                            .push_bind(s.status.clone());
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
+                }
+                let values: Vec<&ValueRecord> = batch.iter().flat_map(|n| n.values.iter()).collect();
+                for chunk in values.chunks(ROWS_PER_INSERT) {
+                    let mut qb =
+                        QueryBuilder::<$db>::new(format!("INSERT INTO subject_values ({VALUE_COLS}) "));
+                    qb.push_values(chunk, |mut b, v| {
+                        b.push_bind(v.subject_id.to_vec())
+                            .push_bind(v.category.clone())
+                            .push_bind(v.seq)
+                            .push_bind(v.ciphertext.clone())
+                            .push_bind(i64::from(v.dek_version))
+                            .push_bind(v.source_kind.clone())
+                            .push_bind(v.source_name.clone())
+                            .push_bind(v.obtained_at)
+                            .push_bind(v.recorded_at)
+                            .push_bind(v.recorded_by.clone())
+                            .push_bind(v.purpose.clone())
+                            .push_bind(v.verification.clone())
+                            .push_bind(v.superseded_at)
+                            .push_bind(v.change_kind.clone());
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
+                }
+                let indexes: Vec<(&SubjectId, &BlindIndexRecord)> = batch
+                    .iter()
+                    .flat_map(|n| n.indexes.iter().map(move |i| (&n.subject.id, i)))
+                    .collect();
+                for chunk in indexes.chunks(ROWS_PER_INSERT) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO blind_indexes (subject_id, category, hash, is_unique) ",
+                    );
+                    qb.push_values(chunk, |mut b, (id, i)| {
+                        b.push_bind(id.to_vec())
+                            .push_bind(i.category.clone())
+                            .push_bind(i.hash.clone())
+                            .push_bind(i64::from(i.unique));
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
+                }
+                Ok(())
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            async fn subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>, StoreError> {
+                let row = sqlx::query(&format!("SELECT {SUBJECT_COLS} FROM subjects WHERE id = $1"))
+                    .bind(id.to_vec())
+                    .fetch_optional(&self.read)
+                    .await?;
+                row.map(|r| subject_from_row(&r, 0)).transpose()
+            }
+
+            async fn subject_with_values(
+                &self,
+                id: &SubjectId,
+            ) -> Result<Option<SubjectWithValues>, StoreError> {
+                let Some(subject) = self.subject(id).await? else {
+                    return Ok(None);
+                };
+                let rows = sqlx::query(&format!(
+                    "SELECT {VALUE_COLS} FROM subject_values \
+                     WHERE subject_id = $1 AND superseded_at IS NULL ORDER BY category"
+                ))
+                .bind(id.to_vec())
+                .fetch_all(&self.read)
+                .await?;
+                let values = rows
+                    .iter()
+                    .map(|r| value_from_row(r, 0))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Some((subject, values)))
+            }
+
+            async fn load_by_index(
+                &self,
+                category: &str,
+                hash: &[u8],
+            ) -> Result<Vec<SubjectWithValues>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT s.id, s.created_at, s.created_by, s.kek_version, s.wrapped_dek, \
+                     s.dek_version, s.status, \
+                     v.subject_id, v.category, v.seq, v.ciphertext, v.dek_version, v.source_kind, \
+                     v.source_name, v.obtained_at, v.recorded_at, v.recorded_by, v.purpose, \
+                     v.verification, v.superseded_at, v.change_kind \
+                     FROM blind_indexes b \
+                     JOIN subjects s ON s.id = b.subject_id \
+                     JOIN subject_values v ON v.subject_id = s.id AND v.superseded_at IS NULL \
+                     WHERE b.hash = $1 AND b.category = $2 \
+                     ORDER BY s.id, v.category",
+                )
+                .bind(hash)
+                .bind(category)
+                .fetch_all(&self.read)
+                .await?;
+                let mut out: Vec<SubjectWithValues> = Vec::new();
+                for r in &rows {
+                    let value = value_from_row(r, 7)?;
+                    match out.last_mut() {
+                        Some((s, vs)) if s.id == value.subject_id => vs.push(value),
+                        _ => out.push((subject_from_row(r, 0)?, vec![value])),
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn history(
+                &self,
+                id: &SubjectId,
+                category: &str,
+            ) -> Result<Vec<ValueRecord>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {VALUE_COLS} FROM subject_values \
+                     WHERE subject_id = $1 AND category = $2 ORDER BY seq"
+                ))
+                .bind(id.to_vec())
+                .bind(category)
+                .fetch_all(&self.read)
+                .await?;
+                rows.iter().map(|r| value_from_row(r, 0)).collect()
+            }
+
+            async fn write_values(
+                &self,
+                id: &SubjectId,
+                writes: &[ValueWrite],
+                now: i64,
+            ) -> Result<Vec<i64>, StoreError> {
+                let mut tx = self.write.begin().await?;
+                let result: Result<Vec<i64>, StoreError> = async {
+                // Locks the subject row (PostgreSQL) / takes the write lock (SQLite), so
+                // concurrent writers to one subject are serialised.
+                let locked = sqlx::query("UPDATE subjects SET status = status WHERE id = $1")
+                    .bind(id.to_vec())
+                    .execute(&mut *tx)
+                    .await?;
+                if locked.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let mut seqs = Vec::with_capacity(writes.len());
+                for w in writes {
+                    let cat = &w.value.category;
+                    let current: Option<i64> = sqlx::query_scalar(
+                        "SELECT seq FROM subject_values \
+                         WHERE subject_id = $1 AND category = $2 AND superseded_at IS NULL",
+                    )
+                    .bind(id.to_vec())
+                    .bind(cat)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match (w.expect, current) {
+                        (Expect::Existing, None) => {
+                            return Err(StoreError::Precondition {
+                                category: cat.clone(),
+                                expected: "value exists",
+                            })
+                        }
+                        (Expect::Absent, Some(_)) => {
+                            return Err(StoreError::Precondition {
+                                category: cat.clone(),
+                                expected: "no value",
+                            })
+                        }
+                        _ => {}
+                    }
+                    if let Some(seq) = current {
+                        sqlx::query(
+                            "UPDATE subject_values SET superseded_at = $1 \
+                             WHERE subject_id = $2 AND category = $3 AND seq = $4",
+                        )
+                        .bind(now)
+                        .bind(id.to_vec())
+                        .bind(cat)
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    let last: i64 = sqlx::query_scalar(
+                        "SELECT COALESCE(MAX(seq), 0) FROM subject_values \
+                         WHERE subject_id = $1 AND category = $2",
+                    )
+                    .bind(id.to_vec())
+                    .bind(cat)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let seq = last + 1;
+                    let v = &w.value;
+                    sqlx::query(&format!(
+                        "INSERT INTO subject_values ({VALUE_COLS}) VALUES \
+                         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13)"
+                    ))
+                    .bind(id.to_vec())
+                    .bind(cat)
+                    .bind(seq)
+                    .bind(&v.ciphertext)
+                    .bind(i64::from(v.dek_version))
+                    .bind(&v.source_kind)
+                    .bind(&v.source_name)
+                    .bind(v.obtained_at)
+                    .bind(v.recorded_at)
+                    .bind(&v.recorded_by)
+                    .bind(&v.purpose)
+                    .bind(&v.verification)
+                    .bind(&v.change_kind)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_write_err)?;
+                    sqlx::query("DELETE FROM blind_indexes WHERE subject_id = $1 AND category = $2")
+                        .bind(id.to_vec())
+                        .bind(cat)
+                        .execute(&mut *tx)
+                        .await?;
+                    if let Some(i) = &w.index {
+                        sqlx::query(
+                            "INSERT INTO blind_indexes (subject_id, category, hash, is_unique) \
+                             VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(id.to_vec())
+                        .bind(&i.category)
+                        .bind(&i.hash)
+                        .bind(i64::from(i.unique))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_write_err)?;
+                    }
+                    seqs.push(seq);
+                }
+                Ok(seqs)
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            async fn set_verification(
+                &self,
+                id: &SubjectId,
+                category: &str,
+                verification: &str,
+            ) -> Result<(), StoreError> {
+                let r = sqlx::query(
+                    "UPDATE subject_values SET verification = $1 \
+                     WHERE subject_id = $2 AND category = $3 AND superseded_at IS NULL",
+                )
+                .bind(verification)
+                .bind(id.to_vec())
+                .bind(category)
+                .execute(&self.write)
+                .await?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::Precondition {
+                        category: category.to_string(),
+                        expected: "value exists",
+                    });
+                }
+                Ok(())
+            }
+
+            async fn rewrap_subject(
+                &self,
+                id: &SubjectId,
+                kek_version: u32,
+                wrapped_dek: &[u8],
+            ) -> Result<(), StoreError> {
+                let r = sqlx::query(
+                    "UPDATE subjects SET kek_version = $1, wrapped_dek = $2 WHERE id = $3",
+                )
+                .bind(i64::from(kek_version))
+                .bind(wrapped_dek)
+                .bind(id.to_vec())
+                .execute(&self.write)
+                .await?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn subjects_wrapped_below(
+                &self,
+                version: u32,
+                limit: i64,
+            ) -> Result<Vec<SubjectRecord>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {SUBJECT_COLS} FROM subjects WHERE kek_version < $1 ORDER BY id LIMIT $2"
+                ))
+                .bind(i64::from(version))
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
+                rows.iter().map(|r| subject_from_row(r, 0)).collect()
+            }
+
+            async fn count_subjects(&self) -> Result<i64, StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subjects")
+                    .fetch_one(&self.read)
+                    .await?;
+                Ok(n)
+            }
+
+            async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, name, key_hash, purposes, created_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&key.id)
+                .bind(&key.name)
+                .bind(&key.key_hash)
+                .bind(&key.purposes)
+                .bind(key.created_at)
+                .bind(key.revoked_at)
+                .execute(&self.write)
+                .await
+                .map_err(map_write_err)?;
+                Ok(())
+            }
+
+            async fn api_key_by_hash(
+                &self,
+                hash: &[u8],
+            ) -> Result<Option<ApiKeyRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, name, key_hash, purposes, created_at, revoked_at \
+                     FROM api_keys WHERE key_hash = $1",
+                )
+                .bind(hash)
+                .fetch_optional(&self.read)
+                .await?;
+                row.map(|r| api_key_from_row(&r)).transpose()
+            }
+
+            async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, name, key_hash, purposes, created_at, revoked_at \
+                     FROM api_keys ORDER BY created_at, id",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                rows.iter().map(api_key_from_row).collect()
+            }
+
+            async fn revoke_api_key(&self, id: &str, now: i64) -> Result<(), StoreError> {
+                let r = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&self.write)
+                .await?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+impl_store!(SqliteStore, Sqlite, Backend::Sqlite, SQLITE_MIGRATOR);
+impl_store!(PgStore, Postgres, Backend::Postgres, PG_MIGRATOR);

@@ -1,0 +1,301 @@
+//! `derbes-store`: the only place with SQL.
+//!
+//! One [`Store`] trait, two implementations: [`SqliteStore`] (the embedded default) and
+//! [`PgStore`] (production). The SQL is written once with `$1` placeholders, which both
+//! databases accept, and the two implementations are generated from one body by a macro
+//! (`impl_store!`), so the backends cannot drift apart; the schema differs only in type names
+//! (`BLOB`/`BYTEA`, `INTEGER`/`BIGINT`), in `migrations/sqlite` and `migrations/postgres`.
+//!
+//! The store sees only ciphertext, blind-index hashes and pseudonymous subject ids: it never
+//! holds a key and never sees a personal value in plaintext (clauses 5.3, L-LOCALISATION is
+//! the operator's choice of where the database runs).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![forbid(unsafe_code)]
+
+mod backend;
+pub mod testing;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+pub use backend::{PgStore, SqliteStore};
+
+/// A subject's pseudonymous id: the 16 bytes of a UUIDv7.
+pub type SubjectId = [u8; 16];
+
+/// Errors of the storage layer. Messages never contain a stored value.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write (e.g. a second subject with the same IIN).
+    #[error("a unique value is already held by another subject")]
+    Conflict,
+    /// The write expected a current value of the category to exist (or not) and it did not.
+    #[error("precondition failed for category {category}: {expected}")]
+    Precondition {
+        /// The category code (not personal data).
+        category: String,
+        /// What was expected: `"value exists"` or `"no value"`.
+        expected: &'static str,
+    },
+    /// The subject does not exist.
+    #[error("subject not found")]
+    NotFound,
+    /// The database URL is not one this build understands.
+    #[error("unsupported database URL (expected sqlite:… or postgres://…)")]
+    UnsupportedUrl,
+    /// The SQLite file named by the URL does not exist and creation was not asked for.
+    #[error(
+        "the database file does not exist: {0} (run `derbes migrate --create` or check the path)"
+    )]
+    MissingDatabase(String),
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Any other database error. Bind values never appear in sqlx's messages.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Conflict => "conflict",
+            StoreError::Precondition { .. } => "precondition",
+            StoreError::NotFound => "not_found",
+            StoreError::UnsupportedUrl => "unsupported_url",
+            StoreError::MissingDatabase(_) => "missing_database",
+            StoreError::Migrate(_) => "migrate",
+            StoreError::Database(_) => "database",
+        }
+    }
+}
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (WAL, `synchronous=FULL`).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Backend {
+    /// `"sqlite"` or `"postgres"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A subject row: the wrapped data key and its versions. No personal value lives here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectRecord {
+    /// Pseudonymous id (UUIDv7 bytes).
+    pub id: SubjectId,
+    /// When the subject was created (µs since epoch).
+    pub created_at: i64,
+    /// Who created it (actor id, e.g. `api_key:…`).
+    pub created_by: String,
+    /// Version of the master key that wraps the data key.
+    pub kek_version: u32,
+    /// The subject's data key, AES-GCM-wrapped by the master key.
+    pub wrapped_dek: Vec<u8>,
+    /// Generation of the subject's data key (bound into every value's associated data).
+    pub dek_version: u32,
+    /// `active` (later: `blocked`, `destroyed`).
+    pub status: String,
+}
+
+/// One version of one value of a subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueRecord {
+    /// The subject.
+    pub subject_id: SubjectId,
+    /// Category code from the registry.
+    pub category: String,
+    /// Version number within (subject, category), from 1. Assigned by the store on writes to
+    /// an existing subject.
+    pub seq: i64,
+    /// AES-256-GCM ciphertext of the canonical JSON of the value.
+    pub ciphertext: Vec<u8>,
+    /// The data-key generation the ciphertext was made with.
+    pub dek_version: u32,
+    /// Where the value came from (PRE-2): `subject`, `employee`, `credit_bureau`, ….
+    pub source_kind: String,
+    /// The named source (e.g. which credit bureau), if any. Not personal data.
+    pub source_name: Option<String>,
+    /// When the value was obtained from its source (µs).
+    pub obtained_at: i64,
+    /// When derbes recorded it (µs).
+    pub recorded_at: i64,
+    /// Actor id that recorded it.
+    pub recorded_by: String,
+    /// Purpose code named by the call that recorded it.
+    pub purpose: String,
+    /// Verification result as JSON (clause 2.2), if any.
+    pub verification: Option<String>,
+    /// When a later version replaced it (µs); `None` for the current value.
+    pub superseded_at: Option<i64>,
+    /// `create`, `supplement` or `correct`.
+    pub change_kind: String,
+}
+
+/// A blind-index entry for a subject's current value of a searchable category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlindIndexRecord {
+    /// Category code.
+    pub category: String,
+    /// HMAC-SHA256 of the normalised value under the category's index key.
+    pub hash: Vec<u8>,
+    /// Whether at most one subject may hold this value.
+    pub unique: bool,
+}
+
+/// Everything a new subject is written with, in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewSubject {
+    /// The subject row.
+    pub subject: SubjectRecord,
+    /// Its first values (seq 1 each).
+    pub values: Vec<ValueRecord>,
+    /// Its blind indexes.
+    pub indexes: Vec<BlindIndexRecord>,
+}
+
+/// What a value write expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A current value must exist (correction).
+    Existing,
+    /// No current value may exist (supplement).
+    Absent,
+}
+
+/// One value write on an existing subject.
+#[derive(Debug, Clone)]
+pub struct ValueWrite {
+    /// The new version (its `seq` is assigned by the store).
+    pub value: ValueRecord,
+    /// The precondition on the current value.
+    pub expect: Expect,
+    /// The blind index to hold afterwards (`None`: the category has none).
+    pub index: Option<BlindIndexRecord>,
+}
+
+/// A registered API key of one of the lender's systems. Only the token's hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Public id (UUID text).
+    pub id: String,
+    /// Human name, e.g. `loan-system`.
+    pub name: String,
+    /// SHA-256 of the token.
+    pub key_hash: Vec<u8>,
+    /// Purpose codes this key may name, comma-separated.
+    pub purposes: String,
+    /// Created at (µs).
+    pub created_at: i64,
+    /// Revoked at (µs), if revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// A subject with its current values, as loaded for a read.
+pub type SubjectWithValues = (SubjectRecord, Vec<ValueRecord>);
+
+/// The persistence interface. Both implementations pass the same test-suite.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which engine this is.
+    fn backend(&self) -> Backend;
+    /// Apply pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Read a `meta` entry.
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Write a `meta` entry (insert or replace).
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Insert subjects with their values and indexes, all or nothing, in one transaction.
+    async fn insert_subjects(&self, batch: &[NewSubject]) -> Result<(), StoreError>;
+    /// A subject row.
+    async fn subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>, StoreError>;
+    /// A subject with its current values.
+    async fn subject_with_values(
+        &self,
+        id: &SubjectId,
+    ) -> Result<Option<SubjectWithValues>, StoreError>;
+    /// Subjects holding a blind-index hash in a category, with their current values, in one
+    /// query.
+    async fn load_by_index(
+        &self,
+        category: &str,
+        hash: &[u8],
+    ) -> Result<Vec<SubjectWithValues>, StoreError>;
+    /// Every version of one category's value of a subject, oldest first.
+    async fn history(&self, id: &SubjectId, category: &str)
+        -> Result<Vec<ValueRecord>, StoreError>;
+    /// Write values on an existing subject atomically: each write supersedes the current
+    /// value of its category (checked against `expect`) and replaces its blind index.
+    /// Returns the seq given to each write.
+    async fn write_values(
+        &self,
+        id: &SubjectId,
+        writes: &[ValueWrite],
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// Record a verification result (clause 2.2) on the current value of a category.
+    async fn set_verification(
+        &self,
+        id: &SubjectId,
+        category: &str,
+        verification: &str,
+    ) -> Result<(), StoreError>;
+    /// Replace a subject's wrapped data key (master-key rotation).
+    async fn rewrap_subject(
+        &self,
+        id: &SubjectId,
+        kek_version: u32,
+        wrapped_dek: &[u8],
+    ) -> Result<(), StoreError>;
+    /// Subjects whose data key is wrapped by a master key older than `version`.
+    async fn subjects_wrapped_below(
+        &self,
+        version: u32,
+        limit: i64,
+    ) -> Result<Vec<SubjectRecord>, StoreError>;
+    /// Number of subjects.
+    async fn count_subjects(&self) -> Result<i64, StoreError>;
+
+    /// Store a new API key.
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    /// Find a key by the hash of its token (revoked keys included).
+    async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// All keys.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Revoke a key; `NotFound` if no such id.
+    async fn revoke_api_key(&self, id: &str, now: i64) -> Result<(), StoreError>;
+}
+
+/// How to open a database.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions {
+    /// Create a SQLite file that does not exist yet (first start). Without it, a missing file
+    /// is an error: a mistyped path must not silently start an empty vault.
+    pub create_if_missing: bool,
+}
+
+/// Open a store from a URL: `sqlite:PATH` / `sqlite://PATH` or `postgres://…`.
+pub async fn open(url: &str, opts: OpenOptions) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url, opts).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}

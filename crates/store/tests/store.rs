@@ -1,0 +1,289 @@
+//! The store contract, run on SQLite and on PostgreSQL (every test iterates `testing::both()`).
+
+use derbes_store::testing::both;
+use derbes_store::{
+    ApiKeyRecord, BlindIndexRecord, Expect, NewSubject, StoreError, SubjectRecord, ValueRecord,
+    ValueWrite,
+};
+
+fn sid(n: u8) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    id[0] = 1;
+    id[15] = n;
+    id
+}
+
+fn value(subject: [u8; 16], category: &str, ct: &[u8]) -> ValueRecord {
+    ValueRecord {
+        subject_id: subject,
+        category: category.into(),
+        seq: 1,
+        ciphertext: ct.to_vec(),
+        dek_version: 1,
+        source_kind: "subject".into(),
+        source_name: None,
+        obtained_at: 10,
+        recorded_at: 11,
+        recorded_by: "api_key:test".into(),
+        purpose: "contract".into(),
+        verification: None,
+        superseded_at: None,
+        change_kind: "create".into(),
+    }
+}
+
+fn new_subject(n: u8, iin_hash: u8) -> NewSubject {
+    let id = sid(n);
+    NewSubject {
+        subject: SubjectRecord {
+            id,
+            created_at: 5,
+            created_by: "api_key:test".into(),
+            kek_version: 1,
+            wrapped_dek: vec![9; 60],
+            dek_version: 1,
+            status: "active".into(),
+        },
+        values: vec![value(id, "iin", &[n, 1]), value(id, "email", &[n, 2])],
+        indexes: vec![
+            BlindIndexRecord {
+                category: "iin".into(),
+                hash: vec![iin_hash; 32],
+                unique: true,
+            },
+            BlindIndexRecord {
+                category: "email".into(),
+                hash: vec![200; 32],
+                unique: false,
+            },
+        ],
+    }
+}
+
+#[tokio::test]
+async fn insert_read_and_lookup_by_blind_index() {
+    for db in both().await.unwrap() {
+        let s = &db.store;
+        s.insert_subjects(&[new_subject(1, 1), new_subject(2, 2)])
+            .await
+            .unwrap();
+        assert_eq!(s.count_subjects().await.unwrap(), 2, "{:?}", s.backend());
+        let (subj, values) = s.subject_with_values(&sid(1)).await.unwrap().unwrap();
+        assert_eq!(subj.wrapped_dek, vec![9; 60]);
+        assert_eq!(values.len(), 2);
+        assert_eq!(values[0].category, "email");
+        assert_eq!(values[1].ciphertext, vec![1, 1]);
+
+        let found = s.load_by_index("iin", &[2; 32]).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0.id, sid(2));
+        assert_eq!(found[0].1.len(), 2);
+        // A non-unique index may be shared; both subjects come back, each with its values.
+        let shared = s.load_by_index("email", &[200; 32]).await.unwrap();
+        assert_eq!(shared.len(), 2);
+        assert!(shared.iter().all(|(_, v)| v.len() == 2));
+        // The hash of one category does not match in another.
+        assert!(s.load_by_index("email", &[2; 32]).await.unwrap().is_empty());
+        assert!(s.subject_with_values(&sid(3)).await.unwrap().is_none());
+    }
+}
+
+/// Bad input never leaves a half-written subject: a unique conflict rolls back the whole batch.
+#[tokio::test]
+async fn c5_3_unique_conflict_rolls_back_the_whole_batch() {
+    for db in both().await.unwrap() {
+        let s = &db.store;
+        s.insert_subjects(&[new_subject(1, 1)]).await.unwrap();
+        let err = s
+            .insert_subjects(&[new_subject(2, 2), new_subject(3, 1)])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict), "{err:?}");
+        assert_eq!(s.count_subjects().await.unwrap(), 1);
+        assert!(s.subject(&sid(2)).await.unwrap().is_none());
+        assert!(s.load_by_index("iin", &[2; 32]).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn corrections_keep_history_and_move_the_index() {
+    for db in both().await.unwrap() {
+        let s = &db.store;
+        s.insert_subjects(&[new_subject(1, 1)]).await.unwrap();
+        let mut v = value(sid(1), "iin", &[7, 7]);
+        v.change_kind = "correct".into();
+        let seqs = s
+            .write_values(
+                &sid(1),
+                &[ValueWrite {
+                    value: v.clone(),
+                    expect: Expect::Existing,
+                    index: Some(BlindIndexRecord {
+                        category: "iin".into(),
+                        hash: vec![77; 32],
+                        unique: true,
+                    }),
+                }],
+                99,
+            )
+            .await
+            .unwrap();
+        assert_eq!(seqs, vec![2]);
+        let hist = s.history(&sid(1), "iin").await.unwrap();
+        assert_eq!(hist.len(), 2);
+        assert_eq!(hist[0].superseded_at, Some(99));
+        assert_eq!(hist[1].superseded_at, None);
+        assert_eq!(hist[1].ciphertext, vec![7, 7]);
+        assert!(s.load_by_index("iin", &[1; 32]).await.unwrap().is_empty());
+        assert_eq!(s.load_by_index("iin", &[77; 32]).await.unwrap().len(), 1);
+        let (_, current) = s.subject_with_values(&sid(1)).await.unwrap().unwrap();
+        assert_eq!(current.len(), 2);
+
+        // Supplementing a category that has a value is refused, and nothing changes.
+        let err = s
+            .write_values(
+                &sid(1),
+                &[ValueWrite {
+                    value: value(sid(1), "email", &[0]),
+                    expect: Expect::Absent,
+                    index: None,
+                }],
+                100,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Precondition { .. }), "{err:?}");
+        assert_eq!(s.history(&sid(1), "email").await.unwrap().len(), 1);
+
+        // Correcting a category with no value is refused.
+        let err = s
+            .write_values(
+                &sid(1),
+                &[ValueWrite {
+                    value: value(sid(1), "employer", &[0]),
+                    expect: Expect::Existing,
+                    index: None,
+                }],
+                100,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Precondition { .. }), "{err:?}");
+
+        // A write to a missing subject is NotFound.
+        let err = s
+            .write_values(
+                &sid(9),
+                &[ValueWrite {
+                    value: value(sid(9), "employer", &[0]),
+                    expect: Expect::Absent,
+                    index: None,
+                }],
+                100,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_correction_to_anothers_unique_value_conflicts_and_changes_nothing() {
+    for db in both().await.unwrap() {
+        let s = &db.store;
+        s.insert_subjects(&[new_subject(1, 1), new_subject(2, 2)])
+            .await
+            .unwrap();
+        let err = s
+            .write_values(
+                &sid(2),
+                &[ValueWrite {
+                    value: value(sid(2), "iin", &[5]),
+                    expect: Expect::Existing,
+                    index: Some(BlindIndexRecord {
+                        category: "iin".into(),
+                        hash: vec![1; 32],
+                        unique: true,
+                    }),
+                }],
+                50,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict), "{err:?}");
+        let hist = s.history(&sid(2), "iin").await.unwrap();
+        assert_eq!(hist.len(), 1);
+        assert_eq!(hist[0].superseded_at, None);
+        assert_eq!(s.load_by_index("iin", &[2; 32]).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn verification_meta_rewrap_and_api_keys() {
+    for db in both().await.unwrap() {
+        let s = &db.store;
+        s.insert_subjects(&[new_subject(1, 1)]).await.unwrap();
+        s.set_verification(&sid(1), "iin", r#"{"status":"verified"}"#)
+            .await
+            .unwrap();
+        let (_, vals) = s.subject_with_values(&sid(1)).await.unwrap().unwrap();
+        let iin = vals.iter().find(|v| v.category == "iin").unwrap();
+        assert_eq!(
+            iin.verification.as_deref(),
+            Some(r#"{"status":"verified"}"#)
+        );
+        assert!(s.set_verification(&sid(1), "employer", "{}").await.is_err());
+
+        assert_eq!(s.get_meta("k").await.unwrap(), None);
+        s.set_meta("k", "a").await.unwrap();
+        s.set_meta("k", "b").await.unwrap();
+        assert_eq!(s.get_meta("k").await.unwrap().as_deref(), Some("b"));
+
+        assert_eq!(s.subjects_wrapped_below(2, 10).await.unwrap().len(), 1);
+        s.rewrap_subject(&sid(1), 2, &[4; 60]).await.unwrap();
+        assert!(s.subjects_wrapped_below(2, 10).await.unwrap().is_empty());
+        assert_eq!(s.subject(&sid(1)).await.unwrap().unwrap().kek_version, 2);
+
+        let key = ApiKeyRecord {
+            id: "k1".into(),
+            name: "loan-system".into(),
+            key_hash: vec![3; 32],
+            purposes: "contract,identification".into(),
+            created_at: 1,
+            revoked_at: None,
+        };
+        s.insert_api_key(&key).await.unwrap();
+        assert_eq!(
+            s.api_key_by_hash(&[3; 32]).await.unwrap(),
+            Some(key.clone())
+        );
+        assert!(matches!(
+            s.insert_api_key(&key).await.unwrap_err(),
+            StoreError::Conflict
+        ));
+        s.revoke_api_key("k1", 7).await.unwrap();
+        assert_eq!(s.list_api_keys().await.unwrap()[0].revoked_at, Some(7));
+        assert!(matches!(
+            s.revoke_api_key("k1", 8).await.unwrap_err(),
+            StoreError::NotFound
+        ));
+    }
+}
+
+#[tokio::test]
+async fn missing_sqlite_file_is_refused_without_create() {
+    let dir = std::env::temp_dir().join(format!("derbes_missing_{}", std::process::id()));
+    let url = format!("sqlite://{}/nope.db", dir.display());
+    let err = derbes_store::open(&url, derbes_store::OpenOptions::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::MissingDatabase(_)), "{err:?}");
+    assert!(matches!(
+        derbes_store::open("mysql://x", Default::default())
+            .await
+            .err()
+            .unwrap(),
+        StoreError::UnsupportedUrl
+    ));
+}
