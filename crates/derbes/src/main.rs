@@ -1,1 +1,380 @@
-fn main() {}
+//! `derbes`: one binary — the service, its maintenance commands and its benchmark.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![forbid(unsafe_code)]
+
+mod app;
+mod bench;
+
+use app::{AnyError, Common};
+use clap::{Parser, Subcommand};
+use derbes_service::apikeys;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "derbes",
+    version,
+    about = "Personal-data vault of a Kazakhstan microfinance lender",
+    long_about = "derbes keeps borrowers' personal data encrypted, used only for declared \
+        purposes, and lets the lender prove it. With no configuration it runs on an embedded \
+        SQLite database in ./derbes-data, generating its keys on first start."
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    /// Log filter (tracing syntax), e.g. `info` or `derbes=debug,info`.
+    #[arg(
+        long,
+        env = "DERBES_LOG",
+        default_value = "info,sqlx=warn",
+        global = true
+    )]
+    log: String,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "DERBES_LOG_FORMAT", default_value = "text", global = true)]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (JSON API under /api/v1).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "DERBES_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// On an empty database, load this many fictional borrowers and create a demo API key.
+        #[arg(long, num_args = 0..=1, default_missing_value = "300")]
+        demo: Option<usize>,
+        /// Create the SQLite file named by --database if it does not exist.
+        #[arg(long)]
+        create: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        /// Create the SQLite file named by --database if it does not exist.
+        #[arg(long)]
+        create: bool,
+    },
+    /// Master keys: list versions (never key material), rotate.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// API keys of the lender's systems.
+    Apikey {
+        #[command(subcommand)]
+        action: ApikeyAction,
+    },
+    /// Load fictional borrowers (valid IINs, Kazakh and Russian names).
+    Demo {
+        /// How many.
+        #[arg(long, default_value_t = 300)]
+        count: usize,
+        /// Seed (the same seed gives the same people; default: from the clock).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// The registry: the approved list of personal data (L-LIST).
+    Registry {
+        #[command(subcommand)]
+        action: RegistryAction,
+    },
+    /// Print the OpenAPI document (what docs/openapi.json holds).
+    Openapi,
+    /// Measure throughput against raw-database baselines (see docs/benchmarks.md).
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Show key versions, creation times and check values.
+    List,
+    /// Add a new master-key version, make it current, and rewrap every subject's data key.
+    Rotate,
+}
+
+#[derive(Subcommand)]
+enum ApikeyAction {
+    /// Create a key; the token is printed once.
+    Create {
+        /// A name, e.g. `loan-system`.
+        #[arg(long)]
+        name: String,
+        /// Purposes the key may name (repeat or comma-separate).
+        #[arg(long = "purpose", value_delimiter = ',', required = true)]
+        purposes: Vec<String>,
+    },
+    /// List keys (never tokens).
+    List,
+    /// Revoke a key at once.
+    Revoke {
+        /// The key's id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RegistryAction {
+    /// Check a registry file (default: the one in force) and summarise it.
+    Check {
+        /// The file.
+        file: Option<std::path::PathBuf>,
+    },
+    /// Print the embedded default registry, to start an edited copy from.
+    Export,
+}
+
+fn init_logging(filter: &str, format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log, &cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), AnyError> {
+    let common = cli.common;
+    match cli.command {
+        Command::Serve {
+            listen,
+            demo,
+            create,
+        } => serve(&common, listen, demo, create).await,
+        Command::Migrate { create } => {
+            app::open_store(&common, create).await?;
+            println!("migrations applied to {}", common.database_display());
+            Ok(())
+        }
+        Command::Keys { action } => keys(&common, action).await,
+        Command::Apikey { action } => apikey(&common, action).await,
+        Command::Demo { count, seed } => {
+            let opened = app::open(&common, false).await?;
+            let seed = seed
+                .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64);
+            let n = app::load_demo(&opened.vault, seed, count).await?;
+            println!("loaded {n} fictional borrowers (seed {seed})");
+            Ok(())
+        }
+        Command::Registry { action } => match action {
+            RegistryAction::Export => {
+                print!("{}", derbes_core::registry::EMBEDDED_TOML);
+                Ok(())
+            }
+            RegistryAction::Check { file } => {
+                let path = file.or(common.registry.clone());
+                let r = app::load_registry(path.as_deref())?;
+                println!(
+                    "registry {} is valid: {} categories, {} purposes, {} banks",
+                    r.version(),
+                    r.categories().len(),
+                    r.purposes().len(),
+                    r.banks().len()
+                );
+                Ok(())
+            }
+        },
+        Command::Openapi => {
+            print!("{}", derbes_web::openapi_json());
+            Ok(())
+        }
+        Command::Bench(args) => bench::run(&common, args).await,
+    }
+}
+
+async fn serve(
+    common: &Common,
+    listen: SocketAddr,
+    demo: Option<usize>,
+    create: bool,
+) -> Result<(), AnyError> {
+    let opened = app::open(common, create).await?;
+    let vault = opened.vault;
+    if opened.created_keys {
+        println!(
+            "generated a new key ring in {} (mode 0600) — back it up: without it the data cannot be read",
+            common.key_path().display()
+        );
+    }
+    if let Some(count) = demo {
+        if vault.store().count_subjects().await? == 0 {
+            let n = app::load_demo(&vault, 1, count).await?;
+            let purposes: Vec<String> = vault
+                .registry()
+                .purposes()
+                .keys()
+                .map(|p| p.as_str().to_string())
+                .collect();
+            let (info, token) = apikeys::create(
+                vault.store().as_ref(),
+                vault.registry(),
+                "demo",
+                &purposes,
+                vault.now(),
+            )
+            .await?;
+            println!("demo: loaded {n} fictional borrowers");
+            println!("demo: API key {} (all purposes): {token}", info.id);
+        } else {
+            println!("demo: the database is not empty; no demo data loaded");
+        }
+    }
+    let state = derbes_web::AppState::new(vault.clone())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "derbes {} listening on http://{addr} ({}: {})",
+        env!("CARGO_PKG_VERSION"),
+        vault.store().backend().as_str(),
+        common.database_display()
+    );
+    println!("API: http://{addr}/api/v1/health — OpenAPI: http://{addr}/api/v1/openapi.json");
+    derbes_web::serve(listener, state, shutdown_signal()).await?;
+    vault.shutdown().await;
+    println!("derbes stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn keys(common: &Common, action: KeysAction) -> Result<(), AnyError> {
+    let clock = derbes_core::clock::SystemClock;
+    match action {
+        KeysAction::List => {
+            let (keys, created) = app::load_keys(common, &clock)?;
+            if created {
+                println!(
+                    "(generated a new key ring in {})",
+                    common.key_path().display()
+                );
+            }
+            println!("version  current  created                    check value");
+            for k in keys.versions() {
+                println!(
+                    "{:<8} {:<8} {:<26} {}",
+                    k.version,
+                    if k.current { "yes" } else { "" },
+                    k.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    k.check_value
+                );
+            }
+            println!("index key check value: {}", keys.index_check_value());
+            Ok(())
+        }
+        KeysAction::Rotate => {
+            if std::env::var_os(derbes_crypto::KEYS_ENV_VAR).is_some() {
+                return Err(
+                    "the key ring comes from DERBES_KEYS: rotate the key file it was made \
+                     from, then update the variable"
+                        .into(),
+                );
+            }
+            let path = common.key_path();
+            let mut keys = derbes_crypto::KeyRing::load_file(&path)
+                .map_err(|e| format!("key file {}: {e}", path.display()))?;
+            let version = keys.rotate(chrono::Utc::now())?;
+            keys.save_file(&path)?;
+            println!("master key version {version} is now current");
+            let opened = app::open(common, false).await?;
+            let n = opened.vault.rewrap_all().await?;
+            println!("rewrapped {n} subjects' data keys under version {version}");
+            Ok(())
+        }
+    }
+}
+
+async fn apikey(common: &Common, action: ApikeyAction) -> Result<(), AnyError> {
+    let registry = app::load_registry(common.registry.as_deref())?;
+    let store = app::open_store(common, false).await?;
+    match action {
+        ApikeyAction::Create { name, purposes } => {
+            let (info, token) = apikeys::create(
+                store.as_ref(),
+                &registry,
+                &name,
+                &purposes,
+                chrono::Utc::now(),
+            )
+            .await?;
+            println!("created API key {} ({})", info.id, info.name);
+            println!("purposes: {}", info.purposes.join(", "));
+            println!("token (shown once; send as `Authorization: Bearer <token>`):");
+            println!("{token}");
+        }
+        ApikeyAction::List => {
+            for k in apikeys::list(store.as_ref()).await? {
+                println!(
+                    "{}  {:<20} {:<8} {}",
+                    k.id,
+                    k.name,
+                    if k.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    },
+                    k.purposes.join(",")
+                );
+            }
+        }
+        ApikeyAction::Revoke { id } => {
+            apikeys::revoke(store.as_ref(), &id, chrono::Utc::now())
+                .await
+                .map_err(|_| format!("no active API key with id {id}"))?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,20 @@
-//! (being written)
+//! `derbes-service`: the use cases, and the one place where policy is enforced.
+//!
+//! Every call carries an [`model::Actor`] and a purpose ([`model::Call`]); the time comes from
+//! a [`derbes_core::clock::Clock`]. [`vault::Vault::authorize`] checks the purpose (clause 1.1)
+//! and minimisation (3.2) before anything is read or written, so no route can forget them.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![forbid(unsafe_code)]
+
+pub mod apikeys;
+pub mod batcher;
+pub mod error;
+pub mod model;
+pub mod vault;
+
+pub use error::{FieldProblem, ServiceError};
+pub use model::*;
+pub use vault::Vault;

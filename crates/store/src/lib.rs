@@ -54,6 +54,9 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The transaction this write shared with others failed (see the first writer's error).
+    #[error("the group commit this write was part of failed")]
+    BatchFailed,
     /// Any other database error. Bind values never appear in sqlx's messages.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -69,6 +72,7 @@ impl StoreError {
             StoreError::UnsupportedUrl => "unsupported_url",
             StoreError::MissingDatabase(_) => "missing_database",
             StoreError::Migrate(_) => "migrate",
+            StoreError::BatchFailed => "batch_failed",
             StoreError::Database(_) => "database",
         }
     }

@@ -1,1 +1,190 @@
-//! (being written)
+//! `derbes-web`: the HTTP layer. Thin: parse, call a service, render.
+//!
+//! The JSON API lives under `/api/v1` and is described by an OpenAPI 3.1 document served at
+//! `/api/v1/openapi.json` (and committed as `docs/openapi.json`). Errors are RFC 9457
+//! problems with stable codes, translated by `Accept-Language` ([`problem`], [`i18n`]).
+//! Request logs carry method, route template, status and latency — never a query value, a
+//! body or a personal value.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod i18n;
+pub mod problem;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderValue};
+use axum::routing::{get, post, put};
+use axum::Router;
+use derbes_service::Vault;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+/// Request bodies above this size are refused with 413 (clause: bad input gets a clear 4xx).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The vault service.
+    pub vault: Vault,
+    /// Translated messages.
+    pub catalog: Arc<i18n::Catalog>,
+}
+
+impl AppState {
+    /// State over a vault, with the embedded message catalog.
+    pub fn new(vault: Vault) -> Result<AppState, i18n::I18nError> {
+        Ok(AppState {
+            vault,
+            catalog: Arc::new(i18n::Catalog::load()?),
+        })
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "derbes API",
+        description = "Personal-data vault of a Kazakhstan microfinance lender: encrypted \
+            subject records, purpose-bound access (policy clauses 1.1, 3.2), sources and \
+            verification of every value (PRE-2, 2.2). Every call on personal data names a \
+            `purpose`; errors are RFC 9457 problems translated by Accept-Language (ru, kk, en).",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        api::health, api::registry, api::purposes, api::categories,
+        api::create_subject, api::create_bulk, api::search, api::read_subject,
+        api::correct_values, api::supplement_values, api::history, api::verify
+    ),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "subjects", description = "Borrowers' personal data"),
+        (name = "registry", description = "The approved list of personal data (L-LIST)"),
+        (name = "service", description = "Operations")
+    )
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key (`drb_…`) created with `derbes apikey create`; each key may \
+                         name only its own purposes.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document as pretty JSON (what `docs/openapi.json` holds).
+pub fn openapi_json() -> String {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+        let mut s = doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string());
+        s.push('\n');
+        s
+    })
+    .clone()
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/health", get(api::health))
+        .route("/openapi.json", get(api::openapi))
+        .route("/registry", get(api::registry))
+        .route("/registry/purposes", get(api::purposes))
+        .route("/registry/categories", get(api::categories))
+        .route("/subjects", post(api::create_subject))
+        .route("/subjects/bulk", post(api::create_bulk))
+        .route("/subjects/search", post(api::search))
+        .route("/subjects/{id}", get(api::read_subject))
+        .route(
+            "/subjects/{id}/values",
+            post(api::supplement_values).patch(api::correct_values),
+        )
+        .route(
+            "/subjects/{id}/values/{category}/history",
+            get(api::history),
+        )
+        .route(
+            "/subjects/{id}/values/{category}/verification",
+            put(api::verify),
+        )
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            problem::render,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    Router::new()
+        .nest("/api/v1", api)
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            problem::render,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    // The route template, never the concrete path or query.
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(|m| m.as_str().to_string())
+                        .unwrap_or_else(|| "unmatched".to_string());
+                    tracing::info_span!("http", method = %req.method(), route = %route)
+                })
+                .on_request(())
+                .on_response(
+                    |res: &axum::response::Response, latency: Duration, _span: &tracing::Span| {
+                        tracing::info!(
+                            status = res.status().as_u16(),
+                            latency_us = latency.as_micros() as u64,
+                            "response"
+                        );
+                    },
+                ),
+        )
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

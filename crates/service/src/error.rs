@@ -1,0 +1,127 @@
+//! The service layer's one error enum, with stable codes. The web layer turns each into an
+//! RFC 9457 problem (status, translated title and detail); nothing here ever carries a
+//! personal value — only codes of categories, purposes and checks.
+
+use derbes_crypto::CryptoError;
+use derbes_store::StoreError;
+
+/// One problem with one submitted value: which category, what is wrong (stable codes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    /// Index of the subject in a bulk request, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
+    /// The category code.
+    pub category: String,
+    /// What is wrong: e.g. `invalid_iin`, `unknown_category`, `category_not_allowed`.
+    pub code: String,
+    /// A finer reason, e.g. `iin_bad_check_digit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Why a call was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The call named no purpose or one that is not in the registry (clause 1.1).
+    #[error("unknown purpose")]
+    UnknownPurpose,
+    /// The caller is not permitted to use this purpose.
+    #[error("purpose not permitted for this client")]
+    PurposeNotPermitted,
+    /// Minimisation (clause 3.2): the purpose does not need these categories.
+    #[error("categories not allowed for the purpose: {0:?}")]
+    CategoryNotAllowed(Vec<String>),
+    /// Submitted values are invalid; nothing was written.
+    #[error("invalid values")]
+    InvalidValues(Vec<FieldProblem>),
+    /// Lookup by a category that has no blind index.
+    #[error("category is not searchable")]
+    NotSearchable,
+    /// No such subject.
+    #[error("subject not found")]
+    SubjectNotFound,
+    /// A unique value (e.g. IIN) is already held by another subject.
+    #[error("a subject with this unique value already exists")]
+    SubjectExists,
+    /// A correction named a category with no current value.
+    #[error("no current value to correct in category {0}")]
+    ValueMissing(String),
+    /// A supplement named a category that already has a value.
+    #[error("category {0} already has a value; correct it instead")]
+    ValueExists(String),
+    /// The request holds nothing to do.
+    #[error("empty request")]
+    EmptyRequest,
+    /// The request holds more items than one call may.
+    #[error("too many items in one request (max {0})")]
+    TooMany(usize),
+    /// The API key is missing, unknown or revoked.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// A ciphertext or data key failed authentication: the database was altered or a value
+    /// was moved between subjects or fields. Loud on purpose.
+    #[error("integrity failure: stored data does not authenticate")]
+    Integrity,
+    /// The key file does not match the database (wrong or missing master key version).
+    #[error("key ring does not match the database: {0}")]
+    KeyMismatch(String),
+    /// A cryptographic operation failed for a reason other than integrity.
+    #[error("cryptography: {0}")]
+    Crypto(CryptoError),
+    /// The database failed.
+    #[error("storage: {0}")]
+    Store(StoreError),
+    /// The service is shutting down.
+    #[error("service unavailable")]
+    Unavailable,
+}
+
+impl ServiceError {
+    /// A stable machine-readable code (also the key of the translated messages).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::UnknownPurpose => "unknown_purpose",
+            ServiceError::PurposeNotPermitted => "purpose_not_permitted",
+            ServiceError::CategoryNotAllowed(_) => "category_not_allowed",
+            ServiceError::InvalidValues(_) => "invalid_values",
+            ServiceError::NotSearchable => "not_searchable",
+            ServiceError::SubjectNotFound => "subject_not_found",
+            ServiceError::SubjectExists => "subject_exists",
+            ServiceError::ValueMissing(_) => "value_missing",
+            ServiceError::ValueExists(_) => "value_exists",
+            ServiceError::EmptyRequest => "empty_request",
+            ServiceError::TooMany(_) => "too_many_items",
+            ServiceError::Unauthenticated => "unauthenticated",
+            ServiceError::Integrity => "integrity_failure",
+            ServiceError::KeyMismatch(_) => "key_mismatch",
+            ServiceError::Crypto(_) => "crypto_failure",
+            ServiceError::Store(_) => "storage_failure",
+            ServiceError::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl From<CryptoError> for ServiceError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::Integrity => ServiceError::Integrity,
+            other => ServiceError::Crypto(other),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => ServiceError::SubjectExists,
+            StoreError::NotFound => ServiceError::SubjectNotFound,
+            StoreError::Precondition {
+                category,
+                expected: "value exists",
+            } => ServiceError::ValueMissing(category),
+            StoreError::Precondition { category, .. } => ServiceError::ValueExists(category),
+            other => ServiceError::Store(other),
+        }
+    }
+}

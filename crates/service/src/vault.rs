@@ -1,0 +1,894 @@
+//! The vault: create, find, read, correct and supplement subjects' values.
+//!
+//! Every call passes through [`Vault::authorize`] first: the purpose must exist (1.1), the
+//! actor must be allowed to name it, and every category touched must be in the purpose's map
+//! (3.2 minimisation). Values are parsed into valid-by-construction domain types, encrypted
+//! with the subject's data key (AES-256-GCM, associated data = subject, category, key
+//! version), and found through HMAC blind indexes, so the database never holds them in
+//! plaintext (5.3).
+
+use crate::batcher::GroupCommit;
+use crate::error::{FieldProblem, ServiceError};
+use crate::model::*;
+use chrono::{DateTime, Utc};
+use derbes_core::clock::{from_micros, to_micros, Clock};
+use derbes_core::registry::{CategoryDef, PurposeDef, Registry};
+use derbes_core::value::{BankAccount, Value};
+use derbes_crypto::{BlindIndexer, FieldAad, KeyRing, WrappedDek};
+use derbes_store::{
+    BlindIndexRecord, Expect, NewSubject, Store, SubjectRecord, SubjectWithValues, ValueRecord,
+    ValueWrite,
+};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The most subjects one bulk call may create.
+pub const MAX_BULK: usize = 10_000;
+/// The most values one call may carry per subject.
+pub const MAX_VALUES: usize = 64;
+const DEK_VERSION: u32 = 1;
+const KEY_CHECK_META: &str = "key_check";
+
+/// The vault service. Cheap to clone.
+#[derive(Clone)]
+pub struct Vault {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    keys: Arc<KeyRing>,
+    indexer: BlindIndexer,
+    registry: Arc<Registry>,
+    clock: Arc<dyn Clock>,
+    commits: GroupCommit,
+}
+
+/// A subject prepared for writing: validated, encrypted, indexed.
+struct Prepared {
+    record: NewSubject,
+    view: SubjectView,
+}
+
+impl Vault {
+    /// Open the vault over a migrated store. Checks that the key ring matches the database:
+    /// the key check values of every master-key version ever used are kept in `meta`, and a
+    /// key file that lacks one of them, or holds different keys, is refused — starting with the
+    /// wrong keys would make every stored value unreadable.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        keys: Arc<KeyRing>,
+        registry: Arc<Registry>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Vault, ServiceError> {
+        check_keys(store.as_ref(), &keys).await?;
+        let indexer = keys.blind_indexer();
+        let commits = GroupCommit::start(store.clone());
+        Ok(Vault {
+            inner: Arc::new(Inner {
+                store,
+                keys,
+                indexer,
+                registry,
+                clock,
+                commits,
+            }),
+        })
+    }
+
+    /// The registry in force.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The store (for maintenance commands).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The current time from the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// Purpose check (1.1) and minimisation (3.2): the purpose exists, the actor may name it,
+    /// and every category in `categories` is in its map. Returns the purpose's definition.
+    pub fn authorize<'a, I>(&self, call: &Call, categories: I) -> Result<&PurposeDef, ServiceError>
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let purpose = self
+            .inner
+            .registry
+            .purpose(&call.purpose)
+            .ok_or(ServiceError::UnknownPurpose)?;
+        if !call.actor.may_use(&call.purpose) {
+            return Err(ServiceError::PurposeNotPermitted);
+        }
+        let refused: BTreeSet<String> = categories
+            .into_iter()
+            .filter(|c| !purpose.categories.contains(*c))
+            .map(str::to_string)
+            .collect();
+        if !refused.is_empty() {
+            return Err(ServiceError::CategoryNotAllowed(
+                refused.into_iter().collect(),
+            ));
+        }
+        Ok(purpose)
+    }
+
+    /// Create one subject. The answer comes after the commit is durable; concurrent creates
+    /// share commits (group commit).
+    pub async fn create_subject(
+        &self,
+        call: &Call,
+        input: NewSubjectInput,
+    ) -> Result<SubjectView, ServiceError> {
+        let prepared = self.prepare(call, input, None)?;
+        self.inner.commits.submit(prepared.record).await?;
+        Ok(prepared.view)
+    }
+
+    /// Create many subjects in one transaction: all or nothing. Every item is validated before
+    /// anything is written; problems name the item's index.
+    pub async fn create_subjects(
+        &self,
+        call: &Call,
+        inputs: Vec<NewSubjectInput>,
+    ) -> Result<Vec<Uuid>, ServiceError> {
+        if inputs.is_empty() {
+            return Err(ServiceError::EmptyRequest);
+        }
+        if inputs.len() > MAX_BULK {
+            return Err(ServiceError::TooMany(MAX_BULK));
+        }
+        let mut records = Vec::with_capacity(inputs.len());
+        let mut problems = Vec::new();
+        for (i, input) in inputs.into_iter().enumerate() {
+            match self.prepare(call, input, Some(i)) {
+                Ok(p) => records.push(p.record),
+                Err(ServiceError::InvalidValues(mut ps)) => problems.append(&mut ps),
+                Err(e) => return Err(e),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ServiceError::InvalidValues(problems));
+        }
+        let ids = records
+            .iter()
+            .map(|r| Uuid::from_bytes(r.subject.id))
+            .collect();
+        self.inner.store.insert_subjects(&records).await?;
+        Ok(ids)
+    }
+
+    /// Validate and encrypt a batch of inputs without writing (used by the ingest pipeline,
+    /// which runs this on worker threads while the database writes the previous batch).
+    pub fn prepare_batch(
+        &self,
+        call: &Call,
+        inputs: Vec<NewSubjectInput>,
+    ) -> Result<Vec<NewSubject>, ServiceError> {
+        inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, input)| self.prepare(call, input, Some(i)).map(|p| p.record))
+            .collect()
+    }
+
+    /// Write prepared subjects in one transaction (see [`Vault::prepare_batch`]).
+    pub async fn write_prepared(&self, batch: &[NewSubject]) -> Result<(), ServiceError> {
+        self.inner.store.insert_subjects(batch).await?;
+        Ok(())
+    }
+
+    fn prepare(
+        &self,
+        call: &Call,
+        input: NewSubjectInput,
+        item: Option<usize>,
+    ) -> Result<Prepared, ServiceError> {
+        if input.values.is_empty() {
+            return Err(ServiceError::EmptyRequest);
+        }
+        if input.values.len() > MAX_VALUES {
+            return Err(ServiceError::TooMany(MAX_VALUES));
+        }
+        self.authorize(call, input.values.iter().map(|v| v.category.as_str()))?;
+        let now = self.now();
+        let parsed = self.parse_values(&input.values, item, now)?;
+        let id = Uuid::now_v7();
+        let sid = *id.as_bytes();
+        let (dek, wrapped) = self.inner.keys.new_dek(&sid)?;
+        let verifications = cross_check(&parsed, None, now);
+        let actor = call.actor.id();
+        let now_us = to_micros(now);
+        let mut values = Vec::with_capacity(parsed.len());
+        let mut views = Vec::with_capacity(parsed.len());
+        let mut indexes = Vec::new();
+        for p in &parsed {
+            let code = p.def.code.as_str();
+            let plaintext =
+                serde_json::to_vec(&p.value.to_json()).map_err(|_| ServiceError::Integrity)?;
+            let ciphertext = dek.encrypt(&FieldAad::new(&sid, code, DEK_VERSION), &plaintext)?;
+            let verification = verifications
+                .iter()
+                .find(|(c, _)| c == code)
+                .map(|(_, v)| v.clone());
+            if let Some(index) = self.index_for(p.def, &p.value) {
+                indexes.push(index);
+            }
+            values.push(ValueRecord {
+                subject_id: sid,
+                category: code.to_string(),
+                seq: 1,
+                ciphertext,
+                dek_version: DEK_VERSION,
+                source_kind: p.source.kind.as_str().to_string(),
+                source_name: p.source.name.clone(),
+                obtained_at: to_micros(p.obtained_at),
+                recorded_at: now_us,
+                recorded_by: actor.clone(),
+                purpose: call.purpose.clone(),
+                verification: verification
+                    .as_ref()
+                    .and_then(|v| serde_json::to_string(v).ok()),
+                superseded_at: None,
+                change_kind: "create".into(),
+            });
+            views.push(ValueView {
+                category: code.to_string(),
+                value: p.value.to_json(),
+                source: p.source.clone(),
+                obtained_at: p.obtained_at,
+                recorded_at: now,
+                version: 1,
+                change: "create".into(),
+                superseded_at: None,
+                verification,
+            });
+        }
+        views.sort_by(|a, b| a.category.cmp(&b.category));
+        Ok(Prepared {
+            record: NewSubject {
+                subject: SubjectRecord {
+                    id: sid,
+                    created_at: now_us,
+                    created_by: actor,
+                    kek_version: wrapped.kek_version,
+                    wrapped_dek: wrapped.bytes,
+                    dek_version: DEK_VERSION,
+                    status: "active".into(),
+                },
+                values,
+                indexes,
+            },
+            view: SubjectView {
+                id,
+                created_at: now,
+                purpose: call.purpose.clone(),
+                values: views,
+            },
+        })
+    }
+
+    fn index_for(&self, def: &CategoryDef, value: &Value) -> Option<BlindIndexRecord> {
+        if !def.searchable {
+            return None;
+        }
+        let key = value.blind_key()?;
+        Some(BlindIndexRecord {
+            category: def.code.as_str().to_string(),
+            hash: self.inner.indexer.index(def.code.as_str(), &key).to_vec(),
+            unique: def.unique,
+        })
+    }
+
+    /// Parse every submitted value; collect all problems (nothing is written when any).
+    fn parse_values<'r>(
+        &'r self,
+        inputs: &[ValueInput],
+        item: Option<usize>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Parsed<'r>>, ServiceError> {
+        let mut problems = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let problem = |code: &str, detail: Option<&str>| FieldProblem {
+                item,
+                category: input.category.clone(),
+                code: code.to_string(),
+                detail: detail.map(str::to_string),
+            };
+            let Some(def) = self.inner.registry.category(&input.category) else {
+                problems.push(problem("unknown_category", None));
+                continue;
+            };
+            if !seen.insert(input.category.as_str()) {
+                problems.push(problem("duplicate_category", None));
+                continue;
+            }
+            if let Err(code) = check_source(&input.source) {
+                problems.push(problem("invalid_source", Some(code)));
+                continue;
+            }
+            let obtained_at = input.obtained_at.unwrap_or(now);
+            if obtained_at > now + chrono::Duration::minutes(5) {
+                problems.push(problem("invalid_obtained_at", Some("in_the_future")));
+                continue;
+            }
+            match def.parse_value(&input.value) {
+                Ok(value) => {
+                    let value = self.complete(value);
+                    out.push(Parsed {
+                        def,
+                        value,
+                        source: input.source.clone(),
+                        obtained_at,
+                    });
+                }
+                Err(e) => problems.push(problem(e.code(), e.detail_code())),
+            }
+        }
+        if problems.is_empty() {
+            Ok(out)
+        } else {
+            Err(ServiceError::InvalidValues(problems))
+        }
+    }
+
+    /// Fill what the registry knows: a bank account's bank name from its IBAN's bank code.
+    fn complete(&self, value: Value) -> Value {
+        match value {
+            Value::BankAccount(acc) if acc.bank_name().is_none() => {
+                match self.inner.registry.bank_for(acc.iban()) {
+                    Some(bank) => {
+                        match BankAccount::new(acc.iban().clone(), Some(bank.name.ru.as_str())) {
+                            Ok(filled) => Value::BankAccount(filled),
+                            Err(_) => Value::BankAccount(acc),
+                        }
+                    }
+                    None => Value::BankAccount(acc),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Read a subject through a purpose: the current values of the categories the purpose
+    /// allows (or of `categories`, which must all be allowed).
+    pub async fn read_subject(
+        &self,
+        call: &Call,
+        id: Uuid,
+        categories: Option<&[String]>,
+    ) -> Result<SubjectView, ServiceError> {
+        let wanted = self.wanted(call, categories)?;
+        let loaded = self
+            .inner
+            .store
+            .subject_with_values(id.as_bytes())
+            .await?
+            .ok_or(ServiceError::SubjectNotFound)?;
+        self.decrypt_view(call, loaded, &wanted)
+    }
+
+    /// Find subjects by an exact value of a searchable category (IIN, phone, e-mail, IBAN)
+    /// through its blind index, and return each through the purpose. The purpose must allow
+    /// the category searched by.
+    pub async fn find_subjects(
+        &self,
+        call: &Call,
+        category: &str,
+        value: &serde_json::Value,
+        categories: Option<&[String]>,
+    ) -> Result<Vec<SubjectView>, ServiceError> {
+        let def = self.inner.registry.category(category).ok_or_else(|| {
+            ServiceError::InvalidValues(vec![FieldProblem {
+                item: None,
+                category: category.to_string(),
+                code: "unknown_category".into(),
+                detail: None,
+            }])
+        })?;
+        self.authorize(call, [category])?;
+        if !def.searchable {
+            return Err(ServiceError::NotSearchable);
+        }
+        let wanted = self.wanted(call, categories)?;
+        let parsed = def.parse_value(value).map_err(|e| {
+            ServiceError::InvalidValues(vec![FieldProblem {
+                item: None,
+                category: category.to_string(),
+                code: e.code().to_string(),
+                detail: e.detail_code().map(str::to_string),
+            }])
+        })?;
+        let key = parsed.blind_key().ok_or(ServiceError::NotSearchable)?;
+        let hash = self.inner.indexer.index(category, &key);
+        let found = self.inner.store.load_by_index(category, &hash).await?;
+        let mut out = Vec::with_capacity(found.len());
+        for loaded in found {
+            // The index row is only a pointer: confirm against the authenticated value, so a
+            // tampered index can never hand out another person's data.
+            let sid = loaded.0.id;
+            let dek = self.unwrap(&loaded.0)?;
+            let Some(rec) = loaded.1.iter().find(|v| v.category == category) else {
+                continue;
+            };
+            let plain = dek.decrypt(
+                &FieldAad::new(&sid, category, rec.dek_version),
+                &rec.ciphertext,
+            )?;
+            let stored: serde_json::Value =
+                serde_json::from_slice(&plain).map_err(|_| ServiceError::Integrity)?;
+            let matches = def
+                .parse_value(&stored)
+                .ok()
+                .and_then(|v| v.blind_key())
+                .is_some_and(|k| k == key);
+            if !matches {
+                tracing::error!(
+                    code = "index_mismatch",
+                    "blind index points at a subject whose value differs"
+                );
+                return Err(ServiceError::Integrity);
+            }
+            out.push(self.decrypt_view(call, loaded, &wanted)?);
+        }
+        Ok(out)
+    }
+
+    /// Correct current values (each category must have one); the old versions are kept as
+    /// history (2.2: never a silent overwrite).
+    pub async fn correct_values(
+        &self,
+        call: &Call,
+        id: Uuid,
+        values: Vec<ValueInput>,
+    ) -> Result<SubjectView, ServiceError> {
+        self.write_values(call, id, values, Expect::Existing).await
+    }
+
+    /// Supplement: add values for categories that have none yet.
+    pub async fn supplement_values(
+        &self,
+        call: &Call,
+        id: Uuid,
+        values: Vec<ValueInput>,
+    ) -> Result<SubjectView, ServiceError> {
+        self.write_values(call, id, values, Expect::Absent).await
+    }
+
+    async fn write_values(
+        &self,
+        call: &Call,
+        id: Uuid,
+        values: Vec<ValueInput>,
+        expect: Expect,
+    ) -> Result<SubjectView, ServiceError> {
+        if values.is_empty() {
+            return Err(ServiceError::EmptyRequest);
+        }
+        if values.len() > MAX_VALUES {
+            return Err(ServiceError::TooMany(MAX_VALUES));
+        }
+        self.authorize(call, values.iter().map(|v| v.category.as_str()))?;
+        let now = self.now();
+        let parsed = self.parse_values(&values, None, now)?;
+        let sid = *id.as_bytes();
+        let (subject, current) = self
+            .inner
+            .store
+            .subject_with_values(&sid)
+            .await?
+            .ok_or(ServiceError::SubjectNotFound)?;
+        let dek = self.unwrap(&subject)?;
+        // Cross-check (2.2) against the values held, so a corrected birth date is compared
+        // with the IIN on record (read internally; nothing is returned that the purpose does
+        // not allow).
+        let held = self.decrypt_for_check(&dek, &sid, &current)?;
+        let verifications = cross_check(&parsed, Some(&held), now);
+        let change = match expect {
+            Expect::Existing => "correct",
+            Expect::Absent => "supplement",
+        };
+        let mut writes = Vec::with_capacity(parsed.len());
+        for p in &parsed {
+            let code = p.def.code.as_str();
+            let plaintext =
+                serde_json::to_vec(&p.value.to_json()).map_err(|_| ServiceError::Integrity)?;
+            let ciphertext =
+                dek.encrypt(&FieldAad::new(&sid, code, subject.dek_version), &plaintext)?;
+            let verification = verifications
+                .iter()
+                .find(|(c, _)| c == code)
+                .and_then(|(_, v)| serde_json::to_string(v).ok());
+            writes.push(ValueWrite {
+                value: ValueRecord {
+                    subject_id: sid,
+                    category: code.to_string(),
+                    seq: 0,
+                    ciphertext,
+                    dek_version: subject.dek_version,
+                    source_kind: p.source.kind.as_str().to_string(),
+                    source_name: p.source.name.clone(),
+                    obtained_at: to_micros(p.obtained_at),
+                    recorded_at: to_micros(now),
+                    recorded_by: call.actor.id(),
+                    purpose: call.purpose.clone(),
+                    verification,
+                    superseded_at: None,
+                    change_kind: change.into(),
+                },
+                expect,
+                index: self.index_for(p.def, &p.value),
+            });
+        }
+        // A cross-check may also change the verdict on a value that was not written
+        // (e.g. the birth date, when the IIN is corrected).
+        let written: BTreeSet<&str> = parsed.iter().map(|p| p.def.code.as_str()).collect();
+        self.inner
+            .store
+            .write_values(&sid, &writes, to_micros(now))
+            .await?;
+        for (category, v) in &verifications {
+            if !written.contains(category.as_str()) {
+                if let Ok(json) = serde_json::to_string(v) {
+                    self.inner
+                        .store
+                        .set_verification(&sid, category, &json)
+                        .await?;
+                }
+            }
+        }
+        let categories: Vec<String> = written.iter().map(|s| s.to_string()).collect();
+        self.read_subject(call, id, Some(&categories)).await
+    }
+
+    /// Every version of one category's value, oldest first (the purpose must allow it).
+    pub async fn history(
+        &self,
+        call: &Call,
+        id: Uuid,
+        category: &str,
+    ) -> Result<Vec<ValueView>, ServiceError> {
+        if self.inner.registry.category(category).is_none() {
+            return Err(unknown_category(category));
+        }
+        self.authorize(call, [category])?;
+        let sid = *id.as_bytes();
+        let subject = self
+            .inner
+            .store
+            .subject(&sid)
+            .await?
+            .ok_or(ServiceError::SubjectNotFound)?;
+        let dek = self.unwrap(&subject)?;
+        let rows = self.inner.store.history(&sid, category).await?;
+        rows.iter().map(|r| value_view(&dek, &sid, r)).collect()
+    }
+
+    /// Record the result of verifying a current value against a source (2.2).
+    pub async fn record_verification(
+        &self,
+        call: &Call,
+        id: Uuid,
+        category: &str,
+        input: VerificationInput,
+    ) -> Result<Verification, ServiceError> {
+        if self.inner.registry.category(category).is_none() {
+            return Err(unknown_category(category));
+        }
+        self.authorize(call, [category])?;
+        let problem = |code: &str, detail: &str| {
+            ServiceError::InvalidValues(vec![FieldProblem {
+                item: None,
+                category: category.to_string(),
+                code: code.to_string(),
+                detail: Some(detail.to_string()),
+            }])
+        };
+        check_source(&input.source).map_err(|d| problem("invalid_source", d))?;
+        if let Some(note) = &input.note {
+            if note.chars().count() > 200 || note.chars().any(char::is_control) {
+                return Err(problem("invalid_note", "too_long_or_control"));
+            }
+        }
+        let by = match &input.source.name {
+            Some(name) => format!("{}:{name}", input.source.kind.as_str()),
+            None => input.source.kind.as_str().to_string(),
+        };
+        let v = Verification {
+            status: input.status,
+            check: "source_check".into(),
+            by,
+            at: self.now(),
+            note: input.note,
+        };
+        let json = serde_json::to_string(&v).map_err(|_| ServiceError::Integrity)?;
+        let sid = *id.as_bytes();
+        if self.inner.store.subject(&sid).await?.is_none() {
+            return Err(ServiceError::SubjectNotFound);
+        }
+        self.inner
+            .store
+            .set_verification(&sid, category, &json)
+            .await?;
+        Ok(v)
+    }
+
+    /// Rewrap every subject's data key under the current master key (after `keys rotate`).
+    /// Values are not touched. Returns how many subjects were rewrapped.
+    pub async fn rewrap_all(&self) -> Result<u64, ServiceError> {
+        let current = self.inner.keys.current_version();
+        let mut n = 0u64;
+        loop {
+            let batch = self
+                .inner
+                .store
+                .subjects_wrapped_below(current, 1000)
+                .await?;
+            if batch.is_empty() {
+                return Ok(n);
+            }
+            for s in batch {
+                let wrapped = WrappedDek {
+                    kek_version: s.kek_version,
+                    bytes: s.wrapped_dek.clone(),
+                };
+                let new = self.inner.keys.rewrap(&s.id, &wrapped)?;
+                self.inner
+                    .store
+                    .rewrap_subject(&s.id, new.kek_version, &new.bytes)
+                    .await?;
+                n += 1;
+            }
+        }
+    }
+
+    fn wanted(
+        &self,
+        call: &Call,
+        categories: Option<&[String]>,
+    ) -> Result<BTreeSet<String>, ServiceError> {
+        if let Some(cats) = categories {
+            for c in cats {
+                if self.inner.registry.category(c).is_none() {
+                    return Err(unknown_category(c));
+                }
+            }
+        }
+        let purpose = match categories {
+            Some(cats) => self.authorize(call, cats.iter().map(String::as_str))?,
+            None => self.authorize(call, std::iter::empty())?,
+        };
+        Ok(match categories {
+            Some(cats) => cats.iter().cloned().collect(),
+            None => purpose
+                .categories
+                .iter()
+                .map(|c| c.as_str().to_string())
+                .collect(),
+        })
+    }
+
+    fn unwrap(&self, s: &SubjectRecord) -> Result<derbes_crypto::Dek, ServiceError> {
+        let wrapped = WrappedDek {
+            kek_version: s.kek_version,
+            bytes: s.wrapped_dek.clone(),
+        };
+        self.inner.keys.unwrap_dek(&s.id, &wrapped).map_err(|e| {
+            tracing::error!(code = e.code(), "a subject's data key failed to unwrap");
+            ServiceError::from(e)
+        })
+    }
+
+    fn decrypt_view(
+        &self,
+        call: &Call,
+        (subject, values): SubjectWithValues,
+        wanted: &BTreeSet<String>,
+    ) -> Result<SubjectView, ServiceError> {
+        let dek = self.unwrap(&subject)?;
+        let mut views = Vec::with_capacity(values.len());
+        for r in values.iter().filter(|r| wanted.contains(&r.category)) {
+            views.push(value_view(&dek, &subject.id, r)?);
+        }
+        Ok(SubjectView {
+            id: Uuid::from_bytes(subject.id),
+            created_at: from_micros(subject.created_at),
+            purpose: call.purpose.clone(),
+            values: views,
+        })
+    }
+
+    fn decrypt_for_check(
+        &self,
+        dek: &derbes_crypto::Dek,
+        sid: &[u8; 16],
+        current: &[ValueRecord],
+    ) -> Result<Vec<(String, Value)>, ServiceError> {
+        let mut out = Vec::new();
+        for r in current
+            .iter()
+            .filter(|r| r.category == "iin" || r.category == "birth_date")
+        {
+            let plain = dek.decrypt(
+                &FieldAad::new(sid, &r.category, r.dek_version),
+                &r.ciphertext,
+            )?;
+            let json: serde_json::Value =
+                serde_json::from_slice(&plain).map_err(|_| ServiceError::Integrity)?;
+            if let Some(def) = self.inner.registry.category(&r.category) {
+                if let Ok(v) = def.parse_value(&json) {
+                    out.push((r.category.clone(), v));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Shut down the group-commit writer after pending commits.
+    pub async fn shutdown(&self) {
+        self.inner.commits.shutdown().await;
+    }
+}
+
+struct Parsed<'r> {
+    def: &'r CategoryDef,
+    value: Value,
+    source: Source,
+    obtained_at: DateTime<Utc>,
+}
+
+fn unknown_category(category: &str) -> ServiceError {
+    ServiceError::InvalidValues(vec![FieldProblem {
+        item: None,
+        category: category.to_string(),
+        code: "unknown_category".into(),
+        detail: None,
+    }])
+}
+
+fn check_source(source: &Source) -> Result<(), &'static str> {
+    match &source.name {
+        None if source.kind.needs_name() => Err("source_name_required"),
+        Some(name) => {
+            let n = name.trim();
+            if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
+                Err("source_name_invalid")
+            } else {
+                Ok(())
+            }
+        }
+        None => Ok(()),
+    }
+}
+
+fn value_view(
+    dek: &derbes_crypto::Dek,
+    sid: &[u8; 16],
+    r: &ValueRecord,
+) -> Result<ValueView, ServiceError> {
+    let plain = dek
+        .decrypt(&FieldAad::new(sid, &r.category, r.dek_version), &r.ciphertext)
+        .map_err(|e| {
+            tracing::error!(code = e.code(), category = %r.category, "a stored value failed to authenticate");
+            ServiceError::from(e)
+        })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&plain).map_err(|_| ServiceError::Integrity)?;
+    Ok(ValueView {
+        category: r.category.clone(),
+        value,
+        source: Source {
+            kind: SourceKind::parse(&r.source_kind).unwrap_or(SourceKind::Automatic),
+            name: r.source_name.clone(),
+        },
+        obtained_at: from_micros(r.obtained_at),
+        recorded_at: from_micros(r.recorded_at),
+        version: r.seq,
+        change: r.change_kind.clone(),
+        superseded_at: r.superseded_at.map(from_micros),
+        verification: r
+            .verification
+            .as_deref()
+            .and_then(|v| serde_json::from_str(v).ok()),
+    })
+}
+
+/// Automatic cross-checks (clause 2.2): the birth date encoded in the IIN against the stated
+/// birth date. Returns the verdicts to record, by category. A mismatch is a flag on the stated
+/// birth date, never a silent correction.
+fn cross_check(
+    parsed: &[Parsed<'_>],
+    held: Option<&[(String, Value)]>,
+    now: DateTime<Utc>,
+) -> Vec<(String, Verification)> {
+    let find = |code: &str| -> Option<&Value> {
+        parsed
+            .iter()
+            .find(|p| p.def.code.as_str() == code)
+            .map(|p| &p.value)
+            .or_else(|| held.and_then(|h| h.iter().find(|(c, _)| c == code).map(|(_, v)| v)))
+    };
+    let (Some(Value::Iin(iin)), Some(Value::Date(stated))) = (find("iin"), find("birth_date"))
+    else {
+        return Vec::new();
+    };
+    let Some(encoded) = iin.birth_date() else {
+        return Vec::new();
+    };
+    let status = if encoded == *stated {
+        VerificationStatus::Consistent
+    } else {
+        VerificationStatus::Mismatch
+    };
+    vec![(
+        "birth_date".to_string(),
+        Verification {
+            status,
+            check: "iin_birth_date".into(),
+            by: "automatic".into(),
+            at: now,
+            note: None,
+        },
+    )]
+}
+
+async fn check_keys(store: &dyn Store, keys: &KeyRing) -> Result<(), ServiceError> {
+    #[derive(serde::Serialize, serde::Deserialize, Default)]
+    struct KeyCheck {
+        index: String,
+        keks: std::collections::BTreeMap<u32, String>,
+    }
+    let mine = KeyCheck {
+        index: keys.index_check_value(),
+        keks: keys
+            .versions()
+            .into_iter()
+            .map(|k| (k.version, k.check_value))
+            .collect(),
+    };
+    match store.get_meta(KEY_CHECK_META).await? {
+        None => {
+            if store.count_subjects().await? > 0 {
+                return Err(ServiceError::KeyMismatch(
+                    "the database holds subjects but no key check; refusing to guess".into(),
+                ));
+            }
+        }
+        Some(text) => {
+            let theirs: KeyCheck = serde_json::from_str(&text)
+                .map_err(|_| ServiceError::KeyMismatch("unreadable key check in meta".into()))?;
+            if theirs.index != mine.index {
+                return Err(ServiceError::KeyMismatch(
+                    "the blind-index key differs from the one this database was made with".into(),
+                ));
+            }
+            for (version, check) in &theirs.keks {
+                match mine.keks.get(version) {
+                    None => {
+                        return Err(ServiceError::KeyMismatch(format!(
+                            "master key version {version} is missing from the key ring"
+                        )))
+                    }
+                    Some(c) if c != check => {
+                        return Err(ServiceError::KeyMismatch(format!(
+                            "master key version {version} differs from the one in use"
+                        )))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    let text = serde_json::to_string(&mine)
+        .map_err(|_| ServiceError::KeyMismatch("cannot encode key check".into()))?;
+    store.set_meta(KEY_CHECK_META, &text).await?;
+    Ok(())
+}
