@@ -87,6 +87,13 @@ enum Command {
     },
     /// Print the OpenAPI document (what docs/openapi.json holds).
     Openapi,
+    /// Copy the SQLite database consistently while the service runs (VACUUM INTO), then
+    /// check the copy. PostgreSQL: use pg_dump (see docs/operations.md).
+    Backup {
+        /// The new file to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Measure throughput against raw-database baselines (see docs/benchmarks.md).
     Bench(bench::BenchArgs),
 }
@@ -211,6 +218,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             Ok(())
         }
         Command::Bench(args) => bench::run(&common, args).await,
+        Command::Backup { out } => backup(&common, &out).await,
     }
 }
 
@@ -266,6 +274,40 @@ async fn serve(
     derbes_web::serve(listener, state, shutdown_signal()).await?;
     vault.shutdown().await;
     println!("derbes stopped");
+    Ok(())
+}
+
+async fn backup(common: &Common, out: &std::path::Path) -> Result<(), AnyError> {
+    let url = common.database_url();
+    if !url.starts_with("sqlite:") {
+        return Err("backup copies SQLite databases; for PostgreSQL use pg_dump -Fc \
+                    (docs/operations.md)"
+            .into());
+    }
+    let store = derbes_store::SqliteStore::open(&url, Default::default())
+        .await
+        .map_err(|e| format!("cannot open database {}: {e}", common.database_display()))?;
+    store
+        .backup_into(out)
+        .await
+        .map_err(|e| format!("backup to {} failed: {e}", out.display()))?;
+    let copy = derbes_store::SqliteStore::open(
+        &format!("sqlite://{}", out.display()),
+        Default::default(),
+    )
+    .await?;
+    use derbes_store::Store;
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(copy.pool())
+        .await?;
+    let n = copy.count_subjects().await?;
+    if check != "ok" {
+        return Err(format!("the copy failed its integrity check: {check}").into());
+    }
+    println!(
+        "backup written to {} ({n} subjects, integrity ok); back up the key file separately",
+        out.display()
+    );
     Ok(())
 }
 

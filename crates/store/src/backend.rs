@@ -68,9 +68,25 @@ impl SqliteStore {
         Ok(SqliteStore { write, read })
     }
 
-    /// The writer pool, for tools (backup) that need raw access.
+    /// The writer pool, for tools that need raw access.
     pub fn pool(&self) -> &SqlitePool {
         &self.write
+    }
+
+    /// A consistent copy of the whole database into a new file (`VACUUM INTO`), taken while
+    /// the service runs. The target must not exist.
+    pub async fn backup_into(&self, target: &std::path::Path) -> Result<(), StoreError> {
+        if target.exists() {
+            return Err(StoreError::Database(sqlx::Error::Protocol(
+                "backup target already exists".into(),
+            )));
+        }
+        let path = target.to_string_lossy().to_string();
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&self.read)
+            .await?;
+        Ok(())
     }
 }
 

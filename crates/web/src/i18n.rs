@@ -449,7 +449,7 @@ mod tests {
             ("categories", "iin, salary_amount".to_owned()),
             ("category", "salary_amount".to_owned()),
             ("max", "10000".to_owned()),
-            ("limit", "1048576".to_owned()),
+            ("limit", "1 MiB".to_owned()),
         ]
     }
 
@@ -689,8 +689,8 @@ mod tests {
             assert!(d.contains("3.2"), "minimisation clause not named: {d}");
             let d = c.detail(lang, "too_many_items", &[("max", "10000".to_owned())]);
             assert!(d.contains("10000"), "{d}");
-            let d = c.detail(lang, "body_too_large", &[("limit", "1048576".to_owned())]);
-            assert!(d.contains("1048576"), "{d}");
+            let d = c.detail(lang, "body_too_large", &[("limit", "1 MiB".to_owned())]);
+            assert!(d.contains("1 MiB"), "{d}");
             for code in ["value_missing", "value_exists"] {
                 let d = c.detail(lang, code, &[("category", "salary_amount".to_owned())]);
                 assert!(d.contains("salary_amount"), "{d}");

@@ -2,7 +2,8 @@
 ### Ids: problem-<code>-title, problem-<code>-detail, field-<code>, field-<code>-<detail>;
 ### every "_" of a code becomes "-". Titles: short, no final full stop. Details and field
 ### messages: full sentences. Never put a personal value in a message: the only arguments
-### are category codes or names ($categories, $category) and limits ($max, $limit).
+### are category codes or names ($categories, $category) and limits ($max: a number;
+### $limit: a size with its unit, e.g. "1 MiB").
 ### Kept in step with locales/ru/errors.ftl and locales/kk/errors.ftl (same ids).
 
 -name-rules = use Cyrillic or Latin letters, hyphens, apostrophes and single spaces, at most 60 characters, beginning and ending with a letter
@@ -66,7 +67,7 @@ problem-malformed-json-title = Malformed JSON
 problem-malformed-json-detail = The request body is not valid JSON or does not have the expected structure. Please check the syntax and the field names.
 
 problem-body-too-large-title = Request too large
-problem-body-too-large-detail = The request body is larger than allowed. The largest request body in bytes: { $limit }.
+problem-body-too-large-detail = The request body is larger than allowed. The largest request body allowed: { $limit }.
 
 problem-unsupported-media-type-title = Unsupported media type
 problem-unsupported-media-type-detail = The request body must be JSON, sent with the header Content-Type: application/json.

@@ -2,7 +2,8 @@
 ### Ids: problem-<code>-title, problem-<code>-detail, field-<code>, field-<code>-<detail>;
 ### every "_" of a code becomes "-". Titles: short, no final full stop. Details and field
 ### messages: full sentences. Never put a personal value in a message: the only arguments
-### are category codes or names ($categories, $category) and limits ($max, $limit).
+### are category codes or names ($categories, $category) and limits ($max: a number;
+### $limit: a size with its unit, e.g. "1 MiB").
 ### Kept in step with locales/ru/errors.ftl and locales/en/errors.ftl (same ids).
 ### Terms: ИИН = ЖСН, БИН = БСН, МФО = МҚҰ, purpose = мақсат, category = санат,
 ### registry = тізілім (as in the registry file and the policy's Kazakh text).
@@ -68,7 +69,7 @@ problem-malformed-json-title = JSON қате жазылған
 problem-malformed-json-detail = Сұрау денесі дұрыс JSON емес немесе күтілетін құрылымға сәйкес келмейді. Синтаксисті және өрістердің атауларын тексеріңіз.
 
 problem-body-too-large-title = Сұрау тым үлкен
-problem-body-too-large-detail = Сұрау денесі рұқсат етілген өлшемнен асып кетті. Сұрау денесінің ең үлкен өлшемі (байтпен): { $limit }.
+problem-body-too-large-detail = Сұрау денесі рұқсат етілген өлшемнен асып кетті. Сұрау денесінің рұқсат етілген ең үлкен өлшемі: { $limit }.
 
 problem-unsupported-media-type-title = Мазмұн түріне қолдау көрсетілмейді
 problem-unsupported-media-type-detail = Сұрау денесі JSON форматында болуы және Content-Type: application/json тақырыпшасымен жіберілуі керек.

@@ -2,7 +2,8 @@
 ### Ids: problem-<code>-title, problem-<code>-detail, field-<code>, field-<code>-<detail>;
 ### every "_" of a code becomes "-". Titles: short, no final full stop. Details and field
 ### messages: full sentences. Never put a personal value in a message: the only arguments
-### are category codes or names ($categories, $category) and limits ($max, $limit).
+### are category codes or names ($categories, $category) and limits ($max: a number;
+### $limit: a size with its unit, e.g. "1 MiB").
 ### Kept in step with locales/kk/errors.ftl and locales/en/errors.ftl (same ids).
 
 -name-rules = допускаются буквы кириллицы или латиницы, дефис, апостроф и одиночные пробелы, не более 60 символов; в начале и в конце должна стоять буква
@@ -66,7 +67,7 @@ problem-malformed-json-title = Некорректный JSON
 problem-malformed-json-detail = Тело запроса не является корректным JSON или не соответствует ожидаемой структуре. Проверьте синтаксис и названия полей.
 
 problem-body-too-large-title = Слишком большой запрос
-problem-body-too-large-detail = Тело запроса превышает допустимый размер. Наибольший размер тела запроса в байтах: { $limit }.
+problem-body-too-large-detail = Тело запроса превышает допустимый размер. Наибольший допустимый размер тела запроса: { $limit }.
 
 problem-unsupported-media-type-title = Неподдерживаемый тип содержимого
 problem-unsupported-media-type-detail = Тело запроса должно быть в формате JSON и передаваться с заголовком Content-Type: application/json.
