@@ -1,11 +1,1252 @@
-//! `derbes bench` (being written).
-use crate::app::{AnyError, Common};
+//! `derbes bench`: derbes against raw-SQLite baselines, in one run, on fresh files in a
+//! scratch folder (never the user's data folder). What each figure means, and what each
+//! baseline does, is in docs/benchmarks.md.
+//!
+//! 1. Bulk ingest: the vault's ingest pipeline (validation, encryption and blind indexes on a
+//!    worker thread for batch k+1 while SQLite writes batch k) against the same plaintext
+//!    values inserted into plain tables without crypto or indexes, both in transactions of
+//!    1,000 subjects.
+//! 2. Reads by IIN: a purpose-checked lookup through the blind index with decryption of every
+//!    allowed value, against a plain indexed select of the same rows.
+//! 3. Durable single creates over HTTP at N concurrent clients (group commit), against one
+//!    `synchronous=FULL` commit per subject.
+//!
+//! Performance is measured and printed, never asserted: a missed goal still exits 0. Errors
+//! (including any HTTP create that is not answered 201) exit non-zero.
+
+use crate::app::{demo_input, AnyError, Common};
+use derbes_core::clock::{Clock, SystemClock};
+use derbes_core::registry::Registry;
+use derbes_crypto::KeyRing;
+use derbes_service::{apikeys, Actor, Call, NewSubjectInput, Vault};
+use derbes_store::{NewSubject, OpenOptions, SqliteStore, Store};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Sqlite};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Subjects per transaction, on both sides of the ingest benchmark (and the vault's bulk load).
+const BATCH: usize = 1000;
+/// Rows per multi-row `INSERT` in the baselines (the store uses the same).
+const ROWS_PER_INSERT: usize = 2000;
+/// Concurrent tasks of the read benchmark, on both sides.
+const READ_TASKS: usize = 4;
+/// Values of every demo subject.
+const VALUES_PER_SUBJECT: usize = derbes_demo::CATEGORIES.len();
+/// Seeds: the ingested people, the people created over HTTP (a different seed, so different
+/// IINs), and the sample of IINs read.
+const INGEST_SEED: u64 = 20_260_101;
+const CREATE_SEED: u64 = 20_260_102;
+const SAMPLE_SEED: u64 = 20_260_103;
+/// Goals of the issue, as ratios derbes / baseline.
+const GOAL_INGEST: f64 = 0.5;
+const GOAL_READS: f64 = 0.5;
+const GOAL_CREATES: f64 = 1.0;
+
+const DERBES_INGEST_DB: &str = "derbes-ingest.db";
+const BASELINE_INGEST_DB: &str = "baseline-ingest.db";
+const DERBES_HTTP_DB: &str = "derbes-http.db";
+const BASELINE_CREATE_DB: &str = "baseline-create.db";
+const DB_FILES: [&str; 4] = [
+    DERBES_INGEST_DB,
+    BASELINE_INGEST_DB,
+    DERBES_HTTP_DB,
+    BASELINE_CREATE_DB,
+];
+
+const BASELINE_SCHEMA: [&str; 2] = [
+    "CREATE TABLE base_subjects (id INTEGER PRIMARY KEY, created_at INTEGER)",
+    "CREATE TABLE base_values (subject_id INTEGER, category TEXT, value TEXT)",
+];
+const BASELINE_READ_INDEXES: [&str; 2] = [
+    "CREATE INDEX base_values_lookup ON base_values (category, value)",
+    "CREATE INDEX base_values_subject ON base_values (subject_id)",
+];
+const BASELINE_READ_SQL: &str = "SELECT v.category, v.value FROM base_values v \
+     WHERE v.subject_id = (SELECT subject_id FROM base_values WHERE category = 'iin' AND value = $1)";
 
 /// Benchmark options.
 #[derive(Debug, clap::Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Subjects to bulk-ingest (15 values, 4 blind indexes each), on each side.
+    #[arg(long, default_value_t = 100_000)]
+    subjects: usize,
+    /// Reads by IIN (a random sample of the ingested subjects), on each side.
+    #[arg(long, default_value_t = 20_000)]
+    reads: usize,
+    /// Single creates through the HTTP API, and baseline single commits.
+    #[arg(long, default_value_t = 5_000)]
+    creates: usize,
+    /// Concurrent HTTP clients for the creates.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Scratch folder for the benchmark's SQLite files (default: a new folder in the system
+    /// temp dir). Removed at the end unless --keep; a given folder is kept, only the files
+    /// the benchmark made in it are removed.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Keep the scratch files.
+    #[arg(long)]
+    keep: bool,
+    /// Run one benchmark only (`reads` still ingests first, untimed in the output).
+    #[arg(long, value_enum)]
+    only: Option<Only>,
+    /// Also print the results as Markdown, for docs/benchmarks.md.
+    #[arg(long)]
+    markdown: bool,
+}
+
+/// Which benchmark to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Only {
+    Ingest,
+    Reads,
+    Creates,
+}
 
 /// Run the benchmarks.
-pub async fn run(_common: &Common, _args: BenchArgs) -> Result<(), AnyError> {
-    Err("not yet".into())
+pub async fn run(_common: &Common, args: BenchArgs) -> Result<(), AnyError> {
+    if args.subjects == 0 || args.creates == 0 || args.clients == 0 {
+        return Err("--subjects, --creates and --clients must be at least 1".into());
+    }
+    let wants_reads = matches!(args.only, None | Some(Only::Reads));
+    if wants_reads && (args.reads == 0 || args.reads > args.subjects) {
+        return Err(
+            "--reads must be between 1 and --subjects (a sample of the ingested set)".into(),
+        );
+    }
+    let scratch = Scratch::new(args.dir.clone(), args.keep)?;
+    let result = run_in(&scratch, &args).await;
+    scratch.cleanup();
+    result
+}
+
+async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
+    let machine = Machine::probe(&scratch.dir);
+    println!(
+        "derbes bench {} — SQLite, {} (UTC)",
+        env!("CARGO_PKG_VERSION"),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M")
+    );
+    println!("machine: {}", machine.line());
+    println!(
+        "scratch: {}{}",
+        scratch.dir.display(),
+        if scratch.keep { " (kept)" } else { "" }
+    );
+
+    let run_ingest = matches!(args.only, None | Some(Only::Ingest | Only::Reads));
+    let show_ingest = matches!(args.only, None | Some(Only::Ingest));
+    let run_reads = matches!(args.only, None | Some(Only::Reads));
+    let run_creates = matches!(args.only, None | Some(Only::Creates));
+
+    let mut rows: Vec<ResultRow> = Vec::new();
+    let mut details: Vec<String> = Vec::new();
+    let mut failed: Option<String> = None;
+
+    if run_ingest {
+        let t = Instant::now();
+        let data = IngestData::generate(args.subjects)?;
+        println!(
+            "generated {} ingest subjects in {:.1} s (not timed)",
+            group(args.subjects as f64),
+            t.elapsed().as_secs_f64()
+        );
+        let ingest = bench_ingest(scratch, data).await?;
+        println!("durability: {}", ingest.durability);
+        if show_ingest {
+            rows.push(ResultRow {
+                name: format!(
+                    "1. bulk ingest, {} subjects × {VALUES_PER_SUBJECT} values, 4 blind indexes (subjects/s)",
+                    group(args.subjects as f64)
+                ),
+                derbes: ingest.derbes_rate(),
+                baseline: ingest.baseline_rate(),
+                goal: GOAL_INGEST,
+            });
+            details.push(ingest.detail());
+        }
+        if run_reads {
+            let reads = bench_reads(&ingest, args.reads).await?;
+            if reads.derbes.failures + reads.baseline.failures > 0 {
+                failed = Some(format!(
+                    "{} derbes reads and {} baseline reads did not return one subject with {VALUES_PER_SUBJECT} values",
+                    reads.derbes.failures, reads.baseline.failures
+                ));
+            }
+            rows.push(ResultRow {
+                name: format!(
+                    "2. reads by IIN, lookup + decrypt of all allowed values, {READ_TASKS} tasks (reads/s)"
+                ),
+                derbes: reads.derbes.rate(),
+                baseline: reads.baseline.rate(),
+                goal: GOAL_READS,
+            });
+            details.push(reads.detail());
+        }
+        ingest.close().await;
+    }
+
+    if run_creates {
+        let t = Instant::now();
+        let data = CreateData::generate(args.creates)?;
+        println!(
+            "generated {} create subjects in {:.1} s (not timed)",
+            group(args.creates as f64),
+            t.elapsed().as_secs_f64()
+        );
+        let creates = bench_creates(scratch, &data, args.clients).await?;
+        println!("durability: {}", creates.durability);
+        if creates.derbes.failures > 0 {
+            failed = Some(format!(
+                "{} of {} HTTP creates were not answered 201 (first: {})",
+                creates.derbes.failures,
+                args.creates,
+                creates.first_failure.as_deref().unwrap_or("?")
+            ));
+        }
+        rows.push(ResultRow {
+            name: format!(
+                "3. durable single creates, HTTP, {} clients (creates/s)",
+                args.clients
+            ),
+            derbes: creates.derbes.rate(),
+            baseline: creates.baseline.rate(),
+            goal: GOAL_CREATES,
+        });
+        details.push(creates.detail(args.clients));
+    }
+
+    println!();
+    print_table(&rows);
+    println!();
+    for d in &details {
+        println!("{d}");
+    }
+    if args.markdown {
+        println!();
+        print_markdown(&rows, &details, &machine);
+    }
+    match failed {
+        Some(why) => Err(why.into()),
+        None => Ok(()),
+    }
+}
+
+// --- inputs ----------------------------------------------------------------------------
+
+/// A subject's values as the baseline stores them: (category, canonical JSON text).
+type PlainRows = Vec<(&'static str, String)>;
+
+struct IngestData {
+    /// The vault's inputs, in transactions of [`BATCH`].
+    chunks: Vec<Vec<NewSubjectInput>>,
+    /// The same values for the baseline.
+    plain: Vec<PlainRows>,
+    /// Each subject's IIN.
+    iins: Vec<String>,
+}
+
+impl IngestData {
+    fn generate(n: usize) -> Result<IngestData, AnyError> {
+        let mut gen = derbes_demo::DemoGen::new(INGEST_SEED);
+        let mut chunks = Vec::with_capacity(n.div_ceil(BATCH));
+        let mut plain = Vec::with_capacity(n);
+        let mut iins = Vec::with_capacity(n);
+        let mut chunk = Vec::with_capacity(BATCH);
+        for _ in 0..n {
+            let s = gen.next().ok_or("the demo generator ran out of people")?;
+            iins.push(
+                s.get_str("iin")
+                    .ok_or("a demo subject has no IIN")?
+                    .to_string(),
+            );
+            plain.push(plain_rows(&s)?);
+            chunk.push(demo_input(s));
+            if chunk.len() == BATCH {
+                chunks.push(std::mem::replace(&mut chunk, Vec::with_capacity(BATCH)));
+            }
+        }
+        if !chunk.is_empty() {
+            chunks.push(chunk);
+        }
+        Ok(IngestData {
+            chunks,
+            plain,
+            iins,
+        })
+    }
+}
+
+struct CreateData {
+    /// JSON request bodies of `POST /api/v1/subjects`.
+    bodies: Vec<Vec<u8>>,
+    /// The same values for the baseline.
+    plain: Vec<PlainRows>,
+}
+
+impl CreateData {
+    fn generate(n: usize) -> Result<CreateData, AnyError> {
+        let mut gen = derbes_demo::DemoGen::new(CREATE_SEED);
+        let mut bodies = Vec::with_capacity(n);
+        let mut plain = Vec::with_capacity(n);
+        for _ in 0..n {
+            let s = gen.next().ok_or("the demo generator ran out of people")?;
+            plain.push(plain_rows(&s)?);
+            let values: Vec<serde_json::Value> = s
+                .values
+                .iter()
+                .map(|(category, value)| {
+                    serde_json::json!({
+                        "category": category,
+                        "value": value,
+                        "source": { "kind": "subject" },
+                    })
+                })
+                .collect();
+            bodies.push(serde_json::to_vec(
+                &serde_json::json!({ "values": values }),
+            )?);
+        }
+        Ok(CreateData { bodies, plain })
+    }
+}
+
+fn plain_rows(s: &derbes_demo::DemoSubject) -> Result<PlainRows, AnyError> {
+    s.values
+        .iter()
+        .map(|(c, v)| Ok((*c, serde_json::to_string(v)?)))
+        .collect()
+}
+
+// --- databases -------------------------------------------------------------------------
+
+/// The store's pragmas (see `SqliteStore::open`), for the baseline files.
+fn baseline_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+        .pragma("temp_store", "memory")
+        .pragma("cache_size", "-65536")
+}
+
+async fn baseline_pool(path: &Path, connections: u32) -> Result<SqlitePool, AnyError> {
+    Ok(SqlitePoolOptions::new()
+        .max_connections(connections)
+        .min_connections(1)
+        .connect_with(baseline_options(path))
+        .await?)
+}
+
+async fn create_baseline_schema(pool: &SqlitePool) -> Result<(), AnyError> {
+    for sql in BASELINE_SCHEMA {
+        sqlx::query(sql).execute(pool).await?;
+    }
+    Ok(())
+}
+
+/// A fresh vault on a fresh SQLite file, with a fresh key ring.
+async fn open_vault(path: &Path) -> Result<(Vault, SqliteStore), AnyError> {
+    let url = format!("sqlite://{}", path.display());
+    let store = SqliteStore::open(
+        &url,
+        OpenOptions {
+            create_if_missing: true,
+        },
+    )
+    .await?;
+    store.migrate().await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let keys = KeyRing::generate(clock.now())?;
+    let registry = Registry::embedded().map_err(|e| format!("embedded registry: {e}"))?;
+    let vault = Vault::open(
+        Arc::new(store.clone()),
+        Arc::new(keys),
+        Arc::new(registry),
+        clock,
+    )
+    .await?;
+    Ok((vault, store))
+}
+
+/// `synchronous` and `journal_mode` of a connection; refuses anything but FULL + WAL, on which
+/// every figure here depends.
+async fn durability(pool: &SqlitePool, what: &str) -> Result<String, AnyError> {
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(pool)
+        .await?;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await?;
+    if sync != 2 || !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!(
+            "{what}: expected synchronous=2 (FULL) and journal_mode=wal, found \
+             synchronous={sync} and journal_mode={mode}"
+        )
+        .into());
+    }
+    Ok(format!(
+        "{what} synchronous={sync} (FULL), journal_mode={mode}"
+    ))
+}
+
+fn file_size(path: &Path) -> u64 {
+    ["", "-wal"]
+        .iter()
+        .map(|suffix| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            std::fs::metadata(PathBuf::from(p))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+// --- 1. ingest -------------------------------------------------------------------------
+
+struct Ingest {
+    subjects: usize,
+    vault: Vault,
+    derbes_time: Duration,
+    /// Busy time of the preparing thread (validation, encryption, blind indexes).
+    prepare_time: Duration,
+    /// Time in `write_prepared` (SQLite inserts + commit).
+    write_time: Duration,
+    baseline: SqlitePool,
+    baseline_time: Duration,
+    derbes_bytes: u64,
+    baseline_bytes: u64,
+    durability: String,
+    iins: Vec<String>,
+}
+
+impl Ingest {
+    fn derbes_rate(&self) -> f64 {
+        rate(self.subjects, self.derbes_time)
+    }
+
+    fn baseline_rate(&self) -> f64 {
+        rate(self.subjects, self.baseline_time)
+    }
+
+    fn detail(&self) -> String {
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / self.subjects as f64;
+        format!(
+            "ingest: derbes {} subjects in {:.2} s; preparing (validation, encryption, blind \
+             indexes, one thread) {:.2} s = {:.1} µs/subject; writing (inserts + commit) {:.2} s \
+             = {:.1} µs/subject; file {} MiB.\n        baseline {:.2} s = {:.1} µs/subject; \
+             file {} MiB. Both in transactions of {BATCH}.",
+            group(self.subjects as f64),
+            self.derbes_time.as_secs_f64(),
+            self.prepare_time.as_secs_f64(),
+            per(self.prepare_time),
+            self.write_time.as_secs_f64(),
+            per(self.write_time),
+            self.derbes_bytes / (1 << 20),
+            self.baseline_time.as_secs_f64(),
+            per(self.baseline_time),
+            self.baseline_bytes / (1 << 20),
+        )
+    }
+
+    async fn close(self) {
+        self.vault.shutdown().await;
+        self.baseline.close().await;
+    }
+}
+
+async fn bench_ingest(scratch: &Scratch, data: IngestData) -> Result<Ingest, AnyError> {
+    let IngestData {
+        chunks,
+        plain,
+        iins,
+    } = data;
+    let subjects = plain.len();
+
+    // Baseline first: plain tables, no crypto, no secondary indexes.
+    let base_path = scratch.file(BASELINE_INGEST_DB);
+    let baseline = baseline_pool(&base_path, 1).await?;
+    create_baseline_schema(&baseline).await?;
+    let base_durability = durability(&baseline, "baselines").await?;
+    let baseline_time = ingest_baseline(&baseline, &plain).await?;
+    drop(plain);
+    baseline.close().await;
+    let baseline_bytes = file_size(&base_path);
+
+    // derbes: the vault's pipeline.
+    let path = scratch.file(DERBES_INGEST_DB);
+    let (vault, store) = open_vault(&path).await?;
+    let store_durability = durability(store.pool(), "derbes store").await?;
+    let (derbes_time, prepare_time, write_time) = ingest_derbes(&vault, chunks).await?;
+    if vault.store().count_subjects().await? != subjects as i64 {
+        return Err("the vault does not hold every ingested subject".into());
+    }
+    let derbes_bytes = file_size(&path);
+
+    // Read side of the baseline: a pool of as many connections as the store's readers.
+    let baseline = baseline_pool(&base_path, READ_TASKS as u32).await?;
+    Ok(Ingest {
+        subjects,
+        vault,
+        derbes_time,
+        prepare_time,
+        write_time,
+        baseline,
+        baseline_time,
+        derbes_bytes,
+        baseline_bytes,
+        durability: format!("{store_durability}; {base_durability}"),
+        iins,
+    })
+}
+
+async fn ingest_baseline(pool: &SqlitePool, plain: &[PlainRows]) -> Result<Duration, AnyError> {
+    let now = chrono::Utc::now().timestamp_micros();
+    let start = Instant::now();
+    for (k, chunk) in plain.chunks(BATCH).enumerate() {
+        let first = (k * BATCH) as i64 + 1;
+        let mut tx = pool.begin().await?;
+        let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO base_subjects (id, created_at) ");
+        qb.push_values(0..chunk.len(), |mut b, i| {
+            b.push_bind(first + i as i64).push_bind(now);
+        });
+        qb.build().execute(&mut *tx).await?;
+        let values: Vec<(i64, &str, &str)> = chunk
+            .iter()
+            .enumerate()
+            .flat_map(|(i, rows)| {
+                rows.iter()
+                    .map(move |(c, v)| (first + i as i64, *c, v.as_str()))
+            })
+            .collect();
+        for part in values.chunks(ROWS_PER_INSERT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO base_values (subject_id, category, value) ",
+            );
+            qb.push_values(part, |mut b, (id, c, v)| {
+                b.push_bind(*id).push_bind(*c).push_bind(*v);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(start.elapsed())
+}
+
+/// The pipeline: one task prepares batch k+1 on the blocking pool while this one writes
+/// batch k; at most two prepared batches wait.
+async fn ingest_derbes(
+    vault: &Vault,
+    chunks: Vec<Vec<NewSubjectInput>>,
+) -> Result<(Duration, Duration, Duration), AnyError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<NewSubject>>(2);
+    let start = Instant::now();
+    let producer_vault = vault.clone();
+    let producer = tokio::spawn(async move {
+        let call = Call::new(Actor::System("bench"), "contract");
+        let mut busy = Duration::ZERO;
+        for chunk in chunks {
+            let v = producer_vault.clone();
+            let c = call.clone();
+            let (prepared, took) = tokio::task::spawn_blocking(move || {
+                let t = Instant::now();
+                let prepared = v.prepare_batch(&c, chunk);
+                (prepared, t.elapsed())
+            })
+            .await?;
+            busy += took;
+            if tx.send(prepared?).await.is_err() {
+                break;
+            }
+        }
+        Ok::<Duration, AnyError>(busy)
+    });
+    let mut write = Duration::ZERO;
+    while let Some(batch) = rx.recv().await {
+        let t = Instant::now();
+        vault.write_prepared(&batch).await?;
+        write += t.elapsed();
+    }
+    let prepare = producer.await??;
+    Ok((start.elapsed(), prepare, write))
+}
+
+// --- 2. reads --------------------------------------------------------------------------
+
+/// Throughput and latencies of one side.
+struct Timed {
+    ops: usize,
+    time: Duration,
+    /// Sorted.
+    latencies: Vec<Duration>,
+    failures: usize,
+}
+
+impl Timed {
+    fn new(time: Duration, mut latencies: Vec<Duration>, failures: usize) -> Timed {
+        latencies.sort_unstable();
+        Timed {
+            ops: latencies.len(),
+            time,
+            latencies,
+            failures,
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        rate(self.ops, self.time)
+    }
+
+    fn pct(&self, p: usize) -> String {
+        let n = self.latencies.len();
+        if n == 0 {
+            return "-".into();
+        }
+        let i = (n * p / 100).min(n - 1);
+        let d = self.latencies.get(i).copied().unwrap_or_default();
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    }
+}
+
+struct Reads {
+    derbes: Timed,
+    baseline: Timed,
+}
+
+impl Reads {
+    fn detail(&self) -> String {
+        format!(
+            "reads: {} IINs sampled from the ingested set, split over {READ_TASKS} concurrent \
+             tasks on each side; derbes p50 {} p99 {}; baseline p50 {} p99 {}; \
+             wrong answers: derbes {}, baseline {}.",
+            group(self.derbes.ops as f64),
+            self.derbes.pct(50),
+            self.derbes.pct(99),
+            self.baseline.pct(50),
+            self.baseline.pct(99),
+            self.derbes.failures,
+            self.baseline.failures,
+        )
+    }
+}
+
+async fn bench_reads(ingest: &Ingest, n: usize) -> Result<Reads, AnyError> {
+    let sample: Vec<&String> = sample_indexes(ingest.iins.len(), n, SAMPLE_SEED)
+        .into_iter()
+        .filter_map(|i| ingest.iins.get(i))
+        .collect();
+    // What each side is given: the API's JSON value, and the baseline's stored JSON text.
+    let for_derbes: Arc<Vec<serde_json::Value>> = Arc::new(
+        sample
+            .iter()
+            .map(|iin| serde_json::Value::String((*iin).clone()))
+            .collect(),
+    );
+    let for_baseline: Arc<Vec<String>> = Arc::new(
+        for_derbes
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<_, _>>()?,
+    );
+
+    for sql in BASELINE_READ_INDEXES {
+        sqlx::query(sql).execute(&ingest.baseline).await?;
+    }
+    sqlx::query("ANALYZE").execute(&ingest.baseline).await?;
+
+    let baseline = {
+        let start = Instant::now();
+        let mut handles = Vec::with_capacity(READ_TASKS);
+        for t in 0..READ_TASKS {
+            let pool = ingest.baseline.clone();
+            let keys = for_baseline.clone();
+            handles.push(tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(keys.len() / READ_TASKS + 1);
+                let mut bad = 0usize;
+                for key in keys.iter().skip(t).step_by(READ_TASKS) {
+                    let t0 = Instant::now();
+                    let rows: Vec<(String, String)> = sqlx::query_as(BASELINE_READ_SQL)
+                        .bind(key.as_str())
+                        .fetch_all(&pool)
+                        .await?;
+                    lat.push(t0.elapsed());
+                    if rows.len() != VALUES_PER_SUBJECT {
+                        bad += 1;
+                    }
+                }
+                Ok::<_, AnyError>((lat, bad))
+            }));
+        }
+        let (lat, bad) = join_timed(handles).await?;
+        Timed::new(start.elapsed(), lat, bad)
+    };
+
+    let derbes = {
+        let start = Instant::now();
+        let mut handles = Vec::with_capacity(READ_TASKS);
+        for t in 0..READ_TASKS {
+            let vault = ingest.vault.clone();
+            let keys = for_derbes.clone();
+            handles.push(tokio::spawn(async move {
+                let call = Call::new(Actor::System("bench"), "contract");
+                let mut lat = Vec::with_capacity(keys.len() / READ_TASKS + 1);
+                let mut bad = 0usize;
+                for key in keys.iter().skip(t).step_by(READ_TASKS) {
+                    let t0 = Instant::now();
+                    let found = vault.find_subjects(&call, "iin", key, None).await?;
+                    lat.push(t0.elapsed());
+                    let ok = found.len() == 1
+                        && found
+                            .first()
+                            .is_some_and(|s| s.values.len() == VALUES_PER_SUBJECT);
+                    if !ok {
+                        bad += 1;
+                    }
+                }
+                Ok::<_, AnyError>((lat, bad))
+            }));
+        }
+        let (lat, bad) = join_timed(handles).await?;
+        Timed::new(start.elapsed(), lat, bad)
+    };
+    Ok(Reads { derbes, baseline })
+}
+
+type TaskResult = Result<(Vec<Duration>, usize), AnyError>;
+
+async fn join_timed(
+    handles: Vec<tokio::task::JoinHandle<TaskResult>>,
+) -> Result<(Vec<Duration>, usize), AnyError> {
+    let mut all = Vec::new();
+    let mut bad = 0;
+    for h in handles {
+        let (lat, b) = h.await??;
+        all.extend(lat);
+        bad += b;
+    }
+    Ok((all, bad))
+}
+
+// --- 3. creates ------------------------------------------------------------------------
+
+struct Creates {
+    derbes: Timed,
+    baseline: Timed,
+    first_failure: Option<String>,
+    durability: String,
+}
+
+impl Creates {
+    fn detail(&self, clients: usize) -> String {
+        format!(
+            "creates: derbes {} POST /api/v1/subjects from {clients} concurrent clients (one \
+             shared HTTP/1.1 client, keep-alive, in-process server), each answered after its \
+             commit; HTTP latency p50 {} p99 {}; failures {}.\n        baseline {} \
+             transactions (1 subject row + {VALUES_PER_SUBJECT} value rows each, one writer); \
+             commit latency p50 {} p99 {}.",
+            group(self.derbes.ops as f64),
+            self.derbes.pct(50),
+            self.derbes.pct(99),
+            self.derbes.failures,
+            group(self.baseline.ops as f64),
+            self.baseline.pct(50),
+            self.baseline.pct(99),
+        )
+    }
+}
+
+async fn bench_creates(
+    scratch: &Scratch,
+    data: &CreateData,
+    clients: usize,
+) -> Result<Creates, AnyError> {
+    // Baseline first: one synchronous=FULL transaction per subject.
+    let pool = baseline_pool(&scratch.file(BASELINE_CREATE_DB), 1).await?;
+    create_baseline_schema(&pool).await?;
+    let base_durability = durability(&pool, "baseline").await?;
+    let baseline = creates_baseline(&pool, &data.plain).await?;
+    pool.close().await;
+
+    // derbes: the real HTTP server on a fresh vault.
+    let (vault, store) = open_vault(&scratch.file(DERBES_HTTP_DB)).await?;
+    let store_durability = durability(store.pool(), "derbes store").await?;
+    let (_key, token) = apikeys::create(
+        vault.store().as_ref(),
+        vault.registry(),
+        "bench",
+        &["contract".to_string()],
+        vault.now(),
+    )
+    .await?;
+    let state = derbes_web::AppState::new(vault.clone())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(derbes_web::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let outcome = creates_http(
+        &format!("http://{addr}/api/v1/subjects?purpose=contract"),
+        &format!("Bearer {token}"),
+        data,
+        clients,
+    )
+    .await;
+    let _ = stop.send(());
+    server.await??;
+    let (derbes, first_failure) = outcome?;
+    let held = vault.store().count_subjects().await?;
+    vault.shutdown().await;
+    if derbes.failures == 0 && held != data.bodies.len() as i64 {
+        return Err(format!(
+            "{} creates were answered 201 but the vault holds {held} subjects",
+            data.bodies.len()
+        )
+        .into());
+    }
+    Ok(Creates {
+        derbes,
+        baseline,
+        first_failure,
+        durability: format!("{store_durability}; {base_durability}"),
+    })
+}
+
+async fn creates_baseline(pool: &SqlitePool, plain: &[PlainRows]) -> Result<Timed, AnyError> {
+    let now = chrono::Utc::now().timestamp_micros();
+    let mut lat = Vec::with_capacity(plain.len());
+    let start = Instant::now();
+    for (i, rows) in plain.iter().enumerate() {
+        let t0 = Instant::now();
+        let id = i as i64 + 1;
+        let mut tx = pool.begin().await?;
+        sqlx::query("INSERT INTO base_subjects (id, created_at) VALUES ($1, $2)")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("INSERT INTO base_values (subject_id, category, value) ");
+        qb.push_values(rows, |mut b, (c, v)| {
+            b.push_bind(id).push_bind(*c).push_bind(v.as_str());
+        });
+        qb.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        lat.push(t0.elapsed());
+    }
+    Ok(Timed::new(start.elapsed(), lat, 0))
+}
+
+type HttpOutcome = (Vec<Duration>, usize, Option<String>);
+
+async fn creates_http(
+    url: &str,
+    auth: &str,
+    data: &CreateData,
+    clients: usize,
+) -> Result<(Timed, Option<String>), AnyError> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    let bodies = Arc::new(data.bodies.clone());
+    let next = Arc::new(AtomicUsize::new(0));
+    let url: Arc<str> = url.into();
+    let auth: Arc<str> = auth.into();
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (client, bodies, next) = (client.clone(), bodies.clone(), next.clone());
+        let (url, auth) = (url.clone(), auth.clone());
+        handles.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut failures = 0usize;
+            let mut first: Option<String> = None;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let t0 = Instant::now();
+                let sent = client
+                    .post(&*url)
+                    .header(reqwest::header::AUTHORIZATION, &*auth)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                let problem = match sent {
+                    Ok(res) => {
+                        let status = res.status();
+                        let text = res.bytes().await;
+                        match text {
+                            Ok(_) if status == reqwest::StatusCode::CREATED => None,
+                            Ok(b) => Some(format!(
+                                "HTTP {status}: {}",
+                                String::from_utf8_lossy(&b)
+                                    .chars()
+                                    .take(300)
+                                    .collect::<String>()
+                            )),
+                            Err(e) => Some(format!("HTTP {status}, body not read: {e}")),
+                        }
+                    }
+                    Err(e) => Some(format!("request failed: {e}")),
+                };
+                lat.push(t0.elapsed());
+                if let Some(p) = problem {
+                    failures += 1;
+                    first.get_or_insert(p);
+                }
+            }
+            (lat, failures, first)
+        }));
+    }
+    let mut lat = Vec::with_capacity(data.bodies.len());
+    let mut failures = 0;
+    let mut first = None;
+    for h in handles {
+        let (l, f, p): HttpOutcome = h.await?;
+        lat.extend(l);
+        failures += f;
+        if first.is_none() {
+            first = p;
+        }
+    }
+    let time = start.elapsed();
+    Ok((Timed::new(time, lat, failures), first))
+}
+
+// --- output ----------------------------------------------------------------------------
+
+struct ResultRow {
+    name: String,
+    derbes: f64,
+    baseline: f64,
+    goal: f64,
+}
+
+impl ResultRow {
+    fn ratio(&self) -> f64 {
+        if self.baseline > 0.0 {
+            self.derbes / self.baseline
+        } else {
+            0.0
+        }
+    }
+
+    fn met(&self) -> &'static str {
+        if self.ratio() >= self.goal {
+            "yes"
+        } else {
+            "NO"
+        }
+    }
+
+    fn cells(&self) -> [String; 6] {
+        [
+            self.name.clone(),
+            group(self.derbes),
+            group(self.baseline),
+            format!("{:.2}×", self.ratio()),
+            format!("≥ {:.2}×", self.goal),
+            self.met().to_string(),
+        ]
+    }
+}
+
+const HEADER: [&str; 6] = ["benchmark", "derbes", "baseline", "ratio", "goal", "met?"];
+
+fn print_table(rows: &[ResultRow]) {
+    let cells: Vec<[String; 6]> = rows.iter().map(ResultRow::cells).collect();
+    let mut width = HEADER.map(|h| h.chars().count());
+    for r in &cells {
+        for (w, c) in width.iter_mut().zip(r.iter()) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |r: &[String]| {
+        let mut s = String::new();
+        for (i, (c, w)) in r.iter().zip(width.iter()).enumerate() {
+            if i > 0 {
+                s.push_str(" | ");
+            }
+            let pad = w.saturating_sub(c.chars().count());
+            if i == 0 {
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad));
+            } else {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+            }
+        }
+        s
+    };
+    println!("{}", line(&HEADER.map(String::from)));
+    println!(
+        "{}",
+        width
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("-+-")
+    );
+    for r in &cells {
+        println!("{}", line(r));
+    }
+}
+
+fn print_markdown(rows: &[ResultRow], details: &[String], machine: &Machine) {
+    println!("Machine: {}", machine.line());
+    println!();
+    println!("| {} |", HEADER.join(" | "));
+    println!("|---|---:|---:|---:|---:|:---:|");
+    for r in rows {
+        println!("| {} |", r.cells().join(" | "));
+    }
+    println!();
+    for d in details {
+        let flat: Vec<&str> = d.split_whitespace().collect();
+        println!("- {}", flat.join(" "));
+    }
+}
+
+fn rate(ops: usize, time: Duration) -> f64 {
+    let secs = time.as_secs_f64();
+    if secs > 0.0 {
+        ops as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+/// A whole number with thousands separators: 12345.6 → "12,346".
+fn group(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+// --- sampling --------------------------------------------------------------------------
+
+/// SplitMix64: a small fixed-seed generator, so the sample is the same on every run.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// `k` distinct indexes of `0..n`, in random order (a partial Fisher–Yates shuffle).
+fn sample_indexes(n: usize, k: usize, seed: u64) -> Vec<usize> {
+    let mut rng = SplitMix(seed);
+    let mut idx: Vec<usize> = (0..n).collect();
+    let k = k.min(n);
+    for i in 0..k {
+        let j = i + (rng.next() % (n - i) as u64) as usize;
+        idx.swap(i, j);
+    }
+    idx.truncate(k);
+    idx
+}
+
+// --- scratch folder and machine --------------------------------------------------------
+
+struct Scratch {
+    dir: PathBuf,
+    /// Whether the benchmark made the folder (then it removes it too).
+    created: bool,
+    keep: bool,
+}
+
+impl Scratch {
+    fn new(dir: Option<PathBuf>, keep: bool) -> Result<Scratch, AnyError> {
+        let (dir, created) = match dir {
+            Some(d) => {
+                let created = !d.exists();
+                std::fs::create_dir_all(&d)
+                    .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+                (d, created)
+            }
+            None => {
+                let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+                let d = std::env::temp_dir()
+                    .join(format!("derbes-bench-{}-{nanos}", std::process::id()));
+                std::fs::create_dir(&d)
+                    .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+                (d, true)
+            }
+        };
+        let dir = dir.canonicalize().unwrap_or(dir);
+        let scratch = Scratch { dir, created, keep };
+        for name in DB_FILES {
+            for path in scratch.paths(name) {
+                if path.exists() {
+                    return Err(format!(
+                        "{} already exists: the benchmark needs fresh files (remove it, or \
+                         choose another --dir)",
+                        path.display()
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(scratch)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn paths(&self, name: &str) -> [PathBuf; 3] {
+        [
+            self.dir.join(name),
+            self.dir.join(format!("{name}-wal")),
+            self.dir.join(format!("{name}-shm")),
+        ]
+    }
+
+    fn cleanup(&self) {
+        if self.keep {
+            println!("kept the benchmark's files in {}", self.dir.display());
+            return;
+        }
+        for name in DB_FILES {
+            for path in self.paths(name) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        if self.created {
+            let _ = std::fs::remove_dir(&self.dir);
+        }
+    }
+}
+
+struct Machine {
+    cpus: usize,
+    cpu_model: String,
+    memory: String,
+    kernel: String,
+    rustc: String,
+    filesystem: String,
+}
+
+impl Machine {
+    fn probe(dir: &Path) -> Machine {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let cpuinfo = read("/proc/cpuinfo");
+        let field = |text: &str, key: &str| -> Option<String> {
+            text.lines()
+                .find(|l| l.split(':').next().is_some_and(|k| k.trim() == key))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let cpu_model = field(&cpuinfo, "model name").unwrap_or_else(|| "unknown CPU".into());
+        let memory = field(&read("/proc/meminfo"), "MemTotal")
+            .and_then(|v| v.split_whitespace().next().map(str::to_string))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| format!("{:.1} GiB RAM", kb / 1024.0 / 1024.0))
+            .unwrap_or_else(|| "unknown RAM".into());
+        let kernel = format!("Linux {}", read("/proc/sys/kernel/osrelease").trim());
+        let rustc = std::process::Command::new("rustc")
+            .arg("--version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "rustc unknown".into());
+        Machine {
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0),
+            cpu_model,
+            memory,
+            kernel,
+            rustc,
+            filesystem: filesystem_of(dir, &read("/proc/mounts")),
+        }
+    }
+
+    fn line(&self) -> String {
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "{} CPUs ({}), {}, {}, {} (on PATH), scratch on {}",
+            self.cpus, self.cpu_model, self.memory, self.kernel, self.rustc, self.filesystem
+        );
+        s
+    }
+}
+
+/// The filesystem type (and device) of the mount holding `dir`, from /proc/mounts.
+fn filesystem_of(dir: &Path, mounts: &str) -> String {
+    let unescape = |s: &str| {
+        s.replace("\\040", " ")
+            .replace("\\011", "\t")
+            .replace("\\012", "\n")
+            .replace("\\134", "\\")
+    };
+    let mut best: Option<(usize, String)> = None;
+    for line in mounts.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(dev), Some(mount), Some(kind)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let mount = unescape(mount);
+        if dir.starts_with(&mount) && best.as_ref().is_none_or(|(len, _)| mount.len() >= *len) {
+            best = Some((mount.len(), format!("{kind} ({dev} at {mount})")));
+        }
+    }
+    best.map(|(_, s)| s)
+        .unwrap_or_else(|| "unknown filesystem".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_is_distinct_and_fixed() {
+        let a = sample_indexes(1000, 100, 7);
+        let b = sample_indexes(1000, 100, 7);
+        assert_eq!(a, b);
+        let mut s = a.clone();
+        s.sort_unstable();
+        s.dedup();
+        assert_eq!(s.len(), 100);
+        assert!(a.iter().all(|&i| i < 1000));
+    }
+
+    #[test]
+    fn numbers_are_grouped() {
+        assert_eq!(group(0.0), "0");
+        assert_eq!(group(999.4), "999");
+        assert_eq!(group(1234.0), "1,234");
+        assert_eq!(group(1_234_567.0), "1,234,567");
+    }
+
+    #[test]
+    fn filesystem_is_the_longest_mount() {
+        let mounts = "/dev/vda / ext4 rw 0 0\ntmpfs /tmp tmpfs rw 0 0\n";
+        assert!(filesystem_of(Path::new("/tmp/x"), mounts).starts_with("tmpfs"));
+        assert!(filesystem_of(Path::new("/work/x"), mounts).starts_with("ext4"));
+    }
 }

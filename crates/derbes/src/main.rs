@@ -280,9 +280,11 @@ async fn serve(
 async fn backup(common: &Common, out: &std::path::Path) -> Result<(), AnyError> {
     let url = common.database_url();
     if !url.starts_with("sqlite:") {
-        return Err("backup copies SQLite databases; for PostgreSQL use pg_dump -Fc \
+        return Err(
+            "backup copies SQLite databases; for PostgreSQL use pg_dump -Fc \
                     (docs/operations.md)"
-            .into());
+                .into(),
+        );
     }
     let store = derbes_store::SqliteStore::open(&url, Default::default())
         .await
@@ -291,11 +293,9 @@ async fn backup(common: &Common, out: &std::path::Path) -> Result<(), AnyError> 
         .backup_into(out)
         .await
         .map_err(|e| format!("backup to {} failed: {e}", out.display()))?;
-    let copy = derbes_store::SqliteStore::open(
-        &format!("sqlite://{}", out.display()),
-        Default::default(),
-    )
-    .await?;
+    let copy =
+        derbes_store::SqliteStore::open(&format!("sqlite://{}", out.display()), Default::default())
+            .await?;
     use derbes_store::Store;
     let check: String = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(copy.pool())

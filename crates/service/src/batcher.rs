@@ -88,6 +88,12 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
                     let _ = r.send(store.insert_subjects(std::slice::from_ref(s)).await);
                 }
             }
+            Err(StoreError::Conflict) => {
+                // A single duplicate (e.g. an IIN already held): the caller's answer, not a fault.
+                for r in replies.drain(..) {
+                    let _ = r.send(Err(StoreError::Conflict));
+                }
+            }
             Err(e) => {
                 let code = e.code();
                 tracing::error!(code, batch = subjects.len(), "group commit failed");

@@ -196,7 +196,7 @@ impl Vault {
         if input.values.len() > MAX_VALUES {
             return Err(ServiceError::TooMany(MAX_VALUES));
         }
-        self.authorize(call, input.values.iter().map(|v| v.category.as_str()))?;
+        self.authorize(call, self.known(&input.values))?;
         let now = self.now();
         let parsed = self.parse_values(&input.values, item, now)?;
         let id = Uuid::now_v7();
@@ -272,6 +272,15 @@ impl Vault {
                 values: views,
             },
         })
+    }
+
+    /// The submitted categories that exist in the registry (unknown ones are reported by
+    /// [`Vault::parse_values`] together with every other problem of the request).
+    fn known<'a>(&'a self, values: &'a [ValueInput]) -> impl Iterator<Item = &'a str> + 'a {
+        values
+            .iter()
+            .map(|v| v.category.as_str())
+            .filter(|c| self.inner.registry.category(c).is_some())
     }
 
     fn index_for(&self, def: &CategoryDef, value: &Value) -> Option<BlindIndexRecord> {
@@ -476,7 +485,7 @@ impl Vault {
         if values.len() > MAX_VALUES {
             return Err(ServiceError::TooMany(MAX_VALUES));
         }
-        self.authorize(call, values.iter().map(|v| v.category.as_str()))?;
+        self.authorize(call, self.known(&values))?;
         let now = self.now();
         let parsed = self.parse_values(&values, None, now)?;
         let sid = *id.as_bytes();
