@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bin;
+pub mod calendar;
 pub mod clock;
 pub mod email;
 pub mod iban;
