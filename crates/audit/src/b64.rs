@@ -29,9 +29,8 @@ pub mod fixed {
         d: D,
     ) -> Result<[u8; N], D::Error> {
         let text = String::deserialize(d)?;
-        super::decode_fixed::<N>(&text).ok_or_else(|| {
-            serde::de::Error::custom(format_args!("expected base64 of {N} bytes"))
-        })
+        super::decode_fixed::<N>(&text)
+            .ok_or_else(|| serde::de::Error::custom(format_args!("expected base64 of {N} bytes")))
     }
 }
 

@@ -259,7 +259,9 @@ impl EntryFields {
             check_code("purpose", p, MAX_FIELD_LEN)?;
         }
         if self.categories.len() > MAX_CATEGORIES {
-            return Err(EntryError::InvalidField { field: "categories" });
+            return Err(EntryError::InvalidField {
+                field: "categories",
+            });
         }
         for c in &self.categories {
             check_code("categories", c, MAX_FIELD_LEN)?;
@@ -331,10 +333,7 @@ impl Entry {
         fields.validate()?;
         let (seq, prev_hash) = match prev {
             None => (0, GENESIS_PREV_HASH),
-            Some(p) => (
-                p.seq.checked_add(1).ok_or(EntryError::SeqOverflow)?,
-                p.hash,
-            ),
+            Some(p) => (p.seq.checked_add(1).ok_or(EntryError::SeqOverflow)?, p.hash),
         };
         let mut categories = fields.categories;
         categories.sort_unstable();
