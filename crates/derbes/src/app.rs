@@ -129,9 +129,15 @@ fn create_private_dir(dir: &Path) -> Result<(), AnyError> {
     Ok(())
 }
 
-/// Load the key ring (from `DERBES_KEYS`, or the key file, generated if missing).
-/// Returns it and whether it was just generated.
-pub fn load_keys(common: &Common, clock: &dyn Clock) -> Result<(KeyRing, bool), AnyError> {
+/// Load the key ring (from `DERBES_KEYS`, or the key file; generated if missing and
+/// `create` — which callers allow only for a database that holds no data yet, so a mistyped
+/// key path never leaves a stray new key file behind). Returns it and whether it was just
+/// generated.
+pub fn load_keys(
+    common: &Common,
+    clock: &dyn Clock,
+    create: bool,
+) -> Result<(KeyRing, bool), AnyError> {
     if std::env::var_os(KEYS_ENV_VAR).is_some() {
         let keys = EnvKeyProvider::new(KEYS_ENV_VAR)
             .load()
@@ -144,9 +150,17 @@ pub fn load_keys(common: &Common, clock: &dyn Clock) -> Result<(KeyRing, bool), 
             create_private_dir(parent)?;
         }
     }
+    if !create && !path.exists() {
+        return Err(format!(
+            "key file {} does not exist: give the right --key-file (or DERBES_KEYS); a new key \
+             ring is generated only by `serve` or `demo` on a database that holds no data yet",
+            path.display()
+        )
+        .into());
+    }
     let provider = FileKeyProvider {
         path: path.clone(),
-        create_if_missing: true,
+        create_if_missing: create,
     };
     let (keys, created) = provider
         .load_or_create(clock.now())
@@ -167,7 +181,12 @@ pub async fn open(common: &Common, create: bool) -> Result<Opened, AnyError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let registry = load_registry(common.registry.as_deref())?;
     let store = open_store(common, create).await?;
-    let (keys, created_keys) = load_keys(common, clock.as_ref())?;
+    let fresh = store
+        .get_meta(derbes_service::vault::KEY_CHECK_META)
+        .await
+        .map_err(|e| format!("reading {}: {e}", common.database_display()))?
+        .is_none();
+    let (keys, created_keys) = load_keys(common, clock.as_ref(), fresh)?;
     let vault = Vault::open(store, Arc::new(keys), Arc::new(registry), clock)
         .await
         .map_err(|e| {

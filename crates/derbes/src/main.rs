@@ -142,7 +142,8 @@ fn init_logging(filter: &str, format: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if format == "json" {
         builder.json().init();
     } else {
@@ -189,6 +190,12 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         Command::Apikey { action } => apikey(&common, action).await,
         Command::Demo { count, seed } => {
             let opened = app::open(&common, false).await?;
+            if opened.created_keys {
+                println!(
+                    "generated a new key ring in {} (mode 0600) — back it up",
+                    common.key_path().display()
+                );
+            }
             let seed = seed
                 .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64);
             let n = app::load_demo(&opened.vault, seed, count).await?;
@@ -336,13 +343,7 @@ async fn keys(common: &Common, action: KeysAction) -> Result<(), AnyError> {
     let clock = derbes_core::clock::SystemClock;
     match action {
         KeysAction::List => {
-            let (keys, created) = app::load_keys(common, &clock)?;
-            if created {
-                println!(
-                    "(generated a new key ring in {})",
-                    common.key_path().display()
-                );
-            }
+            let (keys, _) = app::load_keys(common, &clock, false)?;
             println!("version  current  created                    check value");
             for k in keys.versions() {
                 println!(

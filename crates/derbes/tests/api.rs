@@ -4,13 +4,22 @@
 //!
 //! One test binary; the modules under `tests/api/` group the tests by area.
 
-#[macro_use]
+#[path = "api/support.rs"]
 mod support;
 
+#[path = "api/concurrency.rs"]
+mod concurrency;
+#[path = "api/fuzz.rs"]
 mod fuzz;
+#[path = "api/isolation.rs"]
 mod isolation;
+#[path = "api/language.rs"]
 mod language;
+#[path = "api/logs.rs"]
 mod logs;
+#[path = "api/openapi.rs"]
 mod openapi;
+#[path = "api/problems.rs"]
 mod problems;
+#[path = "api/subjects.rs"]
 mod subjects;

@@ -44,6 +44,10 @@ pub enum ServiceError {
     /// A unique value (e.g. IIN) is already held by another subject.
     #[error("a subject with this unique value already exists")]
     SubjectExists,
+    /// A correction or supplement would give this subject a unique value (IIN, mobile number)
+    /// that another subject already holds.
+    #[error("a unique value is already held by another subject")]
+    UniqueValueTaken,
     /// A correction named a category with no current value.
     #[error("no current value to correct in category {0}")]
     ValueMissing(String),
@@ -88,6 +92,7 @@ impl ServiceError {
             ServiceError::NotSearchable => "not_searchable",
             ServiceError::SubjectNotFound => "subject_not_found",
             ServiceError::SubjectExists => "subject_exists",
+            ServiceError::UniqueValueTaken => "unique_value_taken",
             ServiceError::ValueMissing(_) => "value_missing",
             ServiceError::ValueExists(_) => "value_exists",
             ServiceError::EmptyRequest => "empty_request",

@@ -28,7 +28,8 @@ pub const MAX_BULK: usize = 10_000;
 /// The most values one call may carry per subject.
 pub const MAX_VALUES: usize = 64;
 const DEK_VERSION: u32 = 1;
-const KEY_CHECK_META: &str = "key_check";
+/// The `meta` key holding the key check values of the key ring the data was made with.
+pub const KEY_CHECK_META: &str = "key_check";
 
 /// The vault service. Cheap to clone.
 #[derive(Clone)]
@@ -308,7 +309,7 @@ impl Vault {
         for input in inputs {
             let problem = |code: &str, detail: Option<&str>| FieldProblem {
                 item,
-                category: input.category.clone(),
+                category: echo_code(&input.category),
                 code: code.to_string(),
                 detail: detail.map(str::to_string),
             };
@@ -395,14 +396,11 @@ impl Vault {
         value: &serde_json::Value,
         categories: Option<&[String]>,
     ) -> Result<Vec<SubjectView>, ServiceError> {
-        let def = self.inner.registry.category(category).ok_or_else(|| {
-            ServiceError::InvalidValues(vec![FieldProblem {
-                item: None,
-                category: category.to_string(),
-                code: "unknown_category".into(),
-                detail: None,
-            }])
-        })?;
+        let def = self
+            .inner
+            .registry
+            .category(category)
+            .ok_or_else(|| unknown_category(category))?;
         self.authorize(call, [category])?;
         if !def.searchable {
             return Err(ServiceError::NotSearchable);
@@ -543,7 +541,11 @@ impl Vault {
         self.inner
             .store
             .write_values(&sid, &writes, to_micros(now))
-            .await?;
+            .await
+            .map_err(|e| match e {
+                derbes_store::StoreError::Conflict => ServiceError::UniqueValueTaken,
+                other => ServiceError::from(other),
+            })?;
         for (category, v) in &verifications {
             if !written.contains(category.as_str()) {
                 if let Ok(json) = serde_json::to_string(v) {
@@ -754,10 +756,19 @@ struct Parsed<'r> {
     obtained_at: DateTime<Utc>,
 }
 
+/// A client-supplied category code as it may be echoed in a problem: only if it has the
+/// syntax of a code, so a personal value typed into the wrong field never comes back (4.1).
+fn echo_code(category: &str) -> String {
+    match derbes_core::registry::CategoryCode::parse(category) {
+        Ok(_) => category.to_string(),
+        Err(_) => "(not a category code)".to_string(),
+    }
+}
+
 fn unknown_category(category: &str) -> ServiceError {
     ServiceError::InvalidValues(vec![FieldProblem {
         item: None,
-        category: category.to_string(),
+        category: echo_code(category),
         code: "unknown_category".into(),
         detail: None,
     }])

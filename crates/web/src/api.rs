@@ -314,9 +314,13 @@ pub async fn categories(State(state): State<AppState>) -> Json<Vec<CategoryDto>>
     security(("api_key" = [])),
     responses(
         (status = 201, body = SubjectView, description = "Created; answered after the commit is durable"),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 400, body = Problem, description = "Malformed JSON, missing or unknown purpose"),
+        (status = 401, body = Problem, description = "No, unknown or revoked API key"),
+        (status = 403, body = Problem, description = "Purpose not permitted for the key, or a category outside the purpose (3.2)"),
         (status = 409, body = Problem, description = "A unique value (IIN, mobile) is held by another subject"),
-        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 422, body = Problem, description = "Invalid values, all listed in errors[]")))]
 /// Create a subject (a borrower) with values of any categories the purpose allows.
 pub async fn create_subject(
     State(state): State<AppState>,
@@ -352,8 +356,15 @@ pub struct BulkCreated {
 
 #[utoipa::path(post, path = "/api/v1/subjects/bulk", tag = "subjects",
     params(PurposeQuery), request_body = BulkInput, security(("api_key" = [])),
-    responses((status = 201, body = BulkCreated),
-        (status = 400, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses(
+        (status = 201, body = BulkCreated),
+        (status = 400, body = Problem, description = "Malformed JSON, missing or unknown purpose"),
+        (status = 401, body = Problem, description = "No, unknown or revoked API key"),
+        (status = 403, body = Problem, description = "Purpose not permitted for the key, or a category outside the purpose (3.2)"),
+        (status = 409, body = Problem, description = "A unique value is held by another subject, or repeated in the request"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 422, body = Problem, description = "Invalid values, all listed in errors[]")))]
 /// Create many subjects at once, all or nothing: any invalid item (named by index) or
 /// conflict means none is written.
 pub async fn create_bulk(
@@ -387,8 +398,14 @@ pub struct SearchResult {
 
 #[utoipa::path(post, path = "/api/v1/subjects/search", tag = "subjects",
     params(PurposeQuery), request_body = SearchInput, security(("api_key" = [])),
-    responses((status = 200, body = SearchResult),
-        (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses(
+        (status = 200, body = SearchResult),
+        (status = 400, body = Problem, description = "Malformed JSON, missing or unknown purpose"),
+        (status = 401, body = Problem, description = "No, unknown or revoked API key"),
+        (status = 403, body = Problem, description = "Purpose not permitted for the key, or a category outside the purpose (3.2)"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 422, body = Problem, description = "Invalid values, all listed in errors[]")))]
 /// Find subjects by IIN, mobile phone, e-mail or IBAN through blind indexes (the database
 /// holds none of these in plaintext). The purpose must allow the category searched by.
 pub async fn search(
@@ -409,8 +426,13 @@ pub async fn search(
 #[utoipa::path(get, path = "/api/v1/subjects/{id}", tag = "subjects",
     params(("id" = Uuid, Path, description = "Subject id"), PurposeQuery),
     security(("api_key" = [])),
-    responses((status = 200, body = SubjectView),
-        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses(
+        (status = 200, body = SubjectView),
+        (status = 400, body = Problem, description = "Bad subject id, missing or unknown purpose"),
+        (status = 401, body = Problem, description = "No, unknown or revoked API key"),
+        (status = 403, body = Problem, description = "Purpose not permitted for the key, or a category outside the purpose (3.2)"),
+        (status = 404, body = Problem, description = "No such subject"),
+        (status = 422, body = Problem, description = "Unknown category asked for")))]
 /// Read a subject's current values of the categories the purpose allows.
 pub async fn read_subject(
     State(state): State<AppState>,
@@ -437,8 +459,16 @@ pub struct ValuesInput {
 #[utoipa::path(patch, path = "/api/v1/subjects/{id}/values", tag = "subjects",
     params(("id" = Uuid, Path, description = "Subject id"), PurposeQuery),
     request_body = ValuesInput, security(("api_key" = [])),
-    responses((status = 200, body = SubjectView, description = "The corrected categories"),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses(
+        (status = 200, body = SubjectView, description = "The corrected categories"),
+        (status = 400, body = Problem, description = "Malformed JSON, bad subject id, missing or unknown purpose"),
+        (status = 401, body = Problem, description = "No, unknown or revoked API key"),
+        (status = 403, body = Problem, description = "Purpose not permitted for the key, or a category outside the purpose (3.2)"),
+        (status = 404, body = Problem, description = "No such subject"),
+        (status = 409, body = Problem, description = "No value to correct, or a unique value held by another subject"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 422, body = Problem, description = "Invalid values, all listed in errors[]")))]
 /// Correct current values; earlier versions are kept as history.
 pub async fn correct_values(
     State(state): State<AppState>,
@@ -457,8 +487,16 @@ pub async fn correct_values(
 #[utoipa::path(post, path = "/api/v1/subjects/{id}/values", tag = "subjects",
     params(("id" = Uuid, Path, description = "Subject id"), PurposeQuery),
     request_body = ValuesInput, security(("api_key" = [])),
-    responses((status = 200, body = SubjectView, description = "The supplemented categories"),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses(
+        (status = 200, body = SubjectView, description = "The supplemented categories"),
+        (status = 400, body = Problem, description = "Malformed JSON, bad subject id, missing or unknown purpose"),
+        (status = 401, body = Problem, description = "No, unknown or revoked API key"),
+        (status = 403, body = Problem, description = "Purpose not permitted for the key, or a category outside the purpose (3.2)"),
+        (status = 404, body = Problem, description = "No such subject"),
+        (status = 409, body = Problem, description = "The category already has a value, or a unique value held by another subject"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 422, body = Problem, description = "Invalid values, all listed in errors[]")))]
 /// Supplement: add values for categories that have none yet.
 pub async fn supplement_values(
     State(state): State<AppState>,
@@ -488,7 +526,13 @@ pub struct History {
     params(("id" = Uuid, Path, description = "Subject id"),
         ("category" = String, Path, description = "Category code"), PurposeQuery),
     security(("api_key" = [])),
-    responses((status = 200, body = History), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses(
+        (status = 200, body = History),
+        (status = 400, body = Problem, description = "Bad subject id, missing or unknown purpose"),
+        (status = 401, body = Problem, description = "No, unknown or revoked API key"),
+        (status = 403, body = Problem, description = "Purpose not permitted for the key, or a category outside the purpose (3.2)"),
+        (status = 404, body = Problem, description = "No such subject"),
+        (status = 422, body = Problem, description = "Unknown category")))]
 /// Every version of one category's value.
 pub async fn history(
     State(state): State<AppState>,
@@ -506,8 +550,16 @@ pub async fn history(
     params(("id" = Uuid, Path, description = "Subject id"),
         ("category" = String, Path, description = "Category code"), PurposeQuery),
     request_body = VerificationInput, security(("api_key" = [])),
-    responses((status = 200, body = Verification), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses(
+        (status = 200, body = Verification),
+        (status = 400, body = Problem, description = "Malformed JSON, bad subject id, missing or unknown purpose"),
+        (status = 401, body = Problem, description = "No, unknown or revoked API key"),
+        (status = 403, body = Problem, description = "Purpose not permitted for the key, or a category outside the purpose (3.2)"),
+        (status = 404, body = Problem, description = "No such subject"),
+        (status = 409, body = Problem, description = "The category has no current value"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 422, body = Problem, description = "Invalid values, all listed in errors[]")))]
 /// Record the result of verifying the current value against a source (clause 2.2).
 pub async fn verify(
     State(state): State<AppState>,

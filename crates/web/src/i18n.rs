@@ -37,6 +37,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     "not_searchable",
     "subject_not_found",
     "subject_exists",
+    "unique_value_taken",
     "value_missing",
     "value_exists",
     "empty_request",

@@ -129,6 +129,7 @@ pub fn service_status(e: &ServiceError) -> StatusCode {
         ServiceError::InvalidValues(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::SubjectNotFound => StatusCode::NOT_FOUND,
         ServiceError::SubjectExists
+        | ServiceError::UniqueValueTaken
         | ServiceError::ValueMissing(_)
         | ServiceError::ValueExists(_) => StatusCode::CONFLICT,
         ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,

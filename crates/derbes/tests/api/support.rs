@@ -14,25 +14,20 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::oneshot;
 
-/// Generates `sqlite` and `postgres` test variants of one async test body: `mod $name` holds
-/// `fn sqlite()` and `fn postgres()`, so the full name is e.g. `c2_1_create::postgres`.
+/// Runs one async test body, `async fn $name(backend: Backend)`, on both backends: generates
+/// `mod $name` (modules and functions live in different namespaces) with `#[tokio::test]`s
+/// `sqlite` and `postgres`, so the full name is e.g. `subjects::c2_1_create::postgres`.
 macro_rules! both_backends {
-    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
-        $(#[$meta])*
+    ($name:ident) => {
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($backend: $crate::support::Backend) $body
-
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                run($crate::support::Backend::Sqlite).await
+                super::$name($crate::support::Backend::Sqlite).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                run($crate::support::Backend::Postgres).await
+                super::$name($crate::support::Backend::Postgres).await
             }
         }
     };
@@ -95,14 +90,9 @@ pub async fn spawn_app_with(backend: Backend, purposes: &[&str]) -> TestApp {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let keys = KeyRing::generate(clock.now()).expect("key ring");
     let registry = Registry::embedded().expect("embedded registry");
-    let vault = Vault::open(
-        db.store.clone(),
-        Arc::new(keys),
-        Arc::new(registry),
-        clock,
-    )
-    .await
-    .expect("vault");
+    let vault = Vault::open(db.store.clone(), Arc::new(keys), Arc::new(registry), clock)
+        .await
+        .expect("vault");
     let state = derbes_web::AppState::new(vault.clone()).expect("message catalog");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -31,6 +31,9 @@ problem-subject-not-found-detail = The personal data subject was not found. Plea
 problem-subject-exists-title = Subject already exists
 problem-subject-exists-detail = A value that must be unique (for example the IIN or the mobile phone number) is already held by another subject. No new subject was created: please find the existing subject and work with its data.
 
+problem-unique-value-taken-title = Value held by another subject
+problem-unique-value-taken-detail = A value that must be unique (for example the IIN or the mobile phone number) is already held by another subject, so it cannot be given to this one. Nothing was changed.
+
 problem-value-missing-title = No value to correct
 problem-value-missing-detail = The category “{ $category }” has no current value to correct. To add a value, use a supplement, not a correction.
 

@@ -1,0 +1,1015 @@
+//! The `derbes` binary as a new user runs it: `serve` on a fresh data folder (keys generated,
+//! mode 0600, never in the database; no personal value in the database in plaintext), a
+//! second start, a wrong key file, a missing database, the registry check, API keys, master
+//! keys and their rotation, the OpenAPI document, and PostgreSQL.
+//!
+//! Test names carry the policy clause they check.
+
+use base64::Engine;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_derbes");
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Environment variables of derbes that must not leak in from the test's environment.
+const DERBES_VARS: &[&str] = &[
+    "DERBES_DATABASE",
+    "DERBES_KEY_FILE",
+    "DERBES_KEYS",
+    "DERBES_REGISTRY",
+    "DERBES_LISTEN",
+    "DERBES_LOG",
+    "DERBES_LOG_FORMAT",
+];
+
+/// A `derbes` command with a clean environment and `DERBES_DATA_DIR` = `data`.
+fn derbes(data: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    for v in DERBES_VARS {
+        cmd.env_remove(v);
+    }
+    cmd.env("DERBES_DATA_DIR", data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// What a finished command printed.
+#[derive(Debug)]
+struct Output {
+    ok: bool,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Run a command to completion (at most [`RUN_TIMEOUT`]).
+fn run(mut cmd: Command) -> Output {
+    let mut child = cmd.spawn().expect("spawn derbes");
+    let out = drain(child.stdout.take().expect("stdout"));
+    let err = drain(child.stderr.take().expect("stderr"));
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "derbes did not finish in {RUN_TIMEOUT:?}; stderr: {}",
+                err.text()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (stdout, stderr) = (out.finish(), err.finish());
+    Output {
+        ok: status.success(),
+        code: status.code(),
+        stdout,
+        stderr,
+    }
+}
+
+/// Collects a pipe in a thread.
+struct Drained {
+    buf: Arc<Mutex<String>>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Drained {
+    fn text(&self) -> String {
+        self.buf.lock().unwrap().clone()
+    }
+
+    fn finish(self) -> String {
+        let _ = self.handle.join();
+        let s = self.buf.lock().unwrap().clone();
+        s
+    }
+}
+
+fn drain(mut r: impl Read + Send + 'static) -> Drained {
+    let buf = Arc::new(Mutex::new(String::new()));
+    let b = buf.clone();
+    let handle = std::thread::spawn(move || {
+        let mut bytes = [0u8; 4096];
+        loop {
+            match r.read(&mut bytes) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => b
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&bytes[..n])),
+            }
+        }
+    });
+    Drained { buf, handle }
+}
+
+/// A free local port (bound then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `derbes serve`.
+struct Server {
+    child: Child,
+    lines: Receiver<String>,
+    /// Every stdout line so far.
+    stdout: Vec<String>,
+    stderr: Drained,
+    /// `http://127.0.0.1:<port>`.
+    base: String,
+}
+
+impl Server {
+    /// Start `derbes serve --listen 127.0.0.1:<free port> <args>` and wait for its
+    /// "listening on" line.
+    fn start(data: &Path, args: &[&str]) -> Server {
+        match Server::try_start(data, args) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// As [`Server::start`]; `Err` (with what it printed) if it exits instead.
+    fn try_start(data: &Path, args: &[&str]) -> Result<Server, String> {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut cmd = derbes(data);
+        cmd.arg("serve").arg("--listen").arg(&listen).args(args);
+        let mut child = cmd.spawn().expect("spawn derbes serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = drain(child.stderr.take().expect("stderr"));
+        let mut server = Server {
+            child,
+            lines,
+            stdout: Vec::new(),
+            stderr,
+            base: format!("http://{listen}"),
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match server
+                .lines
+                .recv_timeout(left.min(Duration::from_millis(200)))
+            {
+                Ok(line) => {
+                    let listening = line.contains("listening on");
+                    server.stdout.push(line);
+                    if listening {
+                        return Ok(server);
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(status) = server.child.try_wait().expect("wait") {
+                        // Let the readers catch up, then report.
+                        std::thread::sleep(Duration::from_millis(100));
+                        server.stdout.extend(server.lines.try_iter());
+                        return Err(format!(
+                            "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+                            status.code(),
+                            server.stdout.join("\n"),
+                            server.stderr.text()
+                        ));
+                    }
+                    if left.is_zero() {
+                        let _ = server.child.kill();
+                        panic!(
+                            "no \"listening on\" line in {START_TIMEOUT:?}; stdout: {:?}; stderr: {}",
+                            server.stdout,
+                            server.stderr.text()
+                        );
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = server.child.wait().expect("wait");
+                    return Err(format!(
+                        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+                        status.code(),
+                        server.stdout.join("\n"),
+                        server.stderr.text()
+                    ));
+                }
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    /// The stdout line containing `needle`, if printed so far.
+    fn line(&self, needle: &str) -> Option<&String> {
+        self.stdout.iter().find(|l| l.contains(needle))
+    }
+
+    /// The demo API token printed at start.
+    fn demo_token(&self) -> String {
+        let line = self
+            .line("demo: API key")
+            .unwrap_or_else(|| panic!("no demo API key line in {:?}", self.stdout));
+        let token = line.rsplit(' ').next().unwrap().to_string();
+        assert!(token.starts_with("drb_"), "{line}");
+        token
+    }
+
+    /// SIGTERM, wait for a clean exit; returns (stdout lines, stderr).
+    fn stop(mut self) -> (Vec<String>, String) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break Some(s);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        self.stdout.extend(self.lines.try_iter());
+        let stderr = self.stderr.text();
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "derbes serve did not stop cleanly on SIGTERM: {status:?}; stderr: {stderr}"
+        );
+        (std::mem::take(&mut self.stdout), stderr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The bytes of the SQLite database and its WAL/SHM files.
+fn db_bytes(data: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for name in ["derbes.db", "derbes.db-wal", "derbes.db-shm"] {
+        if let Ok(b) = std::fs::read(data.join(name)) {
+            all.extend_from_slice(&b);
+        }
+    }
+    assert!(!all.is_empty(), "no database file in {}", data.display());
+    all
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The key material in a key file: each base64 string and its decoded bytes.
+fn key_material(key_file: &Path) -> Vec<(String, Vec<u8>)> {
+    let v: Value = serde_json::from_slice(&std::fs::read(key_file).unwrap()).unwrap();
+    let mut keys: Vec<String> = v["keks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap().to_string())
+        .collect();
+    keys.push(v["index_root"].as_str().unwrap().to_string());
+    keys.into_iter()
+        .map(|b64| {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .unwrap();
+            assert_eq!(raw.len(), 32);
+            (b64, raw)
+        })
+        .collect()
+}
+
+/// `s` without ANSI escape sequences (`ESC [ … letter`).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// A borrower created through the API in these tests (values from kz-formats.md).
+const IIN: &str = "791028302728";
+const PHONE_TYPED: &str = "8 777 123 45 67";
+const PHONE_E164: &str = "+77771234567";
+const EMAIL: &str = "erzhan.zhumabekov79@example.kz";
+const IBAN: &str = "KZ86125KZT5004100100";
+const SURNAME: &str = "Жұмабеков";
+
+fn borrower() -> Value {
+    let v = |category: &str, value: Value| json!({"category": category, "value": value, "source": {"kind": "subject"}});
+    json!({"values": [
+        v("full_name", json!({"surname": SURNAME, "given": "Ержан"})),
+        v("iin", json!(IIN)),
+        v("birth_date", json!("1979-10-28")),
+        v("mobile_phone", json!(PHONE_TYPED)),
+        v("email", json!(EMAIL)),
+        v("bank_account", json!(IBAN)),
+    ]})
+}
+
+/// POST /subjects/search for `contract`; returns (status, body).
+async fn search(server: &Server, token: &str, category: &str, value: &str) -> (u16, Value) {
+    let res = client()
+        .post(server.url("/subjects/search?purpose=contract"))
+        .bearer_auth(token)
+        .json(&json!({"category": category, "value": value}))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// The ids a search finds (asserting 200).
+async fn found_ids(server: &Server, token: &str, category: &str, value: &str) -> Vec<String> {
+    let (status, body) = search(server, token, category, value).await;
+    assert_eq!(status, 200, "{body}");
+    body["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Create the [`borrower`]; returns its id.
+async fn create_borrower(server: &Server, token: &str) -> String {
+    let res = client()
+        .post(server.url("/subjects?purpose=contract"))
+        .bearer_auth(token)
+        .json(&borrower())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+fn temp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    (dir, data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c5_3_first_start_with_demo_keys_0600_and_no_plaintext_in_db() {
+    let (_dir, data) = temp();
+    let server = Server::start(&data, &["--demo", "20"]);
+    assert!(
+        server.line("generated a new key ring").is_some(),
+        "{:?}",
+        server.stdout
+    );
+    assert!(
+        server.line("demo: loaded 20").is_some(),
+        "{:?}",
+        server.stdout
+    );
+
+    let health: Value = client()
+        .get(server.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["backend"], "sqlite");
+
+    // The demo key works for a search and a read of the demo people (seed 1).
+    let token = server.demo_token();
+    let people = derbes_demo::generate(1, 20);
+    let iin = people[0].get_str("iin").unwrap();
+    let ids = found_ids(&server, &token, "iin", iin).await;
+    assert_eq!(ids.len(), 1);
+    let res = client()
+        .get(server.url(&format!("/subjects/{}?purpose=identification", ids[0])))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let view: Value = res.json().await.unwrap();
+    let got_iin = view["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["category"] == "iin")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(got_iin, iin);
+
+    // The key file: mode 0600 in a 0700 folder; none of its keys in the database.
+    let key_file = data.join("keys.json");
+    assert_eq!(mode(&key_file), 0o600, "key file mode");
+    assert_eq!(mode(&data), 0o700, "data folder mode");
+    let keys = key_material(&key_file);
+    assert_eq!(keys.len(), 2);
+
+    // A created borrower's values are nowhere in the database files in plaintext.
+    create_borrower(&server, &token).await;
+    assert_eq!(
+        found_ids(&server, &token, "mobile_phone", PHONE_TYPED)
+            .await
+            .len(),
+        1
+    );
+    let check_files = |when: &str| {
+        let bytes = db_bytes(&data);
+        // Positive control: these are the right files, and they hold the records (category
+        // codes and purposes are not personal data and are stored as they are).
+        assert!(
+            contains(&bytes, b"mobile_phone") && contains(&bytes, b"contract"),
+            "{when}"
+        );
+        for (b64, raw) in &keys {
+            assert!(
+                !contains(&bytes, b64.as_bytes()),
+                "{when}: base64 key in the database"
+            );
+            assert!(
+                !contains(&bytes, raw),
+                "{when}: raw key bytes in the database"
+            );
+        }
+        for needle in [IIN, PHONE_E164, "77771234567", EMAIL, IBAN, SURNAME] {
+            assert!(
+                !contains(&bytes, needle.as_bytes()),
+                "{when}: `{needle}` in plaintext in the database files"
+            );
+        }
+        // Demo people too.
+        for p in &people {
+            for c in ["iin", "mobile_phone", "email"] {
+                let v = p.get_str(c).unwrap();
+                assert!(
+                    !contains(&bytes, v.as_bytes()),
+                    "{when}: demo {c} in plaintext"
+                );
+            }
+        }
+    };
+    check_files("running");
+    let (stdout, stderr) = server.stop();
+    assert!(
+        stdout.iter().any(|l| l.contains("derbes stopped")),
+        "{stdout:?}"
+    );
+    check_files("stopped");
+    // 4.1: the service's own log (stderr) records the requests but names none of the
+    // values nor the token.
+    let plain = strip_ansi(&stderr);
+    assert!(
+        plain.contains("status=201"),
+        "no request log lines: {plain}"
+    );
+    for needle in [IIN, PHONE_E164, EMAIL, IBAN, SURNAME, iin, token.as_str()] {
+        assert!(
+            !plain.contains(needle),
+            "`{needle}` in the service log: {plain}"
+        );
+        assert!(
+            !stderr.contains(needle),
+            "`{needle}` in the service log: {stderr}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c5_6_second_start_reuses_keys_and_a_wrong_key_file_is_refused() {
+    let (dir, data) = temp();
+    let first = Server::start(&data, &["--demo", "5"]);
+    assert!(first.line("generated a new key ring").is_some());
+    let token = first.demo_token();
+    let id = create_borrower(&first, &token).await;
+    let key_before = std::fs::read(data.join("keys.json")).unwrap();
+    first.stop();
+
+    let second = Server::start(&data, &["--demo", "5"]);
+    assert!(
+        second.line("generated").is_none(),
+        "a second start must reuse the key file: {:?}",
+        second.stdout
+    );
+    assert!(
+        second.line("database is not empty").is_some(),
+        "{:?}",
+        second.stdout
+    );
+    assert!(second.line("demo: API key").is_none(), "no second demo key");
+    assert_eq!(std::fs::read(data.join("keys.json")).unwrap(), key_before);
+    assert_eq!(found_ids(&second, &token, "iin", IIN).await, [id.as_str()]);
+    let res = client()
+        .get(second.url(&format!("/subjects/{id}?purpose=contract")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let view: Value = res.json().await.unwrap();
+    assert_eq!(view["values"].as_array().unwrap().len(), 6);
+    second.stop();
+
+    // Another key file: refused with a clear error naming the key file; non-zero exit.
+    let other = dir.path().join("other-keys.json");
+    let other_s = other.to_str().unwrap();
+    let err = match Server::try_start(&data, &["--key-file", other_s]) {
+        Ok(_) => panic!("derbes started with a key file the database was not made with"),
+        Err(e) => e,
+    };
+    assert!(!err.contains("exit Some(0)"), "{err}");
+    assert!(err.contains("exit Some("), "{err}");
+    assert!(err.contains("error:"), "{err}");
+    assert!(err.contains(other_s), "the error names the key file: {err}");
+    assert!(err.to_lowercase().contains("key"), "{err}");
+    // It did not serve, and left no stray key file behind.
+    assert!(!err.contains("listening on"), "{err}");
+    assert!(
+        !other.exists(),
+        "a refused start must not generate a key file"
+    );
+    // The original keys still work afterwards.
+    let third = Server::start(&data, &[]);
+    assert_eq!(found_ids(&third, &token, "iin", IIN).await, [id.as_str()]);
+    third.stop();
+}
+
+#[test]
+fn ops_missing_sqlite_folder_without_create_fails_clearly() {
+    let (_dir, data) = temp();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut cmd = derbes(&data);
+    cmd.args([
+        "serve",
+        "--listen",
+        &listen,
+        "--database",
+        "sqlite:///nonexistent/dir/x.db",
+    ]);
+    let out = run(cmd);
+    assert!(!out.ok, "{out:?}");
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("error:"), "{out:?}");
+    assert!(out.stderr.contains("cannot open database"), "{out:?}");
+    assert!(out.stderr.contains("/nonexistent/dir/x.db"), "{out:?}");
+    assert!(!out.stdout.contains("listening on"), "{out:?}");
+    assert!(!Path::new("/nonexistent/dir/x.db").exists());
+}
+
+#[test]
+fn c1_1_registry_check_valid_and_broken() {
+    let (dir, data) = temp();
+    let mut cmd = derbes(&data);
+    cmd.args(["registry", "check"]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    assert!(out.stdout.contains("is valid"), "{out:?}");
+    assert!(out.stdout.contains("24 purposes"), "{out:?}");
+
+    let mut cmd = derbes(&data);
+    cmd.args(["registry", "export"]);
+    let exported = run(cmd);
+    assert!(exported.ok);
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, &exported.stdout).unwrap();
+    let mut cmd = derbes(&data);
+    cmd.args(["registry", "check", good.to_str().unwrap()]);
+    assert!(run(cmd).stdout.contains("is valid"));
+
+    // A purpose naming a category that does not exist.
+    let marker = "code = \"scoring\"";
+    let start = exported.stdout.find(marker).expect("scoring purpose");
+    let cats =
+        start + exported.stdout[start..].find("categories = [").unwrap() + "categories = [".len();
+    let mut broken = exported.stdout.clone();
+    broken.insert_str(cats, "\"salery\", ");
+    let bad = dir.path().join("broken.toml");
+    std::fs::write(&bad, &broken).unwrap();
+    let mut cmd = derbes(&data);
+    cmd.args(["registry", "check", bad.to_str().unwrap()]);
+    let out = run(cmd);
+    assert!(!out.ok, "{out:?}");
+    assert!(out.stderr.contains("scoring"), "names the purpose: {out:?}");
+    assert!(out.stderr.contains("salery"), "names the category: {out:?}");
+    assert!(
+        out.stderr.contains("broken.toml"),
+        "names the file: {out:?}"
+    );
+
+    // The service refuses to start on it.
+    let mut cmd = derbes(&data);
+    cmd.args([
+        "--registry",
+        bad.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let out = run(cmd);
+    assert!(!out.ok, "{out:?}");
+    assert!(out.stderr.contains("salery"), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c1_1_apikey_create_list_revoke() {
+    let (_dir, data) = temp();
+    let mut cmd = derbes(&data);
+    cmd.args(["apikey", "create", "--name", "ci", "--purpose", "contract"]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    let token = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("drb_"))
+        .unwrap_or_else(|| panic!("no drb_ token printed: {out:?}"))
+        .trim()
+        .to_string();
+    assert!(token.len() > 40);
+    let id = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("created API key "))
+        .and_then(|rest| rest.split(' ').next())
+        .expect("key id")
+        .to_string();
+    assert!(out.stdout.contains("purposes: contract"), "{out:?}");
+
+    let mut cmd = derbes(&data);
+    cmd.args([
+        "apikey",
+        "create",
+        "--name",
+        "bad",
+        "--purpose",
+        "curiosity",
+    ]);
+    let bad = run(cmd);
+    assert!(!bad.ok && bad.stderr.contains("curiosity"), "{bad:?}");
+
+    let list = || {
+        let mut cmd = derbes(&data);
+        cmd.args(["apikey", "list"]);
+        let out = run(cmd);
+        assert!(out.ok, "{out:?}");
+        out.stdout
+    };
+    let listed = list();
+    let line = listed
+        .lines()
+        .find(|l| l.contains(&id))
+        .expect("key listed");
+    assert!(
+        line.contains("ci") && line.contains("active") && line.contains("contract"),
+        "{line}"
+    );
+    assert!(!listed.contains(&token), "the token is never listed");
+    assert!(!listed.contains("bad"), "{listed}");
+
+    // The key works on the server for its purpose only.
+    let server = Server::start(&data, &[]);
+    create_borrower(&server, &token).await;
+    let (status, _) = search(&server, &token, "iin", IIN).await;
+    assert_eq!(status, 200);
+    let res = client()
+        .post(server.url("/subjects/search?purpose=identification"))
+        .bearer_auth(&token)
+        .json(&json!({"category": "iin", "value": IIN}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    let mut cmd = derbes(&data);
+    cmd.args(["apikey", "revoke", &id]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    assert!(out.stdout.contains(&format!("revoked {id}")), "{out:?}");
+    let listed = list();
+    let line = listed
+        .lines()
+        .find(|l| l.contains(&id))
+        .expect("key listed");
+    assert!(line.contains("revoked"), "{line}");
+    // Revocation is immediate, even for the running server.
+    let (status, _) = search(&server, &token, "iin", IIN).await;
+    assert_eq!(status, 401);
+    server.stop();
+
+    let mut cmd = derbes(&data);
+    cmd.args(["apikey", "revoke", "no-such-key"]);
+    let out = run(cmd);
+    assert!(!out.ok && out.stderr.contains("no-such-key"), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c5_6_keys_list_and_rotate_keep_old_subjects_readable() {
+    let (_dir, data) = temp();
+    let mut cmd = derbes(&data);
+    cmd.args(["demo", "--count", "5", "--seed", "7"]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    assert!(out.stdout.contains("loaded 5"), "{out:?}");
+
+    let mut cmd = derbes(&data);
+    cmd.args([
+        "apikey",
+        "create",
+        "--name",
+        "ops",
+        "--purpose",
+        "contract,identification",
+    ]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    let token = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("drb_"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let key_file = data.join("keys.json");
+    let keys_list = || {
+        let mut cmd = derbes(&data);
+        cmd.args(["keys", "list"]);
+        let out = run(cmd);
+        assert!(out.ok, "{out:?}");
+        out
+    };
+    let out = keys_list();
+    let v1 = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with('1'))
+        .unwrap_or_else(|| panic!("no version 1 in {out:?}"));
+    assert!(v1.contains("yes"), "version 1 is current: {v1}");
+    assert!(
+        !out.stdout.contains("(generated"),
+        "the key file already exists: {out:?}"
+    );
+    for (b64, _) in key_material(&key_file) {
+        assert!(
+            !out.stdout.contains(&b64) && !out.stderr.contains(&b64),
+            "key bytes printed"
+        );
+    }
+
+    let mut cmd = derbes(&data);
+    cmd.args(["keys", "rotate"]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    assert!(
+        out.stdout.contains("master key version 2 is now current"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("rewrapped 5 subjects"), "{out:?}");
+    assert_eq!(mode(&key_file), 0o600, "key file mode after rotation");
+    let material = key_material(&key_file);
+    assert_eq!(material.len(), 3, "two master keys and the index root");
+
+    let out = keys_list();
+    assert!(out.stdout.lines().any(|l| l.starts_with('1')), "{out:?}");
+    let v2 = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with('2'))
+        .expect("version 2");
+    assert!(v2.contains("yes"), "version 2 is current: {v2}");
+    for (b64, _) in &material {
+        assert!(!out.stdout.contains(b64.as_str()), "key bytes printed");
+    }
+
+    // The server reads the subjects written under version 1.
+    let server = Server::start(&data, &[]);
+    assert!(server.line("generated").is_none());
+    for p in derbes_demo::generate(7, 5) {
+        let iin = p.get_str("iin").unwrap();
+        let ids = found_ids(&server, &token, "iin", iin).await;
+        assert_eq!(ids.len(), 1, "{iin}");
+        let res = client()
+            .get(server.url(&format!("/subjects/{}?purpose=contract", ids[0])))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let view: Value = res.json().await.unwrap();
+        assert_eq!(view["values"].as_array().unwrap().len(), 15);
+    }
+    // And writes new ones.
+    create_borrower(&server, &token).await;
+    assert_eq!(found_ids(&server, &token, "email", EMAIL).await.len(), 1);
+    server.stop();
+}
+
+#[test]
+fn c4_1_openapi_command_prints_the_committed_document() {
+    let (_dir, data) = temp();
+    let mut cmd = derbes(&data);
+    cmd.arg("openapi");
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    let committed = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json"),
+    )
+    .expect("docs/openapi.json (UPDATE_OPENAPI=1 cargo test -p derbes --test api openapi)");
+    assert!(
+        out.stdout == committed,
+        "`derbes openapi` differs from docs/openapi.json"
+    );
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(!data.exists(), "`derbes openapi` creates no data folder");
+}
+
+/// Drops the PostgreSQL schema made for a test.
+struct PgSchema(String);
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let schema = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut c) =
+                    sqlx::PgConnection::connect(&derbes_store::testing::pg_base_url()).await
+                {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&mut c)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c3_1_serve_on_postgres() {
+    let (url, schema) = derbes_store::testing::fresh_pg_url()
+        .await
+        .expect("PostgreSQL must be reachable: it is never skipped");
+    let _guard = PgSchema(schema);
+    let (_dir, data) = temp();
+    let server = Server::start(&data, &["--database", &url, "--demo", "5"]);
+    assert!(
+        server.line("listening on").unwrap().contains("postgres"),
+        "{:?}",
+        server.stdout
+    );
+    let health: Value = client()
+        .get(server.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["backend"], "postgres");
+    let token = server.demo_token();
+    for p in derbes_demo::generate(1, 5) {
+        assert_eq!(
+            found_ids(&server, &token, "iin", p.get_str("iin").unwrap())
+                .await
+                .len(),
+            1
+        );
+    }
+    let id = create_borrower(&server, &token).await;
+    assert_eq!(
+        found_ids(&server, &token, "mobile_phone", PHONE_TYPED).await,
+        [id.as_str()]
+    );
+    assert!(
+        !data.join("derbes.db").exists(),
+        "no SQLite file when PostgreSQL is used"
+    );
+    assert_eq!(mode(&data.join("keys.json")), 0o600);
+    server.stop();
+
+    // A second start on the same schema and keys reads the data.
+    let again = Server::start(&data, &["--database", &url]);
+    assert!(again.line("generated").is_none());
+    assert_eq!(found_ids(&again, &token, "iin", IIN).await, [id.as_str()]);
+    again.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_log_written_to_a_pipe_has_no_terminal_colour_codes() {
+    let (_dir, data) = temp();
+    let server = Server::start(&data, &[]);
+    let res = client().get(server.url("/health")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let (_, stderr) = server.stop();
+    assert!(strip_ansi(&stderr).contains("status=200"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "the log written to a pipe/file (journald, docker, log files) carries ANSI colour \
+         codes: {stderr:?}"
+    );
+}
+
+#[test]
+fn ops_port_in_use_fails_clearly() {
+    let (_dir, data) = temp();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut cmd = derbes(&data);
+    cmd.args(["serve", "--listen", &addr]);
+    let out = run(cmd);
+    assert!(!out.ok, "{out:?}");
+    assert!(out.stderr.contains("cannot listen on"), "{out:?}");
+    assert!(out.stderr.contains(&addr), "{out:?}");
+    assert!(!out.stdout.contains("listening on"), "{out:?}");
+}
+
+/// Clause 5.4 (backups): `derbes backup` copies the live SQLite database consistently, checks
+/// the copy, refuses to overwrite, and the copy serves the same data with the same key file.
+#[tokio::test]
+async fn c5_4_backup_copies_a_live_database_that_serves_the_same_data() {
+    let (_dir, data) = temp();
+    let server = Server::start(&data, &["--demo", "5"]);
+    let token = server.demo_token();
+    let id = create_borrower(&server, &token).await;
+    let out_file = data.join("backup-copy.db");
+    let mut cmd = derbes(&data);
+    cmd.args(["backup", "--out", out_file.to_str().unwrap()]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    assert!(out.stdout.contains("6 subjects, integrity ok"), "{out:?}");
+    // Refuses to overwrite an existing file.
+    let mut cmd = derbes(&data);
+    cmd.args(["backup", "--out", out_file.to_str().unwrap()]);
+    let again = run(cmd);
+    assert!(!again.ok, "{again:?}");
+    server.stop();
+
+    // Restore: the copy, with the original key file, serves the subject created before.
+    let (_dir2, restored) = temp();
+    std::fs::create_dir_all(&restored).unwrap();
+    std::fs::copy(&out_file, restored.join("derbes.db")).unwrap();
+    let keys = data.join("keys.json");
+    let second = Server::start(&restored, &["--key-file", keys.to_str().unwrap()]);
+    assert_eq!(found_ids(&second, &token, "iin", IIN).await, [id.as_str()]);
+    second.stop();
+}
