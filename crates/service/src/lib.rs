@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apikeys;
+pub mod audit;
 pub mod batcher;
 pub mod error;
 pub mod model;
@@ -17,4 +18,4 @@ pub mod vault;
 
 pub use error::{FieldProblem, ServiceError};
 pub use model::*;
-pub use vault::Vault;
+pub use vault::{Vault, VaultOptions};

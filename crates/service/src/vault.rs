@@ -7,7 +7,9 @@
 //! version), and found through HMAC blind indexes, so the database never holds them in
 //! plaintext (5.3).
 
+use crate::audit::{entry, Auditor};
 use crate::batcher::GroupCommit;
+use derbes_audit::{Action, Outcome};
 use crate::error::{FieldProblem, ServiceError};
 use crate::model::*;
 use chrono::{DateTime, Utc};
@@ -44,6 +46,21 @@ struct Inner {
     registry: Arc<Registry>,
     clock: Arc<dyn Clock>,
     commits: GroupCommit,
+    auditor: Option<Auditor>,
+}
+
+/// How a vault runs.
+#[derive(Debug, Clone, Copy)]
+pub struct VaultOptions {
+    /// Record every action in the audit log (default). Off only for benchmarks that
+    /// measure the audit's cost.
+    pub audit: bool,
+}
+
+impl Default for VaultOptions {
+    fn default() -> Self {
+        VaultOptions { audit: true }
+    }
 }
 
 /// A subject prepared for writing: validated, encrypted, indexed.
@@ -63,9 +80,21 @@ impl Vault {
         registry: Arc<Registry>,
         clock: Arc<dyn Clock>,
     ) -> Result<Vault, ServiceError> {
+        Vault::open_with(store, keys, registry, clock, VaultOptions::default()).await
+    }
+
+    /// [`Vault::open`] with options.
+    pub async fn open_with(
+        store: Arc<dyn Store>,
+        keys: Arc<KeyRing>,
+        registry: Arc<Registry>,
+        clock: Arc<dyn Clock>,
+        options: VaultOptions,
+    ) -> Result<Vault, ServiceError> {
         check_keys(store.as_ref(), &keys).await?;
         let indexer = keys.blind_indexer();
         let commits = GroupCommit::start(store.clone());
+        let auditor = options.audit.then(|| Auditor::start(store.clone()));
         Ok(Vault {
             inner: Arc::new(Inner {
                 store,
@@ -74,6 +103,7 @@ impl Vault {
                 registry,
                 clock,
                 commits,
+                auditor,
             }),
         })
     }
@@ -127,8 +157,14 @@ impl Vault {
         call: &Call,
         input: NewSubjectInput,
     ) -> Result<SubjectView, ServiceError> {
-        let prepared = self.prepare(call, input, None)?;
+        let prepared = match self.prepare(call, input, None) {
+            Ok(p) => p,
+            Err(e) => return Err(self.denied(call, Action::CREATE, None, e).await),
+        };
+        let cats = prepared.view.values.iter().map(|v| v.category.clone()).collect();
         self.inner.commits.submit(prepared.record).await?;
+        self.record(call, Action::CREATE, Some(prepared.view.id), cats, None)
+            .await?;
         Ok(prepared.view)
     }
 
@@ -151,7 +187,7 @@ impl Vault {
             match self.prepare(call, input, Some(i)) {
                 Ok(p) => records.push(p.record),
                 Err(ServiceError::InvalidValues(mut ps)) => problems.append(&mut ps),
-                Err(e) => return Err(e),
+                Err(e) => return Err(self.denied(call, Action::CREATE, None, e).await),
             }
         }
         if !problems.is_empty() {
@@ -162,6 +198,7 @@ impl Vault {
             .map(|r| Uuid::from_bytes(r.subject.id))
             .collect();
         self.inner.store.insert_subjects(&records).await?;
+        self.record_created(call, &records).await?;
         Ok(ids)
     }
 
@@ -180,9 +217,13 @@ impl Vault {
     }
 
     /// Write prepared subjects in one transaction (see [`Vault::prepare_batch`]).
-    pub async fn write_prepared(&self, batch: &[NewSubject]) -> Result<(), ServiceError> {
+    pub async fn write_prepared(
+        &self,
+        call: &Call,
+        batch: &[NewSubject],
+    ) -> Result<(), ServiceError> {
         self.inner.store.insert_subjects(batch).await?;
-        Ok(())
+        self.record_created(call, batch).await
     }
 
     fn prepare(
@@ -376,14 +417,20 @@ impl Vault {
         id: Uuid,
         categories: Option<&[String]>,
     ) -> Result<SubjectView, ServiceError> {
-        let wanted = self.wanted(call, categories)?;
+        let wanted = match self.wanted(call, categories) {
+            Ok(w) => w,
+            Err(e) => return Err(self.denied(call, Action::READ, Some(id), e).await),
+        };
         let loaded = self
             .inner
             .store
             .subject_with_values(id.as_bytes())
             .await?
             .ok_or(ServiceError::SubjectNotFound)?;
-        self.decrypt_view(call, loaded, &wanted)
+        let view = self.decrypt_view(call, loaded, &wanted)?;
+        let cats = view.values.iter().map(|v| v.category.clone()).collect();
+        self.record(call, Action::READ, Some(id), cats, None).await?;
+        Ok(view)
     }
 
     /// Find subjects by an exact value of a searchable category (IIN, phone, e-mail, IBAN)
@@ -401,11 +448,16 @@ impl Vault {
             .registry
             .category(category)
             .ok_or_else(|| unknown_category(category))?;
-        self.authorize(call, [category])?;
+        if let Err(e) = self.authorize(call, [category]) {
+            return Err(self.denied(call, Action::SEARCH, None, e).await);
+        }
         if !def.searchable {
             return Err(ServiceError::NotSearchable);
         }
-        let wanted = self.wanted(call, categories)?;
+        let wanted = match self.wanted(call, categories) {
+            Ok(w) => w,
+            Err(e) => return Err(self.denied(call, Action::SEARCH, None, e).await),
+        };
         let parsed = def.parse_value(value).map_err(|e| {
             ServiceError::InvalidValues(vec![FieldProblem {
                 item: None,
@@ -446,6 +498,41 @@ impl Vault {
             }
             out.push(self.decrypt_view(call, loaded, &wanted)?);
         }
+        let now = to_micros(self.now());
+        let actor = call.actor.id();
+        let rule = self.rule(call);
+        let mut entries: Vec<_> = out
+            .iter()
+            .map(|v| {
+                let mut cats: Vec<String> = v.values.iter().map(|x| x.category.clone()).collect();
+                cats.push(category.to_string());
+                entry(
+                    now,
+                    &actor,
+                    Action::SEARCH,
+                    Outcome::Allowed,
+                    Some(v.id.to_string()),
+                    Some(&call.purpose),
+                    cats,
+                    Some(rule.clone()),
+                    None,
+                )
+            })
+            .collect();
+        if entries.is_empty() {
+            entries.push(entry(
+                now,
+                &actor,
+                Action::SEARCH,
+                Outcome::Allowed,
+                None,
+                Some(&call.purpose),
+                vec![category.to_string()],
+                Some(rule),
+                Some("no_match".into()),
+            ));
+        }
+        self.append(entries).await?;
         Ok(out)
     }
 
@@ -483,7 +570,13 @@ impl Vault {
         if values.len() > MAX_VALUES {
             return Err(ServiceError::TooMany(MAX_VALUES));
         }
-        self.authorize(call, self.known(&values))?;
+        let action = match expect {
+            Expect::Existing => Action::CORRECT,
+            Expect::Absent => Action::SUPPLEMENT,
+        };
+        if let Err(e) = self.authorize(call, self.known(&values)) {
+            return Err(self.denied(call, action, Some(id), e).await);
+        }
         let now = self.now();
         let parsed = self.parse_values(&values, None, now)?;
         let sid = *id.as_bytes();
@@ -557,7 +650,15 @@ impl Vault {
             }
         }
         let categories: Vec<String> = written.iter().map(|s| s.to_string()).collect();
-        self.read_subject(call, id, Some(&categories)).await
+        self.record(call, action, Some(id), categories.clone(), None)
+            .await?;
+        let loaded = self
+            .inner
+            .store
+            .subject_with_values(&sid)
+            .await?
+            .ok_or(ServiceError::SubjectNotFound)?;
+        self.decrypt_view(call, loaded, &categories.into_iter().collect())
     }
 
     /// Every version of one category's value, oldest first (the purpose must allow it).
@@ -570,7 +671,9 @@ impl Vault {
         if self.inner.registry.category(category).is_none() {
             return Err(unknown_category(category));
         }
-        self.authorize(call, [category])?;
+        if let Err(e) = self.authorize(call, [category]) {
+            return Err(self.denied(call, Action::READ, Some(id), e).await);
+        }
         let sid = *id.as_bytes();
         let subject = self
             .inner
@@ -580,7 +683,19 @@ impl Vault {
             .ok_or(ServiceError::SubjectNotFound)?;
         let dek = self.unwrap(&subject)?;
         let rows = self.inner.store.history(&sid, category).await?;
-        rows.iter().map(|r| value_view(&dek, &sid, r)).collect()
+        let views = rows
+            .iter()
+            .map(|r| value_view(&dek, &sid, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.record(
+            call,
+            Action::READ,
+            Some(id),
+            vec![category.to_string()],
+            Some("history".into()),
+        )
+        .await?;
+        Ok(views)
     }
 
     /// Record the result of verifying a current value against a source (2.2).
@@ -594,7 +709,9 @@ impl Vault {
         if self.inner.registry.category(category).is_none() {
             return Err(unknown_category(category));
         }
-        self.authorize(call, [category])?;
+        if let Err(e) = self.authorize(call, [category]) {
+            return Err(self.denied(call, Action::VERIFY, Some(id), e).await);
+        }
         let problem = |code: &str, detail: &str| {
             ServiceError::InvalidValues(vec![FieldProblem {
                 item: None,
@@ -629,6 +746,8 @@ impl Vault {
             .store
             .set_verification(&sid, category, &json)
             .await?;
+        self.record(call, Action::VERIFY, Some(id), vec![category.to_string()], None)
+            .await?;
         Ok(v)
     }
 
@@ -658,6 +777,101 @@ impl Vault {
                     .await?;
                 n += 1;
             }
+        }
+    }
+
+    /// The rule that allowed a call: the purpose's map in this registry version (1.1, 3.2).
+    fn rule(&self, call: &Call) -> String {
+        format!(
+            "purpose:{}@registry:{}",
+            call.purpose,
+            self.inner.registry.version()
+        )
+    }
+
+    async fn append(&self, entries: Vec<derbes_audit::EntryFields>) -> Result<(), ServiceError> {
+        match &self.inner.auditor {
+            Some(a) => a.record(entries).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Record an allowed action (clause 8.1: who, what, whose, which purpose and categories,
+    /// which rule, when).
+    async fn record(
+        &self,
+        call: &Call,
+        action: Action,
+        subject: Option<Uuid>,
+        categories: Vec<String>,
+        detail: Option<String>,
+    ) -> Result<(), ServiceError> {
+        let e = entry(
+            to_micros(self.now()),
+            &call.actor.id(),
+            action,
+            Outcome::Allowed,
+            subject.map(|s| s.to_string()),
+            Some(&call.purpose),
+            categories,
+            Some(self.rule(call)),
+            detail,
+        );
+        self.append(vec![e]).await
+    }
+
+    async fn record_created(&self, call: &Call, batch: &[NewSubject]) -> Result<(), ServiceError> {
+        let now = to_micros(self.now());
+        let actor = call.actor.id();
+        let rule = self.rule(call);
+        let entries = batch
+            .iter()
+            .map(|n| {
+                entry(
+                    now,
+                    &actor,
+                    Action::CREATE,
+                    Outcome::Allowed,
+                    Some(Uuid::from_bytes(n.subject.id).to_string()),
+                    Some(&call.purpose),
+                    n.values.iter().map(|v| v.category.clone()).collect(),
+                    Some(rule.clone()),
+                    None,
+                )
+            })
+            .collect();
+        self.append(entries).await
+    }
+
+    /// Record a refusal by the purpose or minimisation check (3.2: "refused and audited") and
+    /// hand the error back. Other errors pass through unrecorded.
+    async fn denied(
+        &self,
+        call: &Call,
+        action: Action,
+        subject: Option<Uuid>,
+        err: ServiceError,
+    ) -> ServiceError {
+        let (rule, categories) = match &err {
+            ServiceError::UnknownPurpose => ("unknown_purpose:1.1", Vec::new()),
+            ServiceError::PurposeNotPermitted => ("purpose_not_permitted:1.1", Vec::new()),
+            ServiceError::CategoryNotAllowed(c) => ("minimisation:3.2", c.clone()),
+            _ => return err,
+        };
+        let e = entry(
+            to_micros(self.now()),
+            &call.actor.id(),
+            action,
+            Outcome::Denied,
+            subject.map(|s| s.to_string()),
+            Some(&call.purpose),
+            categories,
+            Some(rule.to_string()),
+            Some(err.code().to_string()),
+        );
+        match self.append(vec![e]).await {
+            Ok(()) => err,
+            Err(audit_err) => audit_err,
         }
     }
 
@@ -746,6 +960,9 @@ impl Vault {
     /// Shut down the group-commit writer after pending commits.
     pub async fn shutdown(&self) {
         self.inner.commits.shutdown().await;
+        if let Some(a) = &self.inner.auditor {
+            a.shutdown().await;
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! small pool of readers. PostgreSQL uses one pool for both.
 
 use crate::{
-    ApiKeyRecord, Backend, BlindIndexRecord, Expect, NewSubject, OpenOptions, Store, StoreError,
+    ApiKeyRecord, AuditEntry, AuditFields, AuditHead, Checkpoint, Backend, BlindIndexRecord, Expect, NewSubject, OpenOptions, Store, StoreError,
     SubjectId, SubjectRecord, SubjectWithValues, ValueRecord, ValueWrite,
 };
 use async_trait::async_trait;
@@ -196,6 +196,87 @@ where
         purposes: row.try_get(3)?,
         created_at: row.try_get(4)?,
         revoked_at: row.try_get(5)?,
+    })
+}
+
+const AUDIT_COLS: &str = "seq, at, actor, action, subject, purpose, categories, rule, outcome, \
+     detail, prev_hash, hash";
+
+fn to_hash(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Audit("stored hash is not 32 bytes".into()))
+}
+
+fn to_seq(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Audit("negative sequence number".into()))
+}
+
+fn seq_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Audit("sequence number out of range".into()))
+}
+
+fn frontier_from(bytes: &[u8]) -> Result<Vec<[u8; 32]>, StoreError> {
+    if bytes.len() % 32 != 0 {
+        return Err(StoreError::Audit("stored Merkle frontier is malformed".into()));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(c);
+            h
+        })
+        .collect())
+}
+
+fn audit_from_row<R: Row>(row: &R) -> Result<AuditEntry, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let categories: String = row.try_get(6)?;
+    let outcome: String = row.try_get(8)?;
+    Ok(AuditEntry {
+        seq: to_seq(row.try_get(0)?)?,
+        at: row.try_get(1)?,
+        actor: row.try_get(2)?,
+        action: derbes_audit::Action::from_stored(row.try_get::<String, _>(3)?),
+        subject: row.try_get(4)?,
+        purpose: row.try_get(5)?,
+        categories: categories
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect(),
+        rule: row.try_get(7)?,
+        // An altered outcome text still decodes; verification then reports the entry.
+        outcome: derbes_audit::Outcome::parse(&outcome).unwrap_or(derbes_audit::Outcome::Error),
+        detail: row.try_get(9)?,
+        prev_hash: to_hash(row.try_get(10)?)?,
+        hash: to_hash(row.try_get(11)?)?,
+    })
+}
+
+fn checkpoint_from_row<R: Row>(row: &R) -> Result<Checkpoint, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let sig: Vec<u8> = row.try_get(4)?;
+    Ok(Checkpoint {
+        tree_size: to_seq(row.try_get(0)?)?,
+        root: to_hash(row.try_get(1)?)?,
+        at: row.try_get(2)?,
+        key_id: row.try_get(3)?,
+        signature: sig
+            .try_into()
+            .map_err(|_| StoreError::Audit("stored signature is not 64 bytes".into()))?,
     })
 }
 
@@ -569,6 +650,174 @@ macro_rules! impl_store {
                     .fetch_one(&self.read)
                     .await?;
                 Ok(n)
+            }
+
+            async fn append_audit(
+                &self,
+                fields: &[AuditFields],
+            ) -> Result<Vec<AuditEntry>, StoreError> {
+                if fields.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.write.begin().await?;
+                let result: Result<Vec<AuditEntry>, StoreError> = async {
+                    // Serialise appenders on the head row (row lock on PostgreSQL, the write
+                    // lock on SQLite).
+                    sqlx::query("UPDATE audit_head SET size = size WHERE id = 1")
+                        .execute(&mut *tx)
+                        .await?;
+                    let head = sqlx::query("SELECT size, frontier FROM audit_head WHERE id = 1")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let size = to_seq(head.try_get(0)?)?;
+                    let frontier: Vec<u8> = head.try_get(1)?;
+                    let mut acc =
+                        derbes_audit::MerkleAccumulator::from_frontier(size, frontier_from(&frontier)?)
+                            .map_err(|e| StoreError::Audit(e.to_string()))?;
+                    let mut prev: Option<AuditEntry> = if size == 0 {
+                        None
+                    } else {
+                        let row = sqlx::query(&format!(
+                            "SELECT {AUDIT_COLS} FROM audit_entries WHERE seq = $1"
+                        ))
+                        .bind(seq_i64(size - 1)?)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| StoreError::Audit("the last audit entry is missing".into()))?;
+                        Some(audit_from_row(&row)?)
+                    };
+                    let mut out = Vec::with_capacity(fields.len());
+                    for f in fields {
+                        let e = AuditEntry::new_next(prev.as_ref(), f.clone())
+                            .map_err(|e| StoreError::Audit(e.to_string()))?;
+                        acc.push_entry_hash(&e.hash);
+                        prev = Some(e.clone());
+                        out.push(e);
+                    }
+                    for chunk in out.chunks(ROWS_PER_INSERT) {
+                        let mut qb = QueryBuilder::<$db>::new(format!(
+                            "INSERT INTO audit_entries ({AUDIT_COLS}) "
+                        ));
+                        let mut bad = None;
+                        qb.push_values(chunk, |mut b, e| {
+                            let seq = match seq_i64(e.seq) {
+                                Ok(s) => s,
+                                Err(err) => {
+                                    bad = Some(err);
+                                    0
+                                }
+                            };
+                            b.push_bind(seq)
+                                .push_bind(e.at)
+                                .push_bind(e.actor.clone())
+                                .push_bind(e.action.as_str().to_string())
+                                .push_bind(e.subject.clone())
+                                .push_bind(e.purpose.clone())
+                                .push_bind(e.categories.join(","))
+                                .push_bind(e.rule.clone())
+                                .push_bind(e.outcome.as_str().to_string())
+                                .push_bind(e.detail.clone())
+                                .push_bind(e.prev_hash.to_vec())
+                                .push_bind(e.hash.to_vec());
+                        });
+                        if let Some(err) = bad {
+                            return Err(err);
+                        }
+                        qb.build().execute(&mut *tx).await?;
+                    }
+                    let last = out.last().map(|e| e.hash.to_vec()).unwrap_or_default();
+                    sqlx::query(
+                        "UPDATE audit_head SET size = $1, last_hash = $2, frontier = $3 WHERE id = 1",
+                    )
+                    .bind(seq_i64(acc.size())?)
+                    .bind(last)
+                    .bind(acc.frontier().concat())
+                    .execute(&mut *tx)
+                    .await?;
+                    Ok(out)
+                }
+                .await;
+                finish(tx, result).await
+            }
+
+            async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+                let row = sqlx::query("SELECT size, frontier FROM audit_head WHERE id = 1")
+                    .fetch_one(&self.read)
+                    .await?;
+                let size = to_seq(row.try_get(0)?)?;
+                let frontier: Vec<u8> = row.try_get(1)?;
+                let acc =
+                    derbes_audit::MerkleAccumulator::from_frontier(size, frontier_from(&frontier)?)
+                        .map_err(|e| StoreError::Audit(e.to_string()))?;
+                Ok(AuditHead {
+                    size,
+                    root: acc.root(),
+                })
+            }
+
+            async fn audit_entries(
+                &self,
+                from_seq: u64,
+                limit: u64,
+            ) -> Result<Vec<AuditEntry>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {AUDIT_COLS} FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2"
+                ))
+                .bind(seq_i64(from_seq)?)
+                .bind(seq_i64(limit)?)
+                .fetch_all(&self.read)
+                .await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+
+            async fn audit_entry_hashes(&self, upto: u64) -> Result<Vec<[u8; 32]>, StoreError> {
+                let rows: Vec<Vec<u8>> =
+                    sqlx::query_scalar("SELECT hash FROM audit_entries WHERE seq < $1 ORDER BY seq")
+                        .bind(seq_i64(upto)?)
+                        .fetch_all(&self.read)
+                        .await?;
+                rows.into_iter().map(to_hash).collect()
+            }
+
+            async fn audit_for_subject(
+                &self,
+                subject: &str,
+                limit: i64,
+            ) -> Result<Vec<AuditEntry>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {AUDIT_COLS} FROM audit_entries WHERE subject = $1 \
+                     ORDER BY seq DESC LIMIT $2"
+                ))
+                .bind(subject)
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+
+            async fn insert_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (tree_size, root, at, key_id, signature) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(seq_i64(cp.tree_size)?)
+                .bind(cp.root.to_vec())
+                .bind(cp.at)
+                .bind(&cp.key_id)
+                .bind(cp.signature.to_vec())
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+
+            async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT tree_size, root, at, key_id, signature FROM audit_checkpoints \
+                     ORDER BY tree_size, at",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                rows.iter().map(checkpoint_from_row).collect()
             }
 
             async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {

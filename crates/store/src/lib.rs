@@ -54,6 +54,9 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// An audit entry was refused (a field is not a short code) or a stored one is malformed.
+    #[error("audit: {0}")]
+    Audit(String),
     /// The transaction this write shared with others failed (see the first writer's error).
     #[error("the group commit this write was part of failed")]
     BatchFailed,
@@ -73,6 +76,7 @@ impl StoreError {
             StoreError::MissingDatabase(_) => "missing_database",
             StoreError::Migrate(_) => "migrate",
             StoreError::BatchFailed => "batch_failed",
+            StoreError::Audit(_) => "audit",
             StoreError::Database(_) => "database",
         }
     }
@@ -209,6 +213,17 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<i64>,
 }
 
+/// The head of the audit log: how many entries, and the Merkle root over them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditHead {
+    /// Number of entries (the next entry's seq).
+    pub size: u64,
+    /// RFC 6962 Merkle tree hash over the entries' leaves.
+    pub root: [u8; 32],
+}
+
+pub use derbes_audit::{Checkpoint, Entry as AuditEntry, EntryFields as AuditFields};
+
 /// A subject with its current values, as loaded for a read.
 pub type SubjectWithValues = (SubjectRecord, Vec<ValueRecord>);
 
@@ -274,6 +289,26 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<SubjectRecord>, StoreError>;
     /// Number of subjects.
     async fn count_subjects(&self) -> Result<i64, StoreError>;
+
+    /// Append audit entries, chained after the current head, in one transaction (concurrent
+    /// appenders — also from other processes on PostgreSQL — are serialised on the head row).
+    async fn append_audit(&self, fields: &[AuditFields]) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The head of the audit log.
+    async fn audit_head(&self) -> Result<AuditHead, StoreError>;
+    /// Up to `limit` entries from `from_seq` on, in order.
+    async fn audit_entries(&self, from_seq: u64, limit: u64) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The entry hashes of seq `0..upto`, in order (for proofs).
+    async fn audit_entry_hashes(&self, upto: u64) -> Result<Vec<[u8; 32]>, StoreError>;
+    /// The latest `limit` entries about one subject, newest first.
+    async fn audit_for_subject(
+        &self,
+        subject: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Store a signed checkpoint.
+    async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
+    /// All checkpoints, by tree size.
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
 
     /// Store a new API key.
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;

@@ -537,7 +537,7 @@ async fn c2_2_corrected_iin_is_found_by_the_new_one_only() {
             "correct to a taken IIN",
         );
         assert!(
-            matches!(e, ServiceError::SubjectExists),
+            matches!(e, ServiceError::UniqueValueTaken),
             "[{}] {e:?}",
             env.name()
         );

@@ -1,0 +1,153 @@
+//! Recording actions on personal data in the tamper-evident audit log (clauses 8.1, 5.5;
+//! L-PROTECTION: "register and log actions on data").
+//!
+//! Every vault call appends an entry — who, what, whose (pseudonym), which purpose and
+//! categories, which rule allowed or denied it, when, and the outcome — before its answer
+//! leaves the service, so an access is on the log before the data reaches the caller. Like
+//! creates, appends are group-committed: one writer task gathers what concurrent calls
+//! submitted while the previous append was being flushed and appends it in one transaction,
+//! chaining each entry to the last and updating the Merkle frontier.
+//!
+//! Checkpoints ([`sign_checkpoint`]) sign the current Merkle root with the audit key.
+
+use crate::error::ServiceError;
+use derbes_audit::{Action, AuditSigner, Checkpoint, EntryFields, Outcome};
+use derbes_store::{Store, StoreError};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+/// The most entries in one append transaction.
+pub const MAX_APPEND: usize = 1024;
+
+type Job = (Vec<EntryFields>, oneshot::Sender<Result<(), StoreError>>);
+
+/// Handle to the audit writer task.
+pub struct Auditor {
+    tx: Mutex<Option<mpsc::Sender<Job>>>,
+    done: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Auditor {
+    /// Start the writer on the current runtime.
+    pub fn start(store: Arc<dyn Store>) -> Auditor {
+        let (tx, rx) = mpsc::channel::<Job>(4096);
+        let handle = tokio::spawn(writer(store, rx));
+        Auditor {
+            tx: Mutex::new(Some(tx)),
+            done: Mutex::new(Some(handle)),
+        }
+    }
+
+    /// Append entries; returns once they are committed.
+    pub async fn record(&self, entries: Vec<EntryFields>) -> Result<(), ServiceError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let sender = self
+            .tx
+            .lock()
+            .await
+            .clone()
+            .ok_or(ServiceError::Unavailable)?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send((entries, reply))
+            .await
+            .map_err(|_| ServiceError::Unavailable)?;
+        match answer.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::error!(code = e.code(), "audit append failed");
+                Err(ServiceError::Store(e))
+            }
+            Err(_) => Err(ServiceError::Unavailable),
+        }
+    }
+
+    /// Stop accepting entries and wait for pending appends.
+    pub async fn shutdown(&self) {
+        self.tx.lock().await.take();
+        if let Some(h) = self.done.lock().await.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
+    let mut fields: Vec<EntryFields> = Vec::new();
+    let mut replies = Vec::new();
+    while let Some((f, r)) = rx.recv().await {
+        fields.extend(f);
+        replies.push(r);
+        while fields.len() < MAX_APPEND {
+            match rx.try_recv() {
+                Ok((f, r)) => {
+                    fields.extend(f);
+                    replies.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        match store.append_audit(&fields).await {
+            Ok(_) => {
+                for r in replies.drain(..) {
+                    let _ = r.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                let mut first = Some(e);
+                for r in replies.drain(..) {
+                    let _ = r.send(Err(first.take().unwrap_or(StoreError::BatchFailed)));
+                }
+            }
+        }
+        fields.clear();
+    }
+}
+
+/// Sign the log's current head if it grew since the last checkpoint. Returns the new
+/// checkpoint, or `None` when there was nothing new to sign.
+pub async fn sign_checkpoint(
+    store: &dyn Store,
+    signer: &AuditSigner,
+    at: i64,
+) -> Result<Option<Checkpoint>, ServiceError> {
+    let head = store.audit_head().await?;
+    let last = store
+        .checkpoints()
+        .await?
+        .iter()
+        .filter(|c| c.key_id == signer.key_id())
+        .map(|c| c.tree_size)
+        .max();
+    if head.size == 0 || last == Some(head.size) {
+        return Ok(None);
+    }
+    let cp = signer.sign(head.size, head.root, at);
+    store.insert_checkpoint(&cp).await?;
+    Ok(Some(cp))
+}
+
+/// Build the fields of one entry. Values that are not short codes (which only a bug could
+/// produce) are dropped rather than stored, so the log never holds free text.
+#[allow(clippy::too_many_arguments)] // one argument per field of an entry
+pub fn entry(
+    at: i64,
+    actor: &str,
+    action: Action,
+    outcome: Outcome,
+    subject: Option<String>,
+    purpose: Option<&str>,
+    categories: Vec<String>,
+    rule: Option<String>,
+    detail: Option<String>,
+) -> EntryFields {
+    let code = |s: &str| !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| b.is_ascii_graphic());
+    let mut f = EntryFields::new(at, actor, action, outcome);
+    f.subject = subject.filter(|s| code(s));
+    f.purpose = purpose.filter(|p| code(p)).map(str::to_string);
+    f.categories = categories.into_iter().filter(|c| code(c)).take(64).collect();
+    f.rule = rule.filter(|r| code(r));
+    f.detail = detail.filter(|d| code(d));
+    f
+}

@@ -1,0 +1,1016 @@
+//! The audit log in the store, run on SQLite and on PostgreSQL (every test iterates
+//! `testing::both()`): chaining across batches, the Merkle head, checkpoints, refusal of
+//! non-code fields, tampering with raw SQL (each caught by `verify_log` at the right seq),
+//! concurrent appenders from several stores ("processes") and the read queries.
+//!
+//! Clauses: 8.1 (every action is attributable and the log cannot be altered unnoticed),
+//! 5.1–5.3 (integrity: modification, destruction, reordering), L-PROTECTION (actions on data
+//! are registered and logged).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use derbes_audit::{
+    empty_root, leaf_hash, merkle_root, verify_log, Action, AuditSigner, CheckpointRef, Outcome,
+    Problem, ProblemKind, VerifyReport, VerifyingKey,
+};
+use derbes_store::testing::{both, FreshDb};
+use derbes_store::{
+    AuditEntry, AuditFields, Backend, Checkpoint, OpenOptions, Store, StoreError,
+};
+
+/// More entries than any test writes: "read the whole log".
+const ALL: u64 = 1_000_000;
+
+/// 2026-01-01T00:00:00Z in µs.
+const T0: i64 = 1_767_225_600_000_000;
+
+fn signer() -> AuditSigner {
+    AuditSigner::from_bytes(&[7u8; 32])
+}
+
+/// The fields of the `i`-th test entry: varied actors, actions, subjects, outcomes, optional
+/// fields present and absent, categories given unsorted and with a duplicate.
+fn fields(i: u64) -> AuditFields {
+    let actions = [Action::READ, Action::SEARCH, Action::CORRECT, Action::EXPORT];
+    AuditFields {
+        at: T0 + i as i64,
+        actor: format!("employee:{}", i % 7),
+        action: actions[(i % 4) as usize].clone(),
+        subject: (i % 5 != 0).then(|| format!("sp_{:04x}", i % 11)),
+        purpose: (i % 6 != 0).then(|| "credit_scoring".to_string()),
+        categories: if i % 3 == 0 {
+            Vec::new()
+        } else {
+            vec!["phone".into(), "iin".into(), "phone".into()]
+        },
+        rule: Some("role:underwriter".into()),
+        outcome: if i % 13 == 0 {
+            Outcome::Denied
+        } else {
+            Outcome::Allowed
+        },
+        detail: (i % 4 == 0).then(|| format!("n{i}")),
+    }
+}
+
+fn batch(range: std::ops::Range<u64>) -> Vec<AuditFields> {
+    range.map(fields).collect()
+}
+
+async fn all_entries(store: &dyn Store) -> Vec<AuditEntry> {
+    store.audit_entries(0, ALL).await.unwrap()
+}
+
+/// Sign the store's current head and store the checkpoint.
+async fn checkpoint(store: &dyn Store, signer: &AuditSigner) -> Checkpoint {
+    let head = store.audit_head().await.unwrap();
+    let cp = signer.sign(head.size, head.root, T0 + 1_000_000 + head.size as i64);
+    store.insert_checkpoint(&cp).await.unwrap();
+    cp
+}
+
+/// `verify_log` over everything in the database, plus checkpoints kept outside it.
+async fn verify(store: &dyn Store, external: &[Checkpoint], key: &VerifyingKey) -> VerifyReport {
+    let mut cps = store.checkpoints().await.unwrap();
+    cps.extend_from_slice(external);
+    verify_log(all_entries(store).await, &cps, std::slice::from_ref(key))
+}
+
+fn problem(report: &VerifyReport) -> Problem {
+    report
+        .problem
+        .clone()
+        .unwrap_or_else(|| panic!("tampering went unnoticed: {report:?}"))
+}
+
+/// A log of 250 entries with checkpoints at 100 and 200 (unsigned tail of 50).
+async fn seed(store: &dyn Store, signer: &AuditSigner) {
+    for start in (0..100).step_by(25) {
+        store.append_audit(&batch(start..start + 25)).await.unwrap();
+    }
+    assert_eq!(checkpoint(store, signer).await.tree_size, 100);
+    store.append_audit(&batch(100..200)).await.unwrap();
+    assert_eq!(checkpoint(store, signer).await.tree_size, 200);
+    store.append_audit(&batch(200..230)).await.unwrap();
+    store.append_audit(&batch(230..250)).await.unwrap();
+    let report = verify(store, &[], &signer.public_key()).await;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.entries, 250);
+    assert_eq!(report.checkpoints_verified, 2);
+    assert_eq!(report.unsigned_tail, 50);
+}
+
+/// A checkpoint of the current head kept outside the database (the operator's or a third
+/// party's copy): signed, never stored.
+fn outside_checkpoint(sg: &AuditSigner, size: u64, root: [u8; 32]) -> Checkpoint {
+    sg.sign(size, root, T0 + 5_000_000 + size as i64)
+}
+
+/// A second, raw connection pool on the same database: the attacker who can rewrite it.
+enum Raw {
+    Lite(sqlx::SqlitePool),
+    Pg(sqlx::PgPool),
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn text(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn opt_text(s: Option<&str>) -> String {
+    s.map_or_else(|| "NULL".to_string(), text)
+}
+
+impl Raw {
+    async fn open(db: &FreshDb) -> Raw {
+        match db.store.backend() {
+            Backend::Sqlite => Raw::Lite(sqlx::SqlitePool::connect(&db.url).await.unwrap()),
+            Backend::Postgres => Raw::Pg(sqlx::PgPool::connect(&db.url).await.unwrap()),
+        }
+    }
+
+    /// A blob literal.
+    fn blob(&self, bytes: &[u8]) -> String {
+        match self {
+            Raw::Lite(_) => format!("X'{}'", hex(bytes)),
+            Raw::Pg(_) => format!("decode('{}', 'hex')", hex(bytes)),
+        }
+    }
+
+    /// Runs SQL (possibly several statements); returns the rows affected.
+    async fn exec(&self, sql: &str) -> u64 {
+        match self {
+            Raw::Lite(p) => sqlx::raw_sql(sql).execute(p).await.unwrap().rows_affected(),
+            Raw::Pg(p) => sqlx::raw_sql(sql).execute(p).await.unwrap().rows_affected(),
+        }
+    }
+
+    /// An `UPDATE` that writes every column of `e` into the row with seq `seq`.
+    fn overwrite_sql(&self, seq: u64, e: &AuditEntry) -> String {
+        format!(
+            "UPDATE audit_entries SET at = {}, actor = {}, action = {}, subject = {}, \
+             purpose = {}, categories = {}, rule = {}, outcome = {}, detail = {}, \
+             prev_hash = {}, hash = {} WHERE seq = {seq};\n",
+            e.at,
+            text(&e.actor),
+            text(e.action.as_str()),
+            opt_text(e.subject.as_deref()),
+            opt_text(e.purpose.as_deref()),
+            text(&e.categories.join(",")),
+            opt_text(e.rule.as_deref()),
+            text(e.outcome.as_str()),
+            opt_text(e.detail.as_deref()),
+            self.blob(&e.prev_hash),
+            self.blob(&e.hash),
+        )
+    }
+
+    async fn close(self) {
+        match self {
+            Raw::Lite(p) => p.close().await,
+            Raw::Pg(p) => p.close().await,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Chaining, head, checkpoints
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn c8_1_batches_of_1_7_300_chain_densely_and_head_is_the_merkle_root() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let key = signer().public_key();
+
+        // The empty log.
+        let head = s.audit_head().await.unwrap();
+        assert_eq!((head.size, head.root), (0, empty_root()), "{b:?}");
+        assert!(s.append_audit(&[]).await.unwrap().is_empty(), "{b:?}");
+        assert_eq!(s.audit_head().await.unwrap().size, 0, "{b:?}");
+        assert!(verify(s, &[], &key).await.is_ok(), "{b:?}");
+
+        let mut returned = Vec::new();
+        let mut next = 0u64;
+        for n in [1u64, 7, 300] {
+            let out = s.append_audit(&batch(next..next + n)).await.unwrap();
+            assert_eq!(out.len() as u64, n, "{b:?}");
+            for (k, e) in out.iter().enumerate() {
+                assert_eq!(e.seq, next + k as u64, "{b:?}: seqs of one batch are dense");
+                assert_eq!(e.categories, {
+                    let mut c = fields(e.seq).categories;
+                    c.sort();
+                    c.dedup();
+                    c
+                });
+            }
+            next += n;
+            returned.extend(out);
+
+            // After every batch: the head is the Merkle root of everything so far.
+            let entries = all_entries(s).await;
+            let leaves: Vec<[u8; 32]> = entries.iter().map(|e| leaf_hash(&e.hash)).collect();
+            let head = s.audit_head().await.unwrap();
+            assert_eq!(head.size, next, "{b:?}");
+            assert_eq!(head.root, merkle_root(&leaves), "{b:?} after {next}");
+        }
+
+        let entries = all_entries(s).await;
+        assert_eq!(entries.len(), 308, "{b:?}");
+        assert!(
+            entries.iter().enumerate().all(|(i, e)| e.seq == i as u64),
+            "{b:?}: seqs dense from 0"
+        );
+        // What append_audit returned is exactly what is stored.
+        assert_eq!(entries, returned, "{b:?}");
+        assert_eq!(entries[0].prev_hash, [0u8; 32], "{b:?}");
+        assert!(entries.windows(2).all(|w| w[1].prev_hash == w[0].hash), "{b:?}");
+        assert!(entries.iter().all(|e| e.hash_is_valid()), "{b:?}");
+        // The stored fields are the ones given (categories normalised).
+        for e in &entries {
+            let mut f = fields(e.seq);
+            f.categories.sort();
+            f.categories.dedup();
+            assert_eq!(e.fields(), f, "{b:?} seq {}", e.seq);
+        }
+
+        let report = verify_log(entries, &[], std::slice::from_ref(&key));
+        assert!(report.is_ok(), "{b:?}: {report:?}");
+        assert_eq!(report.entries, 308);
+        assert_eq!(report.root, s.audit_head().await.unwrap().root, "{b:?}");
+    }
+}
+
+#[tokio::test]
+async fn c8_1_checkpoints_are_stored_returned_in_order_and_verify() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let sg = signer();
+        let key = sg.public_key();
+
+        let mut made = Vec::new();
+        let mut next = 0u64;
+        for n in [1u64, 7, 300] {
+            s.append_audit(&batch(next..next + n)).await.unwrap();
+            next += n;
+            let cp = checkpoint(s, &sg).await;
+            assert_eq!(cp.tree_size, next, "{b:?}");
+            assert!(cp.verify(&key), "{b:?}");
+            made.push(cp);
+        }
+        assert_eq!(s.checkpoints().await.unwrap(), made, "{b:?}");
+
+        // Storing the same checkpoint again changes nothing.
+        s.insert_checkpoint(&made[1]).await.unwrap();
+        assert_eq!(s.checkpoints().await.unwrap(), made, "{b:?}");
+
+        let report = verify(s, &[], &key).await;
+        assert!(report.is_ok(), "{b:?}: {report:?}");
+        assert_eq!(report.checkpoints, 3);
+        assert_eq!(report.checkpoints_verified, 3, "{b:?}");
+        assert_eq!(report.last_checkpoint_size, Some(308), "{b:?}");
+        assert_eq!(report.unsigned_tail, 0, "{b:?}");
+
+        // Checkpoints come back by tree size whatever order they were stored in, and a
+        // second key's checkpoints sit beside the first's.
+        let other = AuditSigner::from_bytes(&[9u8; 32]);
+        let head = s.audit_head().await.unwrap();
+        let late = other.sign(head.size, head.root, T0 + 9);
+        let early_root = merkle_root(
+            &s.audit_entry_hashes(8)
+                .await
+                .unwrap()
+                .iter()
+                .map(leaf_hash)
+                .collect::<Vec<_>>(),
+        );
+        let early = other.sign(8, early_root, T0 + 8);
+        s.insert_checkpoint(&late).await.unwrap();
+        s.insert_checkpoint(&early).await.unwrap();
+        let cps = s.checkpoints().await.unwrap();
+        let sizes: Vec<u64> = cps.iter().map(|c| c.tree_size).collect();
+        assert_eq!(sizes, vec![1, 8, 8, 308, 308], "{b:?}");
+        let report = verify_log(all_entries(s).await, &cps, &[key, other.public_key()]);
+        assert!(report.is_ok(), "{b:?}: {report:?}");
+        assert_eq!(report.checkpoints_verified, 5, "{b:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Only codes enter the log
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn l_protection_non_code_fields_are_refused_and_nothing_is_appended() {
+    let bad: Vec<(&str, AuditFields)> = vec![
+        ("subject with a space", AuditFields {
+            subject: Some("Ivanov Ivan".into()),
+            ..fields(1)
+        }),
+        ("cyrillic subject", AuditFields {
+            subject: Some("Иванов".into()),
+            ..fields(1)
+        }),
+        ("cyrillic purpose", AuditFields {
+            purpose: Some("кредит".into()),
+            ..fields(1)
+        }),
+        ("empty purpose", AuditFields {
+            purpose: Some(String::new()),
+            ..fields(1)
+        }),
+        ("actor with a space", AuditFields {
+            actor: "employee: 42".into(),
+            ..fields(1)
+        }),
+        ("category value", AuditFields {
+            categories: vec!["iin".into(), "870412300123 ".into()],
+            ..fields(1)
+        }),
+        ("cyrillic category", AuditFields {
+            categories: vec!["адрес".into()],
+            ..fields(1)
+        }),
+        ("too many categories", AuditFields {
+            categories: (0..65).map(|i| format!("c{i}")).collect(),
+            ..fields(1)
+        }),
+        ("rule with a newline", AuditFields {
+            rule: Some("role:\nunderwriter".into()),
+            ..fields(1)
+        }),
+        ("detail with free text", AuditFields {
+            detail: Some("phone +7 701 123 45 67".into()),
+            ..fields(1)
+        }),
+        ("overlong detail", AuditFields {
+            detail: Some("x".repeat(1025)),
+            ..fields(1)
+        }),
+        ("action not a code", AuditFields {
+            action: Action::from_stored("Read Data"),
+            ..fields(1)
+        }),
+    ];
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        s.append_audit(&batch(0..3)).await.unwrap();
+        let before = s.audit_head().await.unwrap();
+        for (what, f) in &bad {
+            // Alone, and after a valid entry in the same batch: all or nothing.
+            for attempt in [vec![f.clone()], vec![fields(3), f.clone(), fields(4)]] {
+                match s.append_audit(&attempt).await {
+                    Err(StoreError::Audit(_)) => {}
+                    other => panic!("{b:?}: {what}: expected StoreError::Audit, got {other:?}"),
+                }
+                assert_eq!(s.audit_head().await.unwrap(), before, "{b:?}: {what}");
+                assert_eq!(all_entries(s).await.len(), 3, "{b:?}: {what}");
+            }
+        }
+        // The log still works and verifies.
+        let out = s.append_audit(&batch(3..5)).await.unwrap();
+        assert_eq!(out[0].seq, 3, "{b:?}");
+        assert!(verify(s, &[], &signer().public_key()).await.is_ok(), "{b:?}");
+    }
+}
+
+/// Every code `EntryFields::validate` accepts must come back from the store byte for byte, or
+/// the entry's hash no longer matches and a genuine log fails verification. A comma is a
+/// printable ASCII character, so a category code may contain one.
+#[tokio::test]
+async fn c8_1_every_accepted_code_round_trips_exactly() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let f = AuditFields {
+            categories: vec!["iin".into(), "doc,passport".into()],
+            detail: Some("count=3;ids=a,b".into()),
+            subject: Some("sp_'x\"".into()),
+            ..fields(1)
+        };
+        f.validate().expect("a valid set of codes");
+        let out = s.append_audit(&[f]).await.unwrap();
+        let stored = all_entries(s).await;
+        assert_eq!(stored, out, "{b:?}: stored entry differs from the appended one");
+        let report = verify(s, &[], &signer().public_key()).await;
+        assert!(report.is_ok(), "{b:?}: a genuine log fails verification: {report:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Tampering with the database, each caught at the right seq
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn c5_1_changed_field_of_entry_37_is_a_hash_mismatch_at_37() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let sg = signer();
+        let key = sg.public_key();
+        seed(s, &sg).await;
+        let raw = Raw::open(&db).await;
+        let original = all_entries(s).await[37].clone();
+        let restore = raw.overwrite_sql(37, &original);
+
+        let changes = [
+            "purpose = 'marketing'",
+            "purpose = NULL",
+            "outcome = 'denied'",
+            "outcome = 'tampered'",
+            "categories = 'iin'",
+            "categories = 'address,iin,phone'",
+            "actor = 'employee:99'",
+            "action = 'export'",
+            "subject = 'sp_ffff'",
+            "rule = 'role:admin'",
+            "detail = 'n0'",
+            "at = at + 1",
+        ];
+        for change in changes {
+            let n = raw
+                .exec(&format!("UPDATE audit_entries SET {change} WHERE seq = 37"))
+                .await;
+            assert_eq!(n, 1, "{b:?}");
+            let report = verify(s, &[], &key).await;
+            assert_eq!(
+                problem(&report),
+                Problem {
+                    seq: 37,
+                    kind: ProblemKind::HashMismatch,
+                    found_seq: None,
+                    checkpoint: None,
+                },
+                "{b:?}: {change}"
+            );
+            assert_eq!(report.entries, 37, "{b:?}: {change}");
+            raw.exec(&restore).await;
+            assert!(verify(s, &[], &key).await.is_ok(), "{b:?}: restored after {change}");
+        }
+        raw.close().await;
+    }
+}
+
+#[tokio::test]
+async fn c5_2_deleted_entry_50_is_a_gap_at_50() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let sg = signer();
+        seed(s, &sg).await;
+        let raw = Raw::open(&db).await;
+        assert_eq!(raw.exec("DELETE FROM audit_entries WHERE seq = 50").await, 1);
+        let report = verify(s, &[], &sg.public_key()).await;
+        assert_eq!(
+            problem(&report),
+            Problem {
+                seq: 50,
+                kind: ProblemKind::Gap,
+                found_seq: Some(51),
+                checkpoint: None,
+            },
+            "{b:?}"
+        );
+        assert_eq!(report.entries, 50, "{b:?}");
+        raw.close().await;
+    }
+}
+
+#[tokio::test]
+async fn c5_3_swapped_rows_are_detected_at_the_first_of_them() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let sg = signer();
+        let key = sg.public_key();
+        seed(s, &sg).await;
+        let raw = Raw::open(&db).await;
+        let e = all_entries(s).await;
+
+        // Whole rows (hashes included) trade places, each keeping its seq.
+        for (x, y) in [(60u64, 61u64), (60, 170)] {
+            let (ex, ey) = (&e[x as usize], &e[y as usize]);
+            raw.exec(&format!(
+                "{}{}",
+                raw.overwrite_sql(x, ey),
+                raw.overwrite_sql(y, ex)
+            ))
+            .await;
+            let report = verify(s, &[], &key).await;
+            assert_eq!(
+                problem(&report),
+                Problem {
+                    seq: x,
+                    kind: ProblemKind::BrokenLink,
+                    found_seq: None,
+                    checkpoint: None,
+                },
+                "{b:?}: swap {x} and {y}"
+            );
+            raw.exec(&format!(
+                "{}{}",
+                raw.overwrite_sql(x, ex),
+                raw.overwrite_sql(y, ey)
+            ))
+            .await;
+            assert!(verify(s, &[], &key).await.is_ok(), "{b:?}: restored");
+        }
+
+        // Only the recorded fields trade places (each row keeps its hashes).
+        let (x, y) = (80u64, 81u64);
+        let mut fx = e[y as usize].clone();
+        fx.prev_hash = e[x as usize].prev_hash;
+        fx.hash = e[x as usize].hash;
+        let mut fy = e[x as usize].clone();
+        fy.prev_hash = e[y as usize].prev_hash;
+        fy.hash = e[y as usize].hash;
+        raw.exec(&format!(
+            "{}{}",
+            raw.overwrite_sql(x, &fx),
+            raw.overwrite_sql(y, &fy)
+        ))
+        .await;
+        let report = verify(s, &[], &key).await;
+        assert_eq!(
+            problem(&report),
+            Problem {
+                seq: x,
+                kind: ProblemKind::HashMismatch,
+                found_seq: None,
+                checkpoint: None,
+            },
+            "{b:?}: fields of {x} and {y} swapped"
+        );
+        raw.close().await;
+    }
+}
+
+#[tokio::test]
+async fn c5_2_truncation_below_a_checkpoint_is_checkpoint_beyond_log() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let sg = signer();
+        seed(s, &sg).await;
+        let raw = Raw::open(&db).await;
+        assert_eq!(raw.exec("DELETE FROM audit_entries WHERE seq >= 150").await, 100);
+        let report = verify(s, &[], &sg.public_key()).await;
+        assert_eq!(
+            problem(&report),
+            Problem {
+                seq: 150,
+                kind: ProblemKind::CheckpointBeyondLog,
+                found_seq: None,
+                checkpoint: Some(CheckpointRef {
+                    index: 1,
+                    tree_size: 200,
+                }),
+            },
+            "{b:?}"
+        );
+        assert_eq!(report.entries, 150, "{b:?}");
+        assert_eq!(report.checkpoints_verified, 1, "{b:?}");
+        raw.close().await;
+    }
+}
+
+#[tokio::test]
+async fn c5_2_unsigned_tail_truncation_is_caught_only_by_an_external_checkpoint() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let sg = signer();
+        let key = sg.public_key();
+        seed(s, &sg).await;
+        // The operator's copy of the newest head, kept outside the database (not stored).
+        let head = s.audit_head().await.unwrap();
+        let outside = outside_checkpoint(&sg, head.size, head.root);
+
+        let raw = Raw::open(&db).await;
+        assert_eq!(raw.exec("DELETE FROM audit_entries WHERE seq >= 220").await, 30);
+
+        // From the database alone: consistent, but the report says how much is unsigned.
+        let report = verify(s, &[], &key).await;
+        assert!(report.is_ok(), "{b:?}: {report:?}");
+        assert_eq!(report.entries, 220, "{b:?}");
+        assert_eq!(report.last_checkpoint_size, Some(200), "{b:?}");
+        assert_eq!(report.unsigned_tail, 20, "{b:?}");
+
+        // With the external checkpoint: the truncation is found where it starts.
+        let report = verify(s, std::slice::from_ref(&outside), &key).await;
+        assert_eq!(
+            problem(&report),
+            Problem {
+                seq: 220,
+                kind: ProblemKind::CheckpointBeyondLog,
+                found_seq: None,
+                checkpoint: Some(CheckpointRef {
+                    index: 2,
+                    tree_size: 250,
+                }),
+            },
+            "{b:?}"
+        );
+        raw.close().await;
+    }
+}
+
+#[tokio::test]
+async fn c8_1_tampered_checkpoints_are_detected() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let sg = signer();
+        let key = sg.public_key();
+        seed(s, &sg).await;
+        let raw = Raw::open(&db).await;
+        let cps = s.checkpoints().await.unwrap();
+        let restore = |cp: &Checkpoint| {
+            format!(
+                "UPDATE audit_checkpoints SET root = {}, at = {}, key_id = {}, signature = {} \
+                 WHERE tree_size = {};",
+                raw.blob(&cp.root),
+                cp.at,
+                text(&cp.key_id),
+                raw.blob(&cp.signature),
+                cp.tree_size
+            )
+        };
+        let at = |index: usize, tree_size: u64| {
+            Some(CheckpointRef { index, tree_size })
+        };
+
+        let cases: Vec<(String, Problem)> = vec![
+            (
+                format!(
+                    "UPDATE audit_checkpoints SET root = {} WHERE tree_size = 100",
+                    raw.blob(&[0xab; 32])
+                ),
+                Problem {
+                    seq: 0,
+                    kind: ProblemKind::CheckpointBadSignature,
+                    found_seq: None,
+                    checkpoint: at(0, 100),
+                },
+            ),
+            (
+                format!(
+                    "UPDATE audit_checkpoints SET signature = {} WHERE tree_size = 200",
+                    raw.blob(&[0x5a; 64])
+                ),
+                Problem {
+                    seq: 100,
+                    kind: ProblemKind::CheckpointBadSignature,
+                    found_seq: None,
+                    checkpoint: at(1, 200),
+                },
+            ),
+            (
+                "UPDATE audit_checkpoints SET at = at + 1 WHERE tree_size = 200".into(),
+                Problem {
+                    seq: 100,
+                    kind: ProblemKind::CheckpointBadSignature,
+                    found_seq: None,
+                    checkpoint: at(1, 200),
+                },
+            ),
+            (
+                // The root *and* signature of a genuine checkpoint over another tree (a
+                // replayed signature): the signature verifies, the root does not match.
+                {
+                    let other = sg.sign(200, [0xcd; 32], cps[1].at);
+                    format!(
+                        "UPDATE audit_checkpoints SET root = {}, signature = {} \
+                         WHERE tree_size = 200",
+                        raw.blob(&other.root),
+                        raw.blob(&other.signature)
+                    )
+                },
+                Problem {
+                    seq: 100,
+                    kind: ProblemKind::CheckpointRootMismatch,
+                    found_seq: None,
+                    checkpoint: at(1, 200),
+                },
+            ),
+            (
+                "UPDATE audit_checkpoints SET key_id = '0011223344556677' WHERE tree_size = 100"
+                    .into(),
+                Problem {
+                    seq: 0,
+                    kind: ProblemKind::CheckpointUnknownKey,
+                    found_seq: None,
+                    checkpoint: at(0, 100),
+                },
+            ),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(raw.exec(&sql).await, 1, "{b:?}: {sql}");
+            let report = verify(s, &[], &key).await;
+            assert_eq!(problem(&report), expected, "{b:?}: {sql}");
+            raw.exec(&format!("{}{}", restore(&cps[0]), restore(&cps[1])))
+                .await;
+            assert!(verify(s, &[], &key).await.is_ok(), "{b:?}: restored after {sql}");
+        }
+        raw.close().await;
+    }
+}
+
+/// Rewrites entry `seq` (its purpose) and recomputes its hash and every later one with the
+/// library, as an attacker without the signing key would.
+async fn rewrite_with_consistent_chain(s: &dyn Store, raw: &Raw, seq: u64) {
+    let mut e = all_entries(s).await;
+    let i = seq as usize;
+    e[i].purpose = Some("marketing".into());
+    let mut sql = String::from("BEGIN;\n");
+    for k in i..e.len() {
+        if k > 0 {
+            e[k].prev_hash = e[k - 1].hash;
+        }
+        e[k].hash = e[k].compute_hash();
+        sql.push_str(&raw.overwrite_sql(e[k].seq, &e[k]));
+    }
+    sql.push_str("COMMIT;\n");
+    raw.exec(&sql).await;
+}
+
+#[tokio::test]
+async fn c8_1_rehashed_chain_is_caught_by_the_signed_checkpoint() {
+    // (entry rewritten, checkpoint expected to catch it, seq reported)
+    for (seq, index, tree_size, reported) in [(37u64, 0usize, 100u64, 0u64), (137, 1, 200, 100)] {
+        for db in both().await.unwrap() {
+            let s = &*db.store;
+            let b = s.backend();
+            let sg = signer();
+            let key = sg.public_key();
+            seed(s, &sg).await;
+            let raw = Raw::open(&db).await;
+            rewrite_with_consistent_chain(s, &raw, seq).await;
+
+            // The chain alone is consistent again: only the checkpoint can tell.
+            let chain_only = verify_log(all_entries(s).await, &[], std::slice::from_ref(&key));
+            assert!(chain_only.is_ok(), "{b:?}: {chain_only:?}");
+            assert_eq!(all_entries(s).await[seq as usize].purpose.as_deref(), Some("marketing"));
+
+            let report = verify(s, &[], &key).await;
+            assert_eq!(
+                problem(&report),
+                Problem {
+                    seq: reported,
+                    kind: ProblemKind::CheckpointRootMismatch,
+                    found_seq: None,
+                    checkpoint: Some(CheckpointRef { index, tree_size }),
+                },
+                "{b:?}: entry {seq} rewritten"
+            );
+            raw.close().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn c8_1_rehashed_unsigned_tail_is_caught_by_an_external_checkpoint() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let sg = signer();
+        let key = sg.public_key();
+        seed(s, &sg).await;
+        let head = s.audit_head().await.unwrap();
+        let outside = outside_checkpoint(&sg, head.size, head.root);
+        let raw = Raw::open(&db).await;
+        rewrite_with_consistent_chain(s, &raw, 230).await;
+
+        let report = verify(s, &[], &key).await;
+        assert!(report.is_ok(), "{b:?}: unsigned tail, database alone: {report:?}");
+        assert_eq!(report.unsigned_tail, 50, "{b:?}");
+
+        let report = verify(s, std::slice::from_ref(&outside), &key).await;
+        assert_eq!(
+            problem(&report),
+            Problem {
+                seq: 200,
+                kind: ProblemKind::CheckpointRootMismatch,
+                found_seq: None,
+                checkpoint: Some(CheckpointRef {
+                    index: 2,
+                    tree_size: 250,
+                }),
+            },
+            "{b:?}"
+        );
+        raw.close().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Concurrent appenders
+// ---------------------------------------------------------------------------------------
+
+/// `tasks_per_store` tasks on each store append `appends` batches of 1–3 entries each, while
+/// a checkpointer signs the head; every entry must land exactly once, in dense seqs, and the
+/// log (with all checkpoints made meanwhile) must verify.
+async fn hammer(stores: Vec<Arc<dyn Store>>, tasks_per_store: usize, appends: usize) {
+    let b = stores[0].backend();
+    let sg = Arc::new(signer());
+    let done = Arc::new(AtomicBool::new(false));
+    let checkpointer = {
+        let s = stores[stores.len() - 1].clone();
+        let sg = sg.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut made = 0usize;
+            while !done.load(Ordering::Relaxed) {
+                checkpoint(&*s, &sg).await;
+                made += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+            }
+            made
+        })
+    };
+
+    let mut handles = Vec::new();
+    for (si, store) in stores.iter().enumerate() {
+        for t in 0..tasks_per_store {
+            let s = store.clone();
+            handles.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                for k in 0..appends {
+                    let n = 1 + (k + t) % 3;
+                    let fs: Vec<AuditFields> = (0..n)
+                        .map(|j| AuditFields {
+                            actor: format!("employee:{si}_{t}"),
+                            detail: Some(format!("p{si}_t{t}_k{k}_j{j}")),
+                            ..fields((k * 3 + j) as u64)
+                        })
+                        .collect();
+                    let out = s.append_audit(&fs).await.unwrap();
+                    assert_eq!(out.len(), n);
+                    assert!(
+                        out.windows(2).all(|w| w[1].seq == w[0].seq + 1),
+                        "one batch, one transaction: consecutive seqs"
+                    );
+                    got.extend(out);
+                }
+                got
+            }));
+        }
+    }
+    let mut returned = Vec::new();
+    for h in handles {
+        returned.extend(h.await.unwrap());
+    }
+    done.store(true, Ordering::Relaxed);
+    let made = checkpointer.await.unwrap();
+    let final_cp = checkpoint(&*stores[0], &sg).await;
+
+    let expected: usize = stores.len()
+        * (0..tasks_per_store)
+            .map(|t| (0..appends).map(|k| 1 + (k + t) % 3).sum::<usize>())
+            .sum::<usize>();
+    let entries = all_entries(&*stores[0]).await;
+    assert_eq!(entries.len(), expected, "{b:?}");
+    assert_eq!(returned.len(), expected, "{b:?}");
+    assert!(
+        entries.iter().enumerate().all(|(i, e)| e.seq == i as u64),
+        "{b:?}: seqs dense from 0"
+    );
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for e in &entries {
+        *count.entry(e.detail.as_deref().unwrap()).or_default() += 1;
+    }
+    assert_eq!(count.len(), expected, "{b:?}: every entry once");
+    assert!(count.values().all(|&c| c == 1), "{b:?}: no entry twice");
+    // What each appender was told is what is stored at that seq.
+    let by_seq: BTreeMap<u64, &AuditEntry> = returned.iter().map(|e| (e.seq, e)).collect();
+    assert_eq!(by_seq.len(), expected, "{b:?}: no seq handed out twice");
+    for e in &entries {
+        assert_eq!(by_seq[&e.seq], e, "{b:?}: seq {}", e.seq);
+    }
+    // Each store sees the same head.
+    let head = stores[0].audit_head().await.unwrap();
+    for s in &stores {
+        assert_eq!(s.audit_head().await.unwrap(), head, "{b:?}");
+    }
+    assert_eq!(head.size, expected as u64, "{b:?}");
+    assert_eq!(final_cp.tree_size, expected as u64, "{b:?}");
+
+    let cps = stores[0].checkpoints().await.unwrap();
+    assert!(cps.len() >= made.min(2), "{b:?}");
+    let report = verify_log(entries, &cps, &[sg.public_key()]);
+    assert!(report.is_ok(), "{b:?}: {report:?}");
+    assert_eq!(report.checkpoints_verified, cps.len(), "{b:?}");
+    assert_eq!(report.root, head.root, "{b:?}");
+    assert_eq!(report.unsigned_tail, 0, "{b:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn c8_1_two_processes_append_concurrently_2x8_tasks() {
+    for db in both().await.unwrap() {
+        // What two `derbes serve` processes on the same database are.
+        let second = derbes_store::open(&db.url, OpenOptions::default())
+            .await
+            .unwrap();
+        hammer(vec![db.store.clone(), second], 8, 50).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn c8_1_one_store_16_concurrent_tasks() {
+    for db in both().await.unwrap() {
+        hammer(vec![db.store.clone()], 16, 50).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Reads
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn c8_1_audit_for_subject_is_newest_first_and_limited() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let e = s.append_audit(&batch(0..120)).await.unwrap();
+        let subject = "sp_0003";
+        let mine: Vec<&AuditEntry> = e
+            .iter()
+            .rev()
+            .filter(|x| x.subject.as_deref() == Some(subject))
+            .collect();
+        assert!(mine.len() > 5, "{b:?}");
+
+        let got = s.audit_for_subject(subject, 5).await.unwrap();
+        assert_eq!(got.len(), 5, "{b:?}");
+        assert_eq!(got.iter().collect::<Vec<_>>(), mine[..5].to_vec(), "{b:?}");
+        assert!(got.windows(2).all(|w| w[0].seq > w[1].seq), "{b:?}");
+
+        let got = s.audit_for_subject(subject, 1000).await.unwrap();
+        assert_eq!(got.iter().collect::<Vec<_>>(), mine, "{b:?}");
+        assert!(s.audit_for_subject(subject, 0).await.unwrap().is_empty(), "{b:?}");
+        assert!(s.audit_for_subject("sp_none", 10).await.unwrap().is_empty(), "{b:?}");
+        // A prefix is not a match.
+        assert!(s.audit_for_subject("sp_000", 10).await.unwrap().is_empty(), "{b:?}");
+    }
+}
+
+#[tokio::test]
+async fn c8_1_entry_hashes_and_pages_are_exact() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let e = s.append_audit(&batch(0..120)).await.unwrap();
+        let hashes: Vec<[u8; 32]> = e.iter().map(|x| x.hash).collect();
+        for n in [0u64, 1, 2, 37, 64, 119, 120] {
+            let got = s.audit_entry_hashes(n).await.unwrap();
+            assert_eq!(got.len() as u64, n, "{b:?}");
+            assert_eq!(got, hashes[..n as usize], "{b:?}: first {n}");
+        }
+        assert_eq!(s.audit_entry_hashes(500).await.unwrap(), hashes, "{b:?}");
+
+        // Pages of audit_entries.
+        let page = s.audit_entries(10, 5).await.unwrap();
+        assert_eq!(page, e[10..15].to_vec(), "{b:?}");
+        assert_eq!(s.audit_entries(118, 10).await.unwrap(), e[118..].to_vec(), "{b:?}");
+        assert!(s.audit_entries(120, 10).await.unwrap().is_empty(), "{b:?}");
+        assert!(s.audit_entries(0, 0).await.unwrap().is_empty(), "{b:?}");
+        let mut paged = Vec::new();
+        let mut from = 0;
+        loop {
+            let p = s.audit_entries(from, 33).await.unwrap();
+            if p.is_empty() {
+                break;
+            }
+            from = p[p.len() - 1].seq + 1;
+            paged.extend(p);
+        }
+        assert_eq!(paged, e, "{b:?}");
+    }
+}
+
+/// `limit`/`upto` are `u64`; "everything" (`u64::MAX`) is a natural argument and must not be
+/// an error.
+#[tokio::test]
+async fn c8_1_audit_reads_accept_an_unbounded_limit() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let e = s.append_audit(&batch(0..10)).await.unwrap();
+        let all = s.audit_entries(0, u64::MAX).await;
+        assert_eq!(all.ok(), Some(e.clone()), "{b:?}: audit_entries(0, u64::MAX)");
+        let hashes = s.audit_entry_hashes(u64::MAX).await;
+        assert_eq!(
+            hashes.ok(),
+            Some(e.iter().map(|x| x.hash).collect::<Vec<_>>()),
+            "{b:?}: audit_entry_hashes(u64::MAX)"
+        );
+    }
+}
