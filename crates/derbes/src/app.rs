@@ -36,6 +36,10 @@ pub struct Common {
     /// `derbes registry export` writes it out for editing.
     #[arg(long, env = "DERBES_REGISTRY", global = true)]
     pub registry: Option<PathBuf>,
+    /// The audit log's Ed25519 signing key (default: audit-signing.key in the data folder;
+    /// created on first start, mode 0600).
+    #[arg(long, env = "DERBES_AUDIT_KEY_FILE", global = true)]
+    pub audit_key_file: Option<PathBuf>,
 }
 
 impl Common {
@@ -52,6 +56,13 @@ impl Common {
         self.key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("keys.json"))
+    }
+
+    /// The audit signing key file in force.
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit-signing.key"))
     }
 
     /// The database URL with any password removed, for messages.
@@ -235,6 +246,62 @@ pub async fn load_demo(vault: &Vault, seed: u64, count: usize) -> Result<usize, 
         done += n;
     }
     Ok(done)
+}
+
+/// Load the audit checkpoint signing key, creating it (mode 0600, atomically) when `create`
+/// and it does not exist. Returns it and whether it was created.
+pub fn load_audit_signer(
+    common: &Common,
+    create: bool,
+) -> Result<(derbes_audit::AuditSigner, bool), AnyError> {
+    use base64::Engine;
+    use std::io::Write;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let path = common.audit_key_path();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if path.exists() {
+        let meta = std::fs::metadata(&path)?;
+        if meta.mode() & 0o077 != 0 {
+            return Err(format!(
+                "audit key file {} is readable by others: chmod 600 {}",
+                path.display(),
+                path.display()
+            )
+            .into());
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("audit key file {}: {e}", path.display()))?;
+        let bytes = derbes_crypto::Zeroizing::new(
+            b64.decode(text.trim())
+                .map_err(|_| format!("audit key file {} is not base64", path.display()))?,
+        );
+        let secret: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| format!("audit key file {} does not hold 32 bytes", path.display()))?;
+        return Ok((derbes_audit::AuditSigner::from_bytes(&secret), false));
+    }
+    if !create {
+        return Err(format!("audit key file {} does not exist", path.display()).into());
+    }
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() {
+            create_private_dir(parent)?;
+        }
+    }
+    let signer = derbes_audit::AuditSigner::generate();
+    let text = derbes_crypto::Zeroizing::new(b64.encode(signer.to_bytes().as_slice()));
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| format!("creating audit key file {}: {e}", tmp.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    Ok((signer, true))
 }
 
 #[cfg(test)]

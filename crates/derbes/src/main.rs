@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod audit;
 mod bench;
 
 use app::{AnyError, Common};
@@ -54,6 +55,9 @@ enum Command {
         /// Create the SQLite file named by --database if it does not exist.
         #[arg(long)]
         create: bool,
+        /// Sign an audit checkpoint this often (seconds), when the log has grown.
+        #[arg(long, env = "DERBES_CHECKPOINT_EVERY", default_value_t = 60)]
+        checkpoint_every: u64,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -85,6 +89,11 @@ enum Command {
         #[command(subcommand)]
         action: RegistryAction,
     },
+    /// The tamper-evident audit log: verify it, sign a checkpoint, make and check proofs.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Print the OpenAPI document (what docs/openapi.json holds).
     Openapi,
     /// Copy the SQLite database consistently while the service runs (VACUUM INTO), then
@@ -96,6 +105,41 @@ enum Command {
     },
     /// Measure throughput against raw-database baselines (see docs/benchmarks.md).
     Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check the whole log against the signed checkpoints; report the first bad entry.
+    Verify {
+        /// Extra public keys (base64) whose checkpoints are accepted, e.g. before a rotation.
+        #[arg(long = "public-key")]
+        public_keys: Vec<String>,
+    },
+    /// Sign a checkpoint of the current log now.
+    Checkpoint,
+    /// Print the audit public key (base64) and its id.
+    PublicKey,
+    /// Print an inclusion proof (JSON) of entry SEQ in the latest checkpoint.
+    Proof {
+        /// The entry's sequence number.
+        seq: u64,
+    },
+    /// Print a consistency proof (JSON) between two checkpoint sizes.
+    Consistency {
+        /// Older tree size.
+        old: u64,
+        /// Newer tree size.
+        new: u64,
+    },
+    /// Verify a proof file (inclusion or consistency) with only a public key — what a third
+    /// party runs. Exit code 0 when it holds.
+    VerifyProof {
+        /// The audit public key, base64.
+        #[arg(long = "public-key")]
+        public_key: String,
+        /// The proof JSON file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -180,7 +224,9 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             listen,
             demo,
             create,
-        } => serve(&common, listen, demo, create).await,
+            checkpoint_every,
+        } => serve(&common, listen, demo, create, checkpoint_every).await,
+        Command::Audit { action } => audit::run(&common, action).await,
         Command::Migrate { create } => {
             app::open_store(&common, create).await?;
             println!("migrations applied to {}", common.database_display());
@@ -234,9 +280,18 @@ async fn serve(
     listen: SocketAddr,
     demo: Option<usize>,
     create: bool,
+    checkpoint_every: u64,
 ) -> Result<(), AnyError> {
     let opened = app::open(common, create).await?;
     let vault = opened.vault;
+    let (signer, created_signer) = app::load_audit_signer(common, true)?;
+    if created_signer {
+        println!(
+            "generated the audit signing key {} (mode 0600); public key {}",
+            common.audit_key_path().display(),
+            derbes_audit::public_key_to_base64(&signer.public_key())
+        );
+    }
     if opened.created_keys {
         println!(
             "generated a new key ring in {} (mode 0600) — back it up: without it the data cannot be read",
@@ -266,7 +321,29 @@ async fn serve(
             println!("demo: the database is not empty; no demo data loaded");
         }
     }
-    let state = derbes_web::AppState::new(vault.clone())?;
+    let state = derbes_web::AppState::new(vault.clone())?.with_audit_key(
+        signer.key_id().to_string(),
+        derbes_audit::public_key_to_base64(&signer.public_key()),
+    );
+    let signer = std::sync::Arc::new(signer);
+    let checkpoints = {
+        let store = vault.store().clone();
+        let signer = signer.clone();
+        let every = std::time::Duration::from_secs(checkpoint_every.max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let now = chrono::Utc::now().timestamp_micros();
+                if let Err(e) =
+                    derbes_service::audit::sign_checkpoint(store.as_ref(), &signer, now).await
+                {
+                    tracing::error!(code = e.code(), "signing an audit checkpoint failed");
+                }
+            }
+        })
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -279,7 +356,14 @@ async fn serve(
     );
     println!("API: http://{addr}/api/v1/health — OpenAPI: http://{addr}/api/v1/openapi.json");
     derbes_web::serve(listener, state, shutdown_signal()).await?;
+    checkpoints.abort();
     vault.shutdown().await;
+    let now = chrono::Utc::now().timestamp_micros();
+    if let Err(e) =
+        derbes_service::audit::sign_checkpoint(vault.store().as_ref(), &signer, now).await
+    {
+        tracing::error!(code = e.code(), "signing the final audit checkpoint failed");
+    }
     println!("derbes stopped");
     Ok(())
 }

@@ -146,8 +146,66 @@ pub fn entry(
     let mut f = EntryFields::new(at, actor, action, outcome);
     f.subject = subject.filter(|s| code(s));
     f.purpose = purpose.filter(|p| code(p)).map(str::to_string);
-    f.categories = categories.into_iter().filter(|c| code(c)).take(64).collect();
+    f.categories = categories
+        .into_iter()
+        .filter(|c| code(c))
+        .take(64)
+        .collect();
     f.rule = rule.filter(|r| code(r));
     f.detail = detail.filter(|d| code(d));
     f
+}
+
+fn leaves(hashes: &[[u8; 32]]) -> Vec<[u8; 32]> {
+    hashes.iter().map(derbes_audit::leaf_hash).collect()
+}
+
+/// An inclusion proof of entry `seq` in the latest signed checkpoint, with the entry
+/// enclosed, verifiable by a third party with the audit public key alone (`PROOFS.md`).
+pub async fn inclusion_proof(
+    store: &dyn Store,
+    seq: u64,
+) -> Result<derbes_audit::InclusionProof, ServiceError> {
+    let checkpoints = store.checkpoints().await?;
+    let cp = checkpoints
+        .iter()
+        .filter(|c| c.tree_size > seq)
+        .max_by_key(|c| (c.tree_size, c.at))
+        .ok_or(ServiceError::NoAuditProof("no checkpoint covers the entry"))?;
+    let hashes = store.audit_entry_hashes(cp.tree_size).await?;
+    let entry = store
+        .audit_entries(seq, 1)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(ServiceError::NoAuditProof("no such entry"))?;
+    let proof = derbes_audit::InclusionProof::build(&leaves(&hashes), seq, cp)
+        .map_err(|_| ServiceError::Integrity)?;
+    Ok(proof.with_entry(entry))
+}
+
+/// A consistency proof between the checkpoints of sizes `old` and `new` (signed by the same
+/// key): the log of size `new` extends the log of size `old` without rewriting it.
+pub async fn consistency_proof(
+    store: &dyn Store,
+    old: u64,
+    new: u64,
+) -> Result<derbes_audit::ConsistencyProof, ServiceError> {
+    let checkpoints = store.checkpoints().await?;
+    let new_cp = checkpoints
+        .iter()
+        .filter(|c| c.tree_size == new)
+        .max_by_key(|c| c.at)
+        .ok_or(ServiceError::NoAuditProof("no checkpoint of the new size"))?;
+    let old_cp = checkpoints
+        .iter()
+        .filter(|c| c.tree_size == old && c.key_id == new_cp.key_id)
+        .max_by_key(|c| c.at)
+        .ok_or(ServiceError::NoAuditProof("no checkpoint of the old size"))?;
+    if old > new {
+        return Err(ServiceError::NoAuditProof("old is larger than new"));
+    }
+    let hashes = store.audit_entry_hashes(new).await?;
+    derbes_audit::ConsistencyProof::build(&leaves(&hashes), old_cp, new_cp)
+        .map_err(|_| ServiceError::Integrity)
 }

@@ -48,6 +48,9 @@ pub enum ServiceError {
     /// that another subject already holds.
     #[error("a unique value is already held by another subject")]
     UniqueValueTaken,
+    /// No signed checkpoint covers the entry, or no checkpoint has the size asked for.
+    #[error("no audit proof available: {0}")]
+    NoAuditProof(&'static str),
     /// A correction named a category with no current value.
     #[error("no current value to correct in category {0}")]
     ValueMissing(String),
@@ -93,6 +96,7 @@ impl ServiceError {
             ServiceError::SubjectNotFound => "subject_not_found",
             ServiceError::SubjectExists => "subject_exists",
             ServiceError::UniqueValueTaken => "unique_value_taken",
+            ServiceError::NoAuditProof(_) => "no_audit_proof",
             ServiceError::ValueMissing(_) => "value_missing",
             ServiceError::ValueExists(_) => "value_exists",
             ServiceError::EmptyRequest => "empty_request",

@@ -9,10 +9,10 @@
 
 use crate::audit::{entry, Auditor};
 use crate::batcher::GroupCommit;
-use derbes_audit::{Action, Outcome};
 use crate::error::{FieldProblem, ServiceError};
 use crate::model::*;
 use chrono::{DateTime, Utc};
+use derbes_audit::{Action, Outcome};
 use derbes_core::clock::{from_micros, to_micros, Clock};
 use derbes_core::registry::{CategoryDef, PurposeDef, Registry};
 use derbes_core::value::{BankAccount, Value};
@@ -161,7 +161,12 @@ impl Vault {
             Ok(p) => p,
             Err(e) => return Err(self.denied(call, Action::CREATE, None, e).await),
         };
-        let cats = prepared.view.values.iter().map(|v| v.category.clone()).collect();
+        let cats = prepared
+            .view
+            .values
+            .iter()
+            .map(|v| v.category.clone())
+            .collect();
         self.inner.commits.submit(prepared.record).await?;
         self.record(call, Action::CREATE, Some(prepared.view.id), cats, None)
             .await?;
@@ -429,7 +434,8 @@ impl Vault {
             .ok_or(ServiceError::SubjectNotFound)?;
         let view = self.decrypt_view(call, loaded, &wanted)?;
         let cats = view.values.iter().map(|v| v.category.clone()).collect();
-        self.record(call, Action::READ, Some(id), cats, None).await?;
+        self.record(call, Action::READ, Some(id), cats, None)
+            .await?;
         Ok(view)
     }
 
@@ -746,8 +752,14 @@ impl Vault {
             .store
             .set_verification(&sid, category, &json)
             .await?;
-        self.record(call, Action::VERIFY, Some(id), vec![category.to_string()], None)
-            .await?;
+        self.record(
+            call,
+            Action::VERIFY,
+            Some(id),
+            vec![category.to_string()],
+            None,
+        )
+        .await?;
         Ok(v)
     }
 

@@ -5,8 +5,9 @@
 //! small pool of readers. PostgreSQL uses one pool for both.
 
 use crate::{
-    ApiKeyRecord, AuditEntry, AuditFields, AuditHead, Checkpoint, Backend, BlindIndexRecord, Expect, NewSubject, OpenOptions, Store, StoreError,
-    SubjectId, SubjectRecord, SubjectWithValues, ValueRecord, ValueWrite,
+    ApiKeyRecord, AuditEntry, AuditFields, AuditHead, Backend, BlindIndexRecord, Checkpoint,
+    Expect, NewSubject, OpenOptions, Store, StoreError, SubjectId, SubjectRecord,
+    SubjectWithValues, ValueRecord, ValueWrite,
 };
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
@@ -217,8 +218,10 @@ fn seq_i64(v: u64) -> Result<i64, StoreError> {
 }
 
 fn frontier_from(bytes: &[u8]) -> Result<Vec<[u8; 32]>, StoreError> {
-    if bytes.len() % 32 != 0 {
-        return Err(StoreError::Audit("stored Merkle frontier is malformed".into()));
+    if !bytes.len().is_multiple_of(32) {
+        return Err(StoreError::Audit(
+            "stored Merkle frontier is malformed".into(),
+        ));
     }
     Ok(bytes
         .chunks_exact(32)

@@ -296,7 +296,8 @@ pub trait Store: Send + Sync + 'static {
     /// The head of the audit log.
     async fn audit_head(&self) -> Result<AuditHead, StoreError>;
     /// Up to `limit` entries from `from_seq` on, in order.
-    async fn audit_entries(&self, from_seq: u64, limit: u64) -> Result<Vec<AuditEntry>, StoreError>;
+    async fn audit_entries(&self, from_seq: u64, limit: u64)
+        -> Result<Vec<AuditEntry>, StoreError>;
     /// The entry hashes of seq `0..upto`, in order (for proofs).
     async fn audit_entry_hashes(&self, upto: u64) -> Result<Vec<[u8; 32]>, StoreError>;
     /// The latest `limit` entries about one subject, newest first.

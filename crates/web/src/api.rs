@@ -582,3 +582,105 @@ pub async fn verify(
 pub async fn not_found() -> ApiError {
     WebError::NotFound.into()
 }
+
+/// The purpose an API key needs to read the audit log's checkpoints and proofs: information
+/// security (the person responsible for PD processing and internal control, L-PROTECTION).
+pub const AUDIT_PURPOSE: &str = "security";
+
+fn auditor(actor: &Actor) -> Result<(), ApiError> {
+    if actor.may_use(AUDIT_PURPOSE) {
+        Ok(())
+    } else {
+        Err(derbes_service::ServiceError::PurposeNotPermitted.into())
+    }
+}
+
+/// The audit log's signing key, for verifying checkpoints and proofs.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditKey {
+    /// Key id (first 8 bytes of SHA-256 of the public key, hex).
+    pub key_id: String,
+    /// Ed25519 public key, base64.
+    pub public_key: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit/public-key", tag = "audit",
+    responses((status = 200, body = AuditKey), (status = 404, body = Problem)))]
+/// The public key that signs audit checkpoints. Public: a third party needs only this to
+/// verify proofs (see crates/audit/PROOFS.md).
+pub async fn audit_public_key(State(state): State<AppState>) -> Result<Json<AuditKey>, ApiError> {
+    state.audit_key.clone().map(Json).ok_or(ApiError::Service(
+        derbes_service::ServiceError::NoAuditProof("this server signs no checkpoints"),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/audit/checkpoints", tag = "audit",
+    security(("api_key" = [])),
+    responses((status = 200, body = Object, description = "Signed checkpoints, by tree size"),
+        (status = 401, body = Problem), (status = 403, body = Problem, description = "The key lacks the `security` purpose")))]
+/// Signed checkpoints of the audit log.
+pub async fn audit_checkpoints(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    auditor(&actor)?;
+    let cps = state
+        .vault
+        .store()
+        .checkpoints()
+        .await
+        .map_err(derbes_service::ServiceError::from)?;
+    Ok(Json(
+        serde_json::to_value(cps).map_err(|_| WebError::Internal)?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/audit/entries/{seq}/proof", tag = "audit",
+    params(("seq" = u64, Path, description = "Entry sequence number")),
+    security(("api_key" = [])),
+    responses((status = 200, body = Object, description = "Inclusion proof with the entry and the signed checkpoint (PROOFS.md)"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "No checkpoint covers the entry yet")))]
+/// An inclusion proof of one audit entry in the latest signed checkpoint.
+pub async fn audit_inclusion(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(seq): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    auditor(&actor)?;
+    let seq: u64 = seq.parse().map_err(|_| WebError::BadQuery)?;
+    let proof = derbes_service::audit::inclusion_proof(state.vault.store().as_ref(), seq).await?;
+    Ok(Json(
+        serde_json::to_value(proof).map_err(|_| WebError::Internal)?,
+    ))
+}
+
+/// Sizes of two checkpoints.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyQuery {
+    /// Tree size of the older checkpoint.
+    pub old: u64,
+    /// Tree size of the newer checkpoint.
+    pub new: u64,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit/consistency", tag = "audit",
+    params(ConsistencyQuery), security(("api_key" = [])),
+    responses((status = 200, body = Object, description = "Consistency proof between two signed checkpoints (PROOFS.md)"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+/// A consistency proof: the log at `new` extends the log at `old` without rewriting it.
+pub async fn audit_consistency(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    auditor(&actor)?;
+    let proof =
+        derbes_service::audit::consistency_proof(state.vault.store().as_ref(), q.old, q.new)
+            .await?;
+    Ok(Json(
+        serde_json::to_value(proof).map_err(|_| WebError::Internal)?,
+    ))
+}

@@ -38,6 +38,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     "subject_not_found",
     "subject_exists",
     "unique_value_taken",
+    "no_audit_proof",
     "value_missing",
     "value_exists",
     "empty_request",

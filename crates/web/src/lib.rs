@@ -37,6 +37,8 @@ pub struct AppState {
     pub vault: Vault,
     /// Translated messages.
     pub catalog: Arc<i18n::Catalog>,
+    /// The audit checkpoint signing key's public half, if this server signs checkpoints.
+    pub audit_key: Option<api::AuditKey>,
 }
 
 impl AppState {
@@ -45,7 +47,14 @@ impl AppState {
         Ok(AppState {
             vault,
             catalog: Arc::new(i18n::Catalog::load()?),
+            audit_key: None,
         })
+    }
+
+    /// Publish the audit signing key's public half at `/api/v1/audit/public-key`.
+    pub fn with_audit_key(mut self, key_id: String, public_key: String) -> AppState {
+        self.audit_key = Some(api::AuditKey { key_id, public_key });
+        self
     }
 }
 
@@ -62,12 +71,15 @@ impl AppState {
     paths(
         api::health, api::registry, api::purposes, api::categories,
         api::create_subject, api::create_bulk, api::search, api::read_subject,
-        api::correct_values, api::supplement_values, api::history, api::verify
+        api::correct_values, api::supplement_values, api::history, api::verify,
+        api::audit_public_key, api::audit_checkpoints, api::audit_inclusion,
+        api::audit_consistency
     ),
     modifiers(&SecurityAddon),
     tags(
         (name = "subjects", description = "Borrowers' personal data"),
         (name = "registry", description = "The approved list of personal data (L-LIST)"),
+        (name = "audit", description = "The tamper-evident audit log: checkpoints and proofs (8.1)"),
         (name = "service", description = "Operations")
     )
 )]
@@ -131,6 +143,10 @@ pub fn router(state: AppState) -> Router {
             "/subjects/{id}/values/{category}/verification",
             put(api::verify),
         )
+        .route("/audit/public-key", get(api::audit_public_key))
+        .route("/audit/checkpoints", get(api::audit_checkpoints))
+        .route("/audit/entries/{seq}/proof", get(api::audit_inclusion))
+        .route("/audit/consistency", get(api::audit_consistency))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -127,7 +127,7 @@ pub fn service_status(e: &ServiceError) -> StatusCode {
             StatusCode::FORBIDDEN
         }
         ServiceError::InvalidValues(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ServiceError::SubjectNotFound => StatusCode::NOT_FOUND,
+        ServiceError::SubjectNotFound | ServiceError::NoAuditProof(_) => StatusCode::NOT_FOUND,
         ServiceError::SubjectExists
         | ServiceError::UniqueValueTaken
         | ServiceError::ValueMissing(_)

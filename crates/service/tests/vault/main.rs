@@ -4,6 +4,7 @@
 
 mod common;
 
+mod audit;
 mod changes;
 mod create;
 mod integrity;

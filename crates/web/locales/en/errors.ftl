@@ -34,6 +34,9 @@ problem-subject-exists-detail = A value that must be unique (for example the IIN
 problem-unique-value-taken-title = Value held by another subject
 problem-unique-value-taken-detail = A value that must be unique (for example the IIN or the mobile phone number) is already held by another subject, so it cannot be given to this one. Nothing was changed.
 
+problem-no-audit-proof-title = No audit proof available
+problem-no-audit-proof-detail = No signed checkpoint covers this audit entry yet, or no checkpoint has the size asked for. Checkpoints are signed at a regular interval; try again after the next one.
+
 problem-value-missing-title = No value to correct
 problem-value-missing-detail = The category “{ $category }” has no current value to correct. To add a value, use a supplement, not a correction.
 
