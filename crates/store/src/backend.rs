@@ -251,7 +251,7 @@ where
         subject: row.try_get(4)?,
         purpose: row.try_get(5)?,
         categories: categories
-            .split(',')
+            .split(' ')
             .filter(|c| !c.is_empty())
             .map(str::to_string)
             .collect(),
@@ -716,7 +716,8 @@ macro_rules! impl_store {
                                 .push_bind(e.action.as_str().to_string())
                                 .push_bind(e.subject.clone())
                                 .push_bind(e.purpose.clone())
-                                .push_bind(e.categories.join(","))
+                                // A space: the one separator entry validation forbids in codes.
+                                .push_bind(e.categories.join(" "))
                                 .push_bind(e.rule.clone())
                                 .push_bind(e.outcome.as_str().to_string())
                                 .push_bind(e.detail.clone())
@@ -767,7 +768,7 @@ macro_rules! impl_store {
                     "SELECT {AUDIT_COLS} FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2"
                 ))
                 .bind(seq_i64(from_seq)?)
-                .bind(seq_i64(limit)?)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                 .fetch_all(&self.read)
                 .await?;
                 rows.iter().map(audit_from_row).collect()
@@ -776,7 +777,7 @@ macro_rules! impl_store {
             async fn audit_entry_hashes(&self, upto: u64) -> Result<Vec<[u8; 32]>, StoreError> {
                 let rows: Vec<Vec<u8>> =
                     sqlx::query_scalar("SELECT hash FROM audit_entries WHERE seq < $1 ORDER BY seq")
-                        .bind(seq_i64(upto)?)
+                        .bind(i64::try_from(upto).unwrap_or(i64::MAX))
                         .fetch_all(&self.read)
                         .await?;
                 rows.into_iter().map(to_hash).collect()
@@ -792,7 +793,7 @@ macro_rules! impl_store {
                      ORDER BY seq DESC LIMIT $2"
                 ))
                 .bind(subject)
-                .bind(limit)
+                .bind(limit.max(0))
                 .fetch_all(&self.read)
                 .await?;
                 rows.iter().map(audit_from_row).collect()
