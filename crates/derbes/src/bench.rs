@@ -17,8 +17,8 @@
 use crate::app::{demo_input, AnyError, Common};
 use derbes_core::clock::{Clock, SystemClock};
 use derbes_core::registry::Registry;
-use derbes_crypto::KeyRing;
-use derbes_service::{apikeys, Actor, Call, NewSubjectInput, Vault};
+use derbes_crypto::{BlindIndexer, KeyRing};
+use derbes_service::{apikeys, Actor, Call, NewSubjectInput, Vault, VaultOptions};
 use derbes_store::{NewSubject, OpenOptions, SqliteStore, Store};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -99,6 +99,10 @@ pub struct BenchArgs {
     /// Also print the results as Markdown, for docs/benchmarks.md.
     #[arg(long)]
     markdown: bool,
+    /// Run derbes with its audit log off, to measure what the audit costs. (derbes never runs
+    /// like this in service: every action is recorded before its answer.)
+    #[arg(long)]
+    without_audit: bool,
 }
 
 /// Which benchmark to run.
@@ -127,7 +131,7 @@ pub async fn run(_common: &Common, args: BenchArgs) -> Result<(), AnyError> {
 }
 
 async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
-    let machine = Machine::probe(&scratch.dir);
+    let machine = Machine::probe(&scratch.dir).await;
     println!(
         "derbes bench {} — SQLite, {} (UTC)",
         env!("CARGO_PKG_VERSION"),
@@ -139,6 +143,14 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
         scratch.dir.display(),
         if scratch.keep { " (kept)" } else { "" }
     );
+    println!(
+        "audit log: {}",
+        if args.without_audit {
+            "OFF (--without-audit: measuring its cost; derbes never runs like this)"
+        } else {
+            "on, as in service (every create and read is recorded before its answer)"
+        }
+    );
 
     let run_ingest = matches!(args.only, None | Some(Only::Ingest | Only::Reads));
     let show_ingest = matches!(args.only, None | Some(Only::Ingest));
@@ -147,7 +159,7 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
 
     let mut rows: Vec<ResultRow> = Vec::new();
     let mut details: Vec<String> = Vec::new();
-    let mut failed: Option<String> = None;
+    let mut failed: Vec<String> = Vec::new();
 
     if run_ingest {
         let t = Instant::now();
@@ -157,7 +169,7 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
             group(args.subjects as f64),
             t.elapsed().as_secs_f64()
         );
-        let ingest = bench_ingest(scratch, data).await?;
+        let ingest = bench_ingest(scratch, data, !args.without_audit).await?;
         println!("durability: {}", ingest.durability);
         if show_ingest {
             rows.push(ResultRow {
@@ -173,10 +185,11 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
         }
         if run_reads {
             let reads = bench_reads(&ingest, args.reads).await?;
-            if reads.derbes.failures + reads.baseline.failures > 0 {
-                failed = Some(format!(
-                    "{} derbes reads and {} baseline reads did not return one subject with {VALUES_PER_SUBJECT} values",
-                    reads.derbes.failures, reads.baseline.failures
+            if reads.derbes.failures + reads.baseline.failures + reads.store_only.failures > 0 {
+                failed.push(format!(
+                    "{} derbes reads, {} store-only reads and {} baseline reads did not return \
+                     one subject with {VALUES_PER_SUBJECT} values",
+                    reads.derbes.failures, reads.store_only.failures, reads.baseline.failures
                 ));
             }
             rows.push(ResultRow {
@@ -200,10 +213,10 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
             group(args.creates as f64),
             t.elapsed().as_secs_f64()
         );
-        let creates = bench_creates(scratch, &data, args.clients).await?;
+        let creates = bench_creates(scratch, &data, args.clients, !args.without_audit).await?;
         println!("durability: {}", creates.durability);
         if creates.derbes.failures > 0 {
-            failed = Some(format!(
+            failed.push(format!(
                 "{} of {} HTTP creates were not answered 201 (first: {})",
                 creates.derbes.failures,
                 args.creates,
@@ -230,11 +243,12 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
     }
     if args.markdown {
         println!();
-        print_markdown(&rows, &details, &machine);
+        print_markdown(&rows, &details, &machine, !args.without_audit);
     }
-    match failed {
-        Some(why) => Err(why.into()),
-        None => Ok(()),
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; ").into())
     }
 }
 
@@ -355,7 +369,10 @@ async fn create_baseline_schema(pool: &SqlitePool) -> Result<(), AnyError> {
 }
 
 /// A fresh vault on a fresh SQLite file, with a fresh key ring.
-async fn open_vault(path: &Path) -> Result<(Vault, SqliteStore), AnyError> {
+async fn open_vault(
+    path: &Path,
+    audit: bool,
+) -> Result<(Vault, SqliteStore, BlindIndexer), AnyError> {
     let url = format!("sqlite://{}", path.display());
     let store = SqliteStore::open(
         &url,
@@ -367,15 +384,17 @@ async fn open_vault(path: &Path) -> Result<(Vault, SqliteStore), AnyError> {
     store.migrate().await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let keys = KeyRing::generate(clock.now())?;
+    let indexer = keys.blind_indexer();
     let registry = Registry::embedded().map_err(|e| format!("embedded registry: {e}"))?;
-    let vault = Vault::open(
+    let vault = Vault::open_with(
         Arc::new(store.clone()),
         Arc::new(keys),
         Arc::new(registry),
         clock,
+        VaultOptions { audit },
     )
     .await?;
-    Ok((vault, store))
+    Ok((vault, store, indexer))
 }
 
 /// `synchronous` and `journal_mode` of a connection; refuses anything but FULL + WAL, on which
@@ -399,6 +418,48 @@ async fn durability(pool: &SqlitePool, what: &str) -> Result<String, AnyError> {
     ))
 }
 
+/// Bytes this process has passed to `write(2)` so far (`wchar` of /proc/self/io; 0 where
+/// unavailable).
+fn written_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("wchar:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time (user + system, all threads) this process has used so far, from
+/// /proc/self/stat (in clock ticks of 1/100 s, Linux's USER_HZ); zero where unavailable.
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|t| {
+            let after = t.rsplit_once(')')?.1;
+            let f: Vec<&str> = after.split_whitespace().collect();
+            let user: u64 = f.get(11)?.parse().ok()?;
+            let system: u64 = f.get(12)?.parse().ok()?;
+            Some(user + system)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// Load average over the last minute (other work on the machine skews every figure).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// A progress line (the whole run takes a minute or two).
+fn progress(what: &str) {
+    println!("running {what} … (load average {})", load_average());
+}
+
 fn file_size(path: &Path) -> u64 {
     ["", "-wal"]
         .iter()
@@ -417,15 +478,23 @@ fn file_size(path: &Path) -> u64 {
 struct Ingest {
     subjects: usize,
     vault: Vault,
+    /// The vault's blind indexer (for the store-only read pass).
+    indexer: BlindIndexer,
     derbes_time: Duration,
     /// Busy time of the preparing thread (validation, encryption, blind indexes).
     prepare_time: Duration,
-    /// Time in `write_prepared` (SQLite inserts + commit).
+    /// Time in `write_prepared` (SQLite inserts + commit, then the audit append).
     write_time: Duration,
     baseline: SqlitePool,
     baseline_time: Duration,
     derbes_bytes: u64,
     baseline_bytes: u64,
+    /// Bytes the process passed to `write(2)` during each side's ingest (WAL + checkpoints).
+    derbes_written: u64,
+    baseline_written: u64,
+    /// CPU time of the whole process (all threads) during each side.
+    derbes_cpu: Duration,
+    baseline_cpu: Duration,
     durability: String,
     iins: Vec<String>,
 }
@@ -442,20 +511,23 @@ impl Ingest {
     fn detail(&self) -> String {
         let per = |d: Duration| d.as_secs_f64() * 1e6 / self.subjects as f64;
         format!(
-            "ingest: derbes {} subjects in {:.2} s; preparing (validation, encryption, blind \
-             indexes, one thread) {:.2} s = {:.1} µs/subject; writing (inserts + commit) {:.2} s \
-             = {:.1} µs/subject; file {} MiB.\n        baseline {:.2} s = {:.1} µs/subject; \
-             file {} MiB. Both in transactions of {BATCH}.",
+            "ingest: derbes {} subjects in {:.2} s ({:.0} µs/subject of CPU, all threads); \
+             preparing (validation, encryption, blind indexes; one worker thread) {:.1} \
+             µs/subject; writing (`write_prepared`: inserts, commit, audit append) {:.1} \
+             µs/subject; \
+             file {} MiB, {} MiB written (WAL + checkpoints).\n        baseline {:.2} s ({:.0} \
+             µs/subject of CPU); file {} MiB, {} MiB written. Both in transactions of {BATCH}.",
             group(self.subjects as f64),
             self.derbes_time.as_secs_f64(),
-            self.prepare_time.as_secs_f64(),
+            per(self.derbes_cpu),
             per(self.prepare_time),
-            self.write_time.as_secs_f64(),
             per(self.write_time),
-            self.derbes_bytes / (1 << 20),
+            self.derbes_bytes >> 20,
+            self.derbes_written >> 20,
             self.baseline_time.as_secs_f64(),
-            per(self.baseline_time),
-            self.baseline_bytes / (1 << 20),
+            per(self.baseline_cpu),
+            self.baseline_bytes >> 20,
+            self.baseline_written >> 20,
         )
     }
 
@@ -465,7 +537,11 @@ impl Ingest {
     }
 }
 
-async fn bench_ingest(scratch: &Scratch, data: IngestData) -> Result<Ingest, AnyError> {
+async fn bench_ingest(
+    scratch: &Scratch,
+    data: IngestData,
+    audit: bool,
+) -> Result<Ingest, AnyError> {
     let IngestData {
         chunks,
         plain,
@@ -478,16 +554,24 @@ async fn bench_ingest(scratch: &Scratch, data: IngestData) -> Result<Ingest, Any
     let baseline = baseline_pool(&base_path, 1).await?;
     create_baseline_schema(&baseline).await?;
     let base_durability = durability(&baseline, "baselines").await?;
+    progress("ingest: baseline");
+    let (io, cpu) = (written_bytes(), cpu_time());
     let baseline_time = ingest_baseline(&baseline, &plain).await?;
+    let baseline_written = written_bytes().saturating_sub(io);
+    let baseline_cpu = cpu_time().saturating_sub(cpu);
     drop(plain);
     baseline.close().await;
     let baseline_bytes = file_size(&base_path);
 
     // derbes: the vault's pipeline.
     let path = scratch.file(DERBES_INGEST_DB);
-    let (vault, store) = open_vault(&path).await?;
+    let (vault, store, indexer) = open_vault(&path, audit).await?;
     let store_durability = durability(store.pool(), "derbes store").await?;
+    progress("ingest: derbes");
+    let (io, cpu) = (written_bytes(), cpu_time());
     let (derbes_time, prepare_time, write_time) = ingest_derbes(&vault, chunks).await?;
+    let derbes_written = written_bytes().saturating_sub(io);
+    let derbes_cpu = cpu_time().saturating_sub(cpu);
     if vault.store().count_subjects().await? != subjects as i64 {
         return Err("the vault does not hold every ingested subject".into());
     }
@@ -498,6 +582,7 @@ async fn bench_ingest(scratch: &Scratch, data: IngestData) -> Result<Ingest, Any
     Ok(Ingest {
         subjects,
         vault,
+        indexer,
         derbes_time,
         prepare_time,
         write_time,
@@ -505,6 +590,10 @@ async fn bench_ingest(scratch: &Scratch, data: IngestData) -> Result<Ingest, Any
         baseline_time,
         derbes_bytes,
         baseline_bytes,
+        derbes_written,
+        baseline_written,
+        derbes_cpu,
+        baseline_cpu,
         durability: format!("{store_durability}; {base_durability}"),
         iins,
     })
@@ -572,9 +661,10 @@ async fn ingest_derbes(
         Ok::<Duration, AnyError>(busy)
     });
     let mut write = Duration::ZERO;
+    let writer_call = Call::new(Actor::System("bench"), "contract");
     while let Some(batch) = rx.recv().await {
         let t = Instant::now();
-        vault.write_prepared(&batch).await?;
+        vault.write_prepared(&writer_call, &batch).await?;
         write += t.elapsed();
     }
     let prepare = producer.await??;
@@ -583,21 +673,41 @@ async fn ingest_derbes(
 
 // --- 2. reads --------------------------------------------------------------------------
 
+/// Wall-clock and process CPU time from a start.
+struct Stopwatch {
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl Stopwatch {
+    fn start() -> Stopwatch {
+        Stopwatch {
+            wall: Instant::now(),
+            cpu: cpu_time(),
+        }
+    }
+}
+
 /// Throughput and latencies of one side.
 struct Timed {
     ops: usize,
     time: Duration,
+    /// CPU time of the whole process (all threads, client and server alike) meanwhile.
+    cpu: Duration,
     /// Sorted.
     latencies: Vec<Duration>,
     failures: usize,
 }
 
 impl Timed {
-    fn new(time: Duration, mut latencies: Vec<Duration>, failures: usize) -> Timed {
+    fn new(start: &Stopwatch, mut latencies: Vec<Duration>, failures: usize) -> Timed {
+        let time = start.wall.elapsed();
+        let cpu = cpu_time().saturating_sub(start.cpu);
         latencies.sort_unstable();
         Timed {
             ops: latencies.len(),
             time,
+            cpu,
             latencies,
             failures,
         }
@@ -605,6 +715,14 @@ impl Timed {
 
     fn rate(&self) -> f64 {
         rate(self.ops, self.time)
+    }
+
+    /// CPU µs per operation.
+    fn cpu_per_op(&self) -> String {
+        if self.ops == 0 {
+            return "-".into();
+        }
+        format!("{:.0} µs", self.cpu.as_secs_f64() * 1e6 / self.ops as f64)
     }
 
     fn pct(&self, p: usize) -> String {
@@ -621,21 +739,32 @@ impl Timed {
 struct Reads {
     derbes: Timed,
     baseline: Timed,
+    /// The store's part of a derbes read alone: the blind-index lookup with its rows decoded,
+    /// nothing decrypted, no purpose check.
+    store_only: Timed,
 }
 
 impl Reads {
     fn detail(&self) -> String {
         format!(
             "reads: {} IINs sampled from the ingested set, split over {READ_TASKS} concurrent \
-             tasks on each side; derbes p50 {} p99 {}; baseline p50 {} p99 {}; \
-             wrong answers: derbes {}, baseline {}.",
+             tasks on each side; derbes p50 {} p99 {}, {} of CPU per read; baseline p50 {} \
+             p99 {}, {} of CPU per read; wrong answers: derbes {}, baseline {}.\n        \
+             Where derbes' time goes: the store's lookup alone (blind index hash computed \
+             beforehand, rows decoded, nothing decrypted) runs at {} reads/s, p50 {}, {} of \
+             CPU per read.",
             group(self.derbes.ops as f64),
             self.derbes.pct(50),
             self.derbes.pct(99),
+            self.derbes.cpu_per_op(),
             self.baseline.pct(50),
             self.baseline.pct(99),
+            self.baseline.cpu_per_op(),
             self.derbes.failures,
             self.baseline.failures,
+            group(self.store_only.rate()),
+            self.store_only.pct(50),
+            self.store_only.cpu_per_op(),
         )
     }
 }
@@ -664,8 +793,9 @@ async fn bench_reads(ingest: &Ingest, n: usize) -> Result<Reads, AnyError> {
     }
     sqlx::query("ANALYZE").execute(&ingest.baseline).await?;
 
+    progress("reads: baseline");
     let baseline = {
-        let start = Instant::now();
+        let start = Stopwatch::start();
         let mut handles = Vec::with_capacity(READ_TASKS);
         for t in 0..READ_TASKS {
             let pool = ingest.baseline.clone();
@@ -688,11 +818,12 @@ async fn bench_reads(ingest: &Ingest, n: usize) -> Result<Reads, AnyError> {
             }));
         }
         let (lat, bad) = join_timed(handles).await?;
-        Timed::new(start.elapsed(), lat, bad)
+        Timed::new(&start, lat, bad)
     };
 
+    progress("reads: derbes");
     let derbes = {
-        let start = Instant::now();
+        let start = Stopwatch::start();
         let mut handles = Vec::with_capacity(READ_TASKS);
         for t in 0..READ_TASKS {
             let vault = ingest.vault.clone();
@@ -717,9 +848,59 @@ async fn bench_reads(ingest: &Ingest, n: usize) -> Result<Reads, AnyError> {
             }));
         }
         let (lat, bad) = join_timed(handles).await?;
-        Timed::new(start.elapsed(), lat, bad)
+        Timed::new(&start, lat, bad)
     };
-    Ok(Reads { derbes, baseline })
+    // The store's share of a derbes read: the same lookups without the service around them.
+    let registry = ingest.vault.registry();
+    let def = registry
+        .category("iin")
+        .ok_or("the registry has no iin category")?;
+    let hashes: Arc<Vec<Vec<u8>>> = Arc::new(
+        for_derbes
+            .iter()
+            .map(|v| {
+                let key = def
+                    .parse_value(v)
+                    .map_err(|e| format!("a sampled IIN does not parse: {e}"))?
+                    .blind_key()
+                    .ok_or("an IIN has no blind key")?;
+                Ok::<_, AnyError>(ingest.indexer.index("iin", &key).to_vec())
+            })
+            .collect::<Result<_, _>>()?,
+    );
+    progress("reads: derbes store only");
+    let store_only = {
+        let start = Stopwatch::start();
+        let mut handles = Vec::with_capacity(READ_TASKS);
+        for t in 0..READ_TASKS {
+            let store = ingest.vault.store().clone();
+            let keys = hashes.clone();
+            handles.push(tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(keys.len() / READ_TASKS + 1);
+                let mut bad = 0usize;
+                for key in keys.iter().skip(t).step_by(READ_TASKS) {
+                    let t0 = Instant::now();
+                    let found = store.load_by_index("iin", key).await?;
+                    lat.push(t0.elapsed());
+                    let ok = found.len() == 1
+                        && found
+                            .first()
+                            .is_some_and(|(_, values)| values.len() == VALUES_PER_SUBJECT);
+                    if !ok {
+                        bad += 1;
+                    }
+                }
+                Ok::<_, AnyError>((lat, bad))
+            }));
+        }
+        let (lat, bad) = join_timed(handles).await?;
+        Timed::new(&start, lat, bad)
+    };
+    Ok(Reads {
+        derbes,
+        baseline,
+        store_only,
+    })
 }
 
 type TaskResult = Result<(Vec<Duration>, usize), AnyError>;
@@ -751,16 +932,19 @@ impl Creates {
         format!(
             "creates: derbes {} POST /api/v1/subjects from {clients} concurrent clients (one \
              shared HTTP/1.1 client, keep-alive, in-process server), each answered after its \
-             commit; HTTP latency p50 {} p99 {}; failures {}.\n        baseline {} \
-             transactions (1 subject row + {VALUES_PER_SUBJECT} value rows each, one writer); \
-             commit latency p50 {} p99 {}.",
+             commit (and its audit entry's, unless --without-audit); HTTP latency p50 {} \
+             p99 {}; {} of CPU per create (client and server); failures {}.\n        baseline {} transactions (1 subject row + \
+             {VALUES_PER_SUBJECT} value rows each, one writer); commit latency p50 {} p99 {}; \
+             {} of CPU per commit.",
             group(self.derbes.ops as f64),
             self.derbes.pct(50),
             self.derbes.pct(99),
+            self.derbes.cpu_per_op(),
             self.derbes.failures,
             group(self.baseline.ops as f64),
             self.baseline.pct(50),
             self.baseline.pct(99),
+            self.baseline.cpu_per_op(),
         )
     }
 }
@@ -769,16 +953,18 @@ async fn bench_creates(
     scratch: &Scratch,
     data: &CreateData,
     clients: usize,
+    audit: bool,
 ) -> Result<Creates, AnyError> {
     // Baseline first: one synchronous=FULL transaction per subject.
     let pool = baseline_pool(&scratch.file(BASELINE_CREATE_DB), 1).await?;
     create_baseline_schema(&pool).await?;
     let base_durability = durability(&pool, "baseline").await?;
+    progress("creates: baseline");
     let baseline = creates_baseline(&pool, &data.plain).await?;
     pool.close().await;
 
     // derbes: the real HTTP server on a fresh vault.
-    let (vault, store) = open_vault(&scratch.file(DERBES_HTTP_DB)).await?;
+    let (vault, store, _) = open_vault(&scratch.file(DERBES_HTTP_DB), audit).await?;
     let store_durability = durability(store.pool(), "derbes store").await?;
     let (_key, token) = apikeys::create(
         vault.store().as_ref(),
@@ -795,6 +981,7 @@ async fn bench_creates(
     let server = tokio::spawn(derbes_web::serve(listener, state, async move {
         let _ = stopped.await;
     }));
+    progress("creates: derbes over HTTP");
     let outcome = creates_http(
         &format!("http://{addr}/api/v1/subjects?purpose=contract"),
         &format!("Bearer {token}"),
@@ -825,7 +1012,7 @@ async fn bench_creates(
 async fn creates_baseline(pool: &SqlitePool, plain: &[PlainRows]) -> Result<Timed, AnyError> {
     let now = chrono::Utc::now().timestamp_micros();
     let mut lat = Vec::with_capacity(plain.len());
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for (i, rows) in plain.iter().enumerate() {
         let t0 = Instant::now();
         let id = i as i64 + 1;
@@ -844,7 +1031,7 @@ async fn creates_baseline(pool: &SqlitePool, plain: &[PlainRows]) -> Result<Time
         tx.commit().await?;
         lat.push(t0.elapsed());
     }
-    Ok(Timed::new(start.elapsed(), lat, 0))
+    Ok(Timed::new(&start, lat, 0))
 }
 
 type HttpOutcome = (Vec<Duration>, usize, Option<String>);
@@ -862,7 +1049,7 @@ async fn creates_http(
     let next = Arc::new(AtomicUsize::new(0));
     let url: Arc<str> = url.into();
     let auth: Arc<str> = auth.into();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     let mut handles = Vec::with_capacity(clients);
     for _ in 0..clients {
         let (client, bodies, next) = (client.clone(), bodies.clone(), next.clone());
@@ -920,8 +1107,7 @@ async fn creates_http(
             first = p;
         }
     }
-    let time = start.elapsed();
-    Ok((Timed::new(time, lat, failures), first))
+    Ok((Timed::new(&start, lat, failures), first))
 }
 
 // --- output ----------------------------------------------------------------------------
@@ -1003,8 +1189,17 @@ fn print_table(rows: &[ResultRow]) {
     }
 }
 
-fn print_markdown(rows: &[ResultRow], details: &[String], machine: &Machine) {
+fn print_markdown(rows: &[ResultRow], details: &[String], machine: &Machine, audit: bool) {
     println!("Machine: {}", machine.line());
+    println!();
+    println!(
+        "Audit log: {}.",
+        if audit {
+            "on (as in service)"
+        } else {
+            "off (`--without-audit`)"
+        }
+    );
     println!();
     println!("| {} |", HEADER.join(" | "));
     println!("|---|---:|---:|---:|---:|:---:|");
@@ -1147,10 +1342,12 @@ struct Machine {
     kernel: String,
     rustc: String,
     filesystem: String,
+    sqlite: String,
+    load: String,
 }
 
 impl Machine {
-    fn probe(dir: &Path) -> Machine {
+    async fn probe(dir: &Path) -> Machine {
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
         let cpuinfo = read("/proc/cpuinfo");
         let field = |text: &str, key: &str| -> Option<String> {
@@ -1182,6 +1379,8 @@ impl Machine {
             kernel,
             rustc,
             filesystem: filesystem_of(dir, &read("/proc/mounts")),
+            sqlite: sqlite_version().await,
+            load: load_average(),
         }
     }
 
@@ -1189,11 +1388,35 @@ impl Machine {
         let mut s = String::new();
         let _ = write!(
             s,
-            "{} CPUs ({}), {}, {}, {} (on PATH), scratch on {}",
-            self.cpus, self.cpu_model, self.memory, self.kernel, self.rustc, self.filesystem
+            "{} CPUs ({}), {}, {}, {} (on PATH), SQLite {}, scratch on {}; load average \
+             {} at start",
+            self.cpus,
+            self.cpu_model,
+            self.memory,
+            self.kernel,
+            self.rustc,
+            self.sqlite,
+            self.filesystem,
+            self.load
         );
         s
     }
+}
+
+/// The version of the SQLite linked in (an in-memory connection).
+async fn sqlite_version() -> String {
+    let version = async {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await?;
+        let v: String = sqlx::query_scalar("SELECT sqlite_version()")
+            .fetch_one(&pool)
+            .await?;
+        pool.close().await;
+        Ok::<String, sqlx::Error>(v)
+    };
+    version.await.unwrap_or_else(|_| "?".into())
 }
 
 /// The filesystem type (and device) of the mount holding `dir`, from /proc/mounts.
