@@ -10,32 +10,32 @@
 //!
 //! Checkpoints ([`sign_checkpoint`]) sign the current Merkle root with the audit key.
 
+use crate::batcher::{all_failed, Batcher};
 use crate::error::ServiceError;
 use derbes_audit::{Action, AuditSigner, Checkpoint, EntryFields, Outcome};
-use derbes_store::{Store, StoreError};
+use derbes_store::Store;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// The most entries in one append transaction.
 pub const MAX_APPEND: usize = 1024;
 
-type Job = (Vec<EntryFields>, oneshot::Sender<Result<(), StoreError>>);
-
-/// Handle to the audit writer task.
-pub struct Auditor {
-    tx: Mutex<Option<mpsc::Sender<Job>>>,
-    done: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
+/// Handle to the audit writer task (a [`Batcher`] of entry lists).
+pub struct Auditor(Batcher<Vec<EntryFields>>);
 
 impl Auditor {
     /// Start the writer on the current runtime.
     pub fn start(store: Arc<dyn Store>) -> Auditor {
-        let (tx, rx) = mpsc::channel::<Job>(4096);
-        let handle = tokio::spawn(writer(store, rx));
-        Auditor {
-            tx: Mutex::new(Some(tx)),
-            done: Mutex::new(Some(handle)),
-        }
+        Auditor(Batcher::start(MAX_APPEND, Vec::len, move |groups| {
+            let store = store.clone();
+            async move {
+                let n = groups.len();
+                let fields: Vec<EntryFields> = groups.into_iter().flatten().collect();
+                match store.append_audit(&fields).await {
+                    Ok(_) => (0..n).map(|_| Ok(())).collect(),
+                    Err(e) => all_failed(n, e),
+                }
+            }
+        }))
     }
 
     /// Append entries; returns once they are committed.
@@ -43,65 +43,15 @@ impl Auditor {
         if entries.is_empty() {
             return Ok(());
         }
-        let sender = self
-            .tx
-            .lock()
-            .await
-            .clone()
-            .ok_or(ServiceError::Unavailable)?;
-        let (reply, answer) = oneshot::channel();
-        sender
-            .send((entries, reply))
-            .await
-            .map_err(|_| ServiceError::Unavailable)?;
-        match answer.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                tracing::error!(code = e.code(), "audit append failed");
-                Err(ServiceError::Store(e))
-            }
-            Err(_) => Err(ServiceError::Unavailable),
-        }
+        self.0.submit(entries).await?.map_err(|e| {
+            tracing::error!(code = e.code(), "audit append failed");
+            ServiceError::Store(e)
+        })
     }
 
     /// Stop accepting entries and wait for pending appends.
     pub async fn shutdown(&self) {
-        self.tx.lock().await.take();
-        if let Some(h) = self.done.lock().await.take() {
-            let _ = h.await;
-        }
-    }
-}
-
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
-    let mut fields: Vec<EntryFields> = Vec::new();
-    let mut replies = Vec::new();
-    while let Some((f, r)) = rx.recv().await {
-        fields.extend(f);
-        replies.push(r);
-        while fields.len() < MAX_APPEND {
-            match rx.try_recv() {
-                Ok((f, r)) => {
-                    fields.extend(f);
-                    replies.push(r);
-                }
-                Err(_) => break,
-            }
-        }
-        match store.append_audit(&fields).await {
-            Ok(_) => {
-                for r in replies.drain(..) {
-                    let _ = r.send(Ok(()));
-                }
-            }
-            Err(e) => {
-                let mut first = Some(e);
-                for r in replies.drain(..) {
-                    let _ = r.send(Err(first.take().unwrap_or(StoreError::BatchFailed)));
-                }
-            }
-        }
-        fields.clear();
+        self.0.shutdown().await;
     }
 }
 

@@ -1,59 +1,81 @@
-//! Group commit for single creates.
+//! Group commit: one writer task commits what concurrent callers submitted, together.
 //!
-//! Each create is answered only after its transaction is durable (SQLite `synchronous=FULL`,
-//! PostgreSQL's WAL flush). One fsync per subject caps throughput at the disk's flush rate, so
-//! concurrent creates are gathered by one writer task and committed together: whatever
-//! arrived while the previous commit was being flushed goes into the next one. If a batch
-//! fails on a unique conflict, its members are retried one by one, so one duplicate IIN never
-//! fails the others' requests.
+//! Each write is answered only after its transaction is durable (SQLite `synchronous=FULL`,
+//! PostgreSQL's WAL flush). One fsync per write caps throughput at the disk's flush rate, so
+//! a [`Batcher`] gathers whatever arrived while the previous commit was being flushed into the
+//! next one. [`GroupCommit`] uses it for single creates; the audit log's
+//! [`crate::audit::Auditor`] for appends.
 
 use crate::error::ServiceError;
 use derbes_store::{NewSubject, Store, StoreError};
+use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-/// The most subjects in one group commit.
-pub const MAX_GROUP: usize = 256;
+type Reply = oneshot::Sender<Result<(), StoreError>>;
 
-type Job = (NewSubject, oneshot::Sender<Result<(), StoreError>>);
-
-/// Handle to the writer task.
-pub struct GroupCommit {
-    tx: Mutex<Option<mpsc::Sender<Job>>>,
+/// A writer task that commits submitted items in groups.
+pub struct Batcher<T> {
+    tx: Mutex<Option<mpsc::Sender<(T, Reply)>>>,
     done: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-impl GroupCommit {
-    /// Start the writer task on the current runtime.
-    pub fn start(store: Arc<dyn Store>) -> GroupCommit {
-        let (sender, rx) = mpsc::channel::<Job>(4 * MAX_GROUP);
-        let handle = tokio::spawn(writer(store, rx));
-        GroupCommit {
-            tx: Mutex::new(Some(sender)),
+impl<T: Send + 'static> Batcher<T> {
+    /// Start the writer on the current runtime. A group holds items until their total
+    /// `weight` reaches `max_group`; `commit` writes one group and returns one result per
+    /// item, in order.
+    pub fn start<F, Fut>(max_group: usize, weight: fn(&T) -> usize, mut commit: F) -> Batcher<T>
+    where
+        F: FnMut(Vec<T>) -> Fut + Send + 'static,
+        Fut: Future<Output = Vec<Result<(), StoreError>>> + Send,
+    {
+        let (tx, mut rx) = mpsc::channel::<(T, Reply)>(4 * max_group.max(1));
+        let handle = tokio::spawn(async move {
+            while let Some((first, reply)) = rx.recv().await {
+                let mut total = weight(&first);
+                let mut items = vec![first];
+                let mut replies = vec![reply];
+                while total < max_group {
+                    match rx.try_recv() {
+                        Ok((item, reply)) => {
+                            total += weight(&item);
+                            items.push(item);
+                            replies.push(reply);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let results = commit(items).await;
+                let mut results = results.into_iter();
+                for reply in replies {
+                    let _ = reply.send(results.next().unwrap_or(Err(StoreError::BatchFailed)));
+                }
+            }
+        });
+        Batcher {
+            tx: Mutex::new(Some(tx)),
             done: Mutex::new(Some(handle)),
         }
     }
 
-    /// Write one subject; returns after its commit.
-    pub async fn submit(&self, subject: NewSubject) -> Result<(), ServiceError> {
-        let (reply, answer) = oneshot::channel();
+    /// Submit one item; the outer result says whether the writer took it, the inner one how
+    /// its commit ended.
+    pub async fn submit(&self, item: T) -> Result<Result<(), StoreError>, ServiceError> {
         let sender = self
             .tx
             .lock()
             .await
             .clone()
             .ok_or(ServiceError::Unavailable)?;
+        let (reply, answer) = oneshot::channel();
         sender
-            .send((subject, reply))
+            .send((item, reply))
             .await
             .map_err(|_| ServiceError::Unavailable)?;
-        match answer.await {
-            Ok(result) => result.map_err(ServiceError::from),
-            Err(_) => Err(ServiceError::Unavailable),
-        }
+        answer.await.map_err(|_| ServiceError::Unavailable)
     }
 
-    /// Stop accepting work and wait for pending commits.
+    /// Stop accepting items and wait for pending commits.
     pub async fn shutdown(&self) {
         self.tx.lock().await.take();
         if let Some(h) = self.done.lock().await.take() {
@@ -62,48 +84,68 @@ impl GroupCommit {
     }
 }
 
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
-    let mut subjects = Vec::with_capacity(MAX_GROUP);
-    let mut replies = Vec::with_capacity(MAX_GROUP);
-    while let Some((s, r)) = rx.recv().await {
-        subjects.push(s);
-        replies.push(r);
-        while subjects.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok((s, r)) => {
-                    subjects.push(s);
-                    replies.push(r);
-                }
-                Err(_) => break,
+/// The answer for every member of a group whose one transaction failed: the first gets the
+/// error, the others learn that their group failed.
+pub fn all_failed(n: usize, error: StoreError) -> Vec<Result<(), StoreError>> {
+    let mut first = Some(error);
+    (0..n)
+        .map(|_| Err(first.take().unwrap_or(StoreError::BatchFailed)))
+        .collect()
+}
+
+/// The most subjects in one group commit.
+pub const MAX_GROUP: usize = 256;
+
+/// Group commit of single creates. If a group fails on a unique conflict, its members are
+/// retried one by one, so one duplicate IIN never fails the others' requests.
+pub struct GroupCommit(Batcher<NewSubject>);
+
+impl GroupCommit {
+    /// Start the writer task on the current runtime.
+    pub fn start(store: Arc<dyn Store>) -> GroupCommit {
+        GroupCommit(Batcher::start(
+            MAX_GROUP,
+            |_| 1,
+            move |subjects| {
+                let store = store.clone();
+                async move { commit_subjects(store.as_ref(), &subjects).await }
+            },
+        ))
+    }
+
+    /// Write one subject; returns after its commit.
+    pub async fn submit(&self, subject: NewSubject) -> Result<(), ServiceError> {
+        self.0.submit(subject).await?.map_err(ServiceError::from)
+    }
+
+    /// Stop accepting work and wait for pending commits.
+    pub async fn shutdown(&self) {
+        self.0.shutdown().await;
+    }
+}
+
+async fn commit_subjects(
+    store: &dyn Store,
+    subjects: &[NewSubject],
+) -> Vec<Result<(), StoreError>> {
+    match store.insert_subjects(subjects).await {
+        Ok(()) => subjects.iter().map(|_| Ok(())).collect(),
+        Err(StoreError::Conflict) if subjects.len() > 1 => {
+            let mut out = Vec::with_capacity(subjects.len());
+            for s in subjects {
+                out.push(store.insert_subjects(std::slice::from_ref(s)).await);
             }
+            out
         }
-        match store.insert_subjects(&subjects).await {
-            Ok(()) => {
-                for r in replies.drain(..) {
-                    let _ = r.send(Ok(()));
-                }
-            }
-            Err(StoreError::Conflict) if subjects.len() > 1 => {
-                for (s, r) in subjects.iter().zip(replies.drain(..)) {
-                    let _ = r.send(store.insert_subjects(std::slice::from_ref(s)).await);
-                }
-            }
-            Err(StoreError::Conflict) => {
-                // A single duplicate (e.g. an IIN already held): the caller's answer, not a fault.
-                for r in replies.drain(..) {
-                    let _ = r.send(Err(StoreError::Conflict));
-                }
-            }
-            Err(e) => {
-                let code = e.code();
-                tracing::error!(code, batch = subjects.len(), "group commit failed");
-                let mut first = Some(e);
-                for r in replies.drain(..) {
-                    let err = first.take().unwrap_or(StoreError::BatchFailed);
-                    let _ = r.send(Err(err));
-                }
-            }
+        // A single duplicate (e.g. an IIN already held): the caller's answer, not a fault.
+        Err(StoreError::Conflict) => vec![Err(StoreError::Conflict)],
+        Err(e) => {
+            tracing::error!(
+                code = e.code(),
+                batch = subjects.len(),
+                "group commit failed"
+            );
+            all_failed(subjects.len(), e)
         }
-        subjects.clear();
     }
 }
