@@ -5,6 +5,5 @@ mod support;
 
 mod entry;
 mod merkle;
-mod perf;
 mod proofs;
 mod tamper;

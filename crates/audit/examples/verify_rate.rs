@@ -1,17 +1,23 @@
-//! Throughput of whole-log verification over 1,000,000 entries, beside the raw SHA-256
-//! throughput of the same entry-hash input bytes. A measurement, not a test: run with
-//! `cargo test -p derbes-audit --release -- --ignored --nocapture c8_1_verify_throughput`.
+//! Clause 8.1 measurement (a benchmark, not a test): whole-log verification over 1,000,000
+//! synthetic entries with a checkpoint every 1,000, beside the raw SHA-256 throughput of the
+//! same entry-hash input bytes, measured in the same run.
+//!
+//! `cargo run --release -p derbes-audit --example verify_rate`
+//!
+//! `derbes audit verify` prints the same pair of figures for a real log.
 
 use std::time::Instant;
 
 use derbes_audit::{verify_log, Entry, MerkleAccumulator};
 use sha2::{Digest, Sha256};
 
-use crate::support::{fields, signer, T0};
+#[path = "../tests/audit/support.rs"]
+#[allow(dead_code)]
+mod support;
 
-#[test]
-#[ignore = "measurement; run in release"]
-fn c8_1_verify_throughput_over_a_million_entries() {
+use support::{fields, signer, T0};
+
+fn main() {
     const N: u64 = 1_000_000;
     const INTERVAL: u64 = 1_000;
     let s = signer(7);
