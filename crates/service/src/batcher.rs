@@ -7,6 +7,7 @@
 //! [`crate::audit::Auditor`] for appends.
 
 use crate::error::ServiceError;
+use derbes_audit::EntryFields;
 use derbes_store::{NewSubject, Store, StoreError};
 use std::future::Future;
 use std::sync::Arc;
@@ -96,9 +97,13 @@ pub fn all_failed(n: usize, error: StoreError) -> Vec<Result<(), StoreError>> {
 /// The most subjects in one group commit.
 pub const MAX_GROUP: usize = 256;
 
+/// One create for the group commit: the subject and, unless the audit log is off, its audit
+/// entry, written in the same transaction.
+pub type Create = (NewSubject, Option<EntryFields>);
+
 /// Group commit of single creates. If a group fails on a unique conflict, its members are
 /// retried one by one, so one duplicate IIN never fails the others' requests.
-pub struct GroupCommit(Batcher<NewSubject>);
+pub struct GroupCommit(Batcher<Create>);
 
 impl GroupCommit {
     /// Start the writer task on the current runtime.
@@ -106,16 +111,23 @@ impl GroupCommit {
         GroupCommit(Batcher::start(
             MAX_GROUP,
             |_| 1,
-            move |subjects| {
+            move |creates| {
                 let store = store.clone();
-                async move { commit_subjects(store.as_ref(), &subjects).await }
+                async move { commit_subjects(store.as_ref(), creates).await }
             },
         ))
     }
 
-    /// Write one subject; returns after its commit.
-    pub async fn submit(&self, subject: NewSubject) -> Result<(), ServiceError> {
-        self.0.submit(subject).await?.map_err(ServiceError::from)
+    /// Write one subject with its audit entry; returns after their commit.
+    pub async fn submit(
+        &self,
+        subject: NewSubject,
+        audit: Option<EntryFields>,
+    ) -> Result<(), ServiceError> {
+        self.0
+            .submit((subject, audit))
+            .await?
+            .map_err(ServiceError::from)
     }
 
     /// Stop accepting work and wait for pending commits.
@@ -124,16 +136,21 @@ impl GroupCommit {
     }
 }
 
-async fn commit_subjects(
-    store: &dyn Store,
-    subjects: &[NewSubject],
-) -> Vec<Result<(), StoreError>> {
-    match store.insert_subjects(subjects).await {
-        Ok(()) => subjects.iter().map(|_| Ok(())).collect(),
+async fn commit_subjects(store: &dyn Store, creates: Vec<Create>) -> Vec<Result<(), StoreError>> {
+    let (subjects, audit): (Vec<NewSubject>, Vec<Option<EntryFields>>) =
+        creates.into_iter().unzip();
+    let fields: Vec<EntryFields> = audit.iter().flatten().cloned().collect();
+    match store.insert_subjects(&subjects, &fields).await {
+        Ok(_) => subjects.iter().map(|_| Ok(())).collect(),
         Err(StoreError::Conflict) if subjects.len() > 1 => {
             let mut out = Vec::with_capacity(subjects.len());
-            for s in subjects {
-                out.push(store.insert_subjects(std::slice::from_ref(s)).await);
+            for (s, a) in subjects.iter().zip(&audit) {
+                out.push(
+                    store
+                        .insert_subjects(std::slice::from_ref(s), a.as_slice())
+                        .await
+                        .map(|_| ()),
+                );
             }
             out
         }

@@ -161,15 +161,11 @@ impl Vault {
             Ok(p) => p,
             Err(e) => return Err(self.denied(call, Action::CREATE, None, e).await),
         };
-        let cats = prepared
-            .view
-            .values
-            .iter()
-            .map(|v| v.category.clone())
-            .collect();
-        self.inner.commits.submit(prepared.record).await?;
-        self.record(call, Action::CREATE, Some(prepared.view.id), cats, None)
-            .await?;
+        // The subject and its audit entry are committed in one transaction.
+        let audit = self
+            .audit_on()
+            .then(|| self.created_entry(call, &prepared.record));
+        self.inner.commits.submit(prepared.record, audit).await?;
         Ok(prepared.view)
     }
 
@@ -202,8 +198,8 @@ impl Vault {
             .iter()
             .map(|r| Uuid::from_bytes(r.subject.id))
             .collect();
-        self.inner.store.insert_subjects(&records).await?;
-        self.record_created(call, &records).await?;
+        let audit = self.created_entries(call, &records);
+        self.inner.store.insert_subjects(&records, &audit).await?;
         Ok(ids)
     }
 
@@ -221,14 +217,16 @@ impl Vault {
             .collect()
     }
 
-    /// Write prepared subjects in one transaction (see [`Vault::prepare_batch`]).
+    /// Write prepared subjects, with their audit entries, in one transaction (see
+    /// [`Vault::prepare_batch`]).
     pub async fn write_prepared(
         &self,
         call: &Call,
         batch: &[NewSubject],
     ) -> Result<(), ServiceError> {
-        self.inner.store.insert_subjects(batch).await?;
-        self.record_created(call, batch).await
+        let audit = self.created_entries(call, batch);
+        self.inner.store.insert_subjects(batch, &audit).await?;
+        Ok(())
     }
 
     fn prepare(
@@ -502,7 +500,7 @@ impl Vault {
                 );
                 return Err(ServiceError::Integrity);
             }
-            out.push(self.decrypt_view(call, loaded, &wanted)?);
+            out.push(self.view_with(call, &dek, loaded, &wanted)?);
         }
         let now = to_micros(self.now());
         let actor = call.actor.id();
@@ -832,27 +830,31 @@ impl Vault {
         self.append(vec![e]).await
     }
 
-    async fn record_created(&self, call: &Call, batch: &[NewSubject]) -> Result<(), ServiceError> {
-        let now = to_micros(self.now());
-        let actor = call.actor.id();
-        let rule = self.rule(call);
-        let entries = batch
-            .iter()
-            .map(|n| {
-                entry(
-                    now,
-                    &actor,
-                    Action::CREATE,
-                    Outcome::Allowed,
-                    Some(Uuid::from_bytes(n.subject.id).to_string()),
-                    Some(&call.purpose),
-                    n.values.iter().map(|v| v.category.clone()).collect(),
-                    Some(rule.clone()),
-                    None,
-                )
-            })
-            .collect();
-        self.append(entries).await
+    fn audit_on(&self) -> bool {
+        self.inner.auditor.is_some()
+    }
+
+    /// The audit entry of a create (clause 8.1), written with the subject.
+    fn created_entry(&self, call: &Call, n: &NewSubject) -> derbes_audit::EntryFields {
+        entry(
+            n.subject.created_at,
+            &call.actor.id(),
+            Action::CREATE,
+            Outcome::Allowed,
+            Some(Uuid::from_bytes(n.subject.id).to_string()),
+            Some(&call.purpose),
+            n.values.iter().map(|v| v.category.clone()).collect(),
+            Some(self.rule(call)),
+            None,
+        )
+    }
+
+    /// The audit entries of a batch of creates (none when the audit log is off).
+    fn created_entries(&self, call: &Call, batch: &[NewSubject]) -> Vec<derbes_audit::EntryFields> {
+        if !self.audit_on() {
+            return Vec::new();
+        }
+        batch.iter().map(|n| self.created_entry(call, n)).collect()
     }
 
     /// Record a refusal by the purpose or minimisation check (3.2: "refused and audited") and
@@ -927,13 +929,24 @@ impl Vault {
     fn decrypt_view(
         &self,
         call: &Call,
+        loaded: SubjectWithValues,
+        wanted: &BTreeSet<String>,
+    ) -> Result<SubjectView, ServiceError> {
+        let dek = self.unwrap(&loaded.0)?;
+        self.view_with(call, &dek, loaded, wanted)
+    }
+
+    /// The view of a loaded subject through a purpose, with its already unwrapped data key.
+    fn view_with(
+        &self,
+        call: &Call,
+        dek: &derbes_crypto::Dek,
         (subject, values): SubjectWithValues,
         wanted: &BTreeSet<String>,
     ) -> Result<SubjectView, ServiceError> {
-        let dek = self.unwrap(&subject)?;
         let mut views = Vec::with_capacity(values.len());
         for r in values.iter().filter(|r| wanted.contains(&r.category)) {
-            views.push(value_view(&dek, &subject.id, r)?);
+            views.push(value_view(dek, &subject.id, r)?);
         }
         Ok(SubjectView {
             id: Uuid::from_bytes(subject.id),

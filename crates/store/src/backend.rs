@@ -4,6 +4,7 @@
 //! writer connection (SQLite has one writer anyway; one connection avoids `SQLITE_BUSY`) and a
 //! small pool of readers. PostgreSQL uses one pool for both.
 
+use crate::packed;
 use crate::{
     ApiKeyRecord, AuditEntry, AuditFields, AuditHead, Backend, BlindIndexRecord, Checkpoint,
     Expect, NewSubject, OpenOptions, Store, StoreError, SubjectId, SubjectRecord,
@@ -22,9 +23,21 @@ use std::time::Duration;
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static PG_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Rows per multi-row `INSERT`: the widest table has 14 columns, and SQLite allows 32,766
-/// bound parameters per statement (PostgreSQL 65,535).
+/// Rows per multi-row `INSERT`: the widest table inserted in bulk (audit entries) has 12
+/// columns, and SQLite allows 32,766 bound parameters per statement (PostgreSQL 65,535).
 const ROWS_PER_INSERT: usize = 2000;
+/// Subjects per multi-row `INSERT` (8 columns).
+const SUBJECTS_PER_INSERT: usize = 2000;
+
+/// The blind-index table of a category: `unique_index` (one subject per value) or
+/// `shared_index`.
+fn index_table(unique: bool) -> &'static str {
+    if unique {
+        "unique_index"
+    } else {
+        "shared_index"
+    }
+}
 
 const SUBJECT_COLS: &str =
     "id, created_at, created_by, kek_version, wrapped_dek, dek_version, status";
@@ -153,6 +166,21 @@ where
         dek_version: to_u32(row.try_get(at + 5)?)?,
         status: row.try_get(at + 6)?,
     })
+}
+
+/// A subject row followed by its packed current values (`SUBJECT_COLS, vals`).
+fn subject_and_values<R: Row>(row: &R) -> Result<SubjectWithValues, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r [u8]: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let subject = subject_from_row(row, 0)?;
+    let vals: &[u8] = row.try_get(7)?;
+    let current = packed::decode(&subject.id, vals)?;
+    Ok((subject, current.values))
 }
 
 fn value_from_row<R: Row>(row: &R, at: usize) -> Result<ValueRecord, StoreError>
@@ -335,67 +363,60 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn insert_subjects(&self, batch: &[NewSubject]) -> Result<(), StoreError> {
-                if batch.is_empty() {
-                    return Ok(());
+            async fn insert_subjects(
+                &self,
+                batch: &[NewSubject],
+                audit: &[AuditFields],
+            ) -> Result<Vec<AuditEntry>, StoreError> {
+                if batch.is_empty() && audit.is_empty() {
+                    return Ok(Vec::new());
                 }
-                let mut tx = self.write.begin().await?;
-                let result: Result<(), StoreError> = async {
-                for chunk in batch.chunks(ROWS_PER_INSERT) {
-                    let mut qb = QueryBuilder::<$db>::new(format!(
-                        "INSERT INTO subjects ({SUBJECT_COLS}) "
-                    ));
-                    qb.push_values(chunk, |mut b, n| {
-                        let s = &n.subject;
-                        b.push_bind(s.id.to_vec())
-                            .push_bind(s.created_at)
-                            .push_bind(s.created_by.clone())
-                            .push_bind(i64::from(s.kek_version))
-                            .push_bind(s.wrapped_dek.clone())
-                            .push_bind(i64::from(s.dek_version))
-                            .push_bind(s.status.clone());
-                    });
-                    qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
-                }
-                let values: Vec<&ValueRecord> = batch.iter().flat_map(|n| n.values.iter()).collect();
-                for chunk in values.chunks(ROWS_PER_INSERT) {
-                    let mut qb =
-                        QueryBuilder::<$db>::new(format!("INSERT INTO subject_values ({VALUE_COLS}) "));
-                    qb.push_values(chunk, |mut b, v| {
-                        b.push_bind(v.subject_id.to_vec())
-                            .push_bind(v.category.clone())
-                            .push_bind(v.seq)
-                            .push_bind(v.ciphertext.clone())
-                            .push_bind(i64::from(v.dek_version))
-                            .push_bind(v.source_kind.clone())
-                            .push_bind(v.source_name.clone())
-                            .push_bind(v.obtained_at)
-                            .push_bind(v.recorded_at)
-                            .push_bind(v.recorded_by.clone())
-                            .push_bind(v.purpose.clone())
-                            .push_bind(v.verification.clone())
-                            .push_bind(v.superseded_at)
-                            .push_bind(v.change_kind.clone());
-                    });
-                    qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
-                }
-                let indexes: Vec<(&SubjectId, &BlindIndexRecord)> = batch
+                let packed: Vec<Vec<u8>> = batch
                     .iter()
-                    .flat_map(|n| n.indexes.iter().map(move |i| (&n.subject.id, i)))
+                    .map(|n| packed::encode(&n.values, &n.indexes))
                     .collect();
-                for chunk in indexes.chunks(ROWS_PER_INSERT) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO blind_indexes (subject_id, category, hash, is_unique) ",
-                    );
-                    qb.push_values(chunk, |mut b, (id, i)| {
-                        b.push_bind(id.to_vec())
-                            .push_bind(i.category.clone())
-                            .push_bind(i.hash.clone())
-                            .push_bind(i64::from(i.unique));
-                    });
-                    qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
-                }
-                Ok(())
+                let mut tx = self.write.begin().await?;
+                let result: Result<Vec<AuditEntry>, StoreError> = async {
+                    for (chunk, vals) in batch
+                        .chunks(SUBJECTS_PER_INSERT)
+                        .zip(packed.chunks(SUBJECTS_PER_INSERT))
+                    {
+                        let mut qb = QueryBuilder::<$db>::new(format!(
+                            "INSERT INTO subjects ({SUBJECT_COLS}, vals) "
+                        ));
+                        qb.push_values(chunk.iter().zip(vals), |mut b, (n, v)| {
+                            let s = &n.subject;
+                            b.push_bind(&s.id[..])
+                                .push_bind(s.created_at)
+                                .push_bind(s.created_by.as_str())
+                                .push_bind(i64::from(s.kek_version))
+                                .push_bind(s.wrapped_dek.as_slice())
+                                .push_bind(i64::from(s.dek_version))
+                                .push_bind(s.status.as_str())
+                                .push_bind(v.as_slice());
+                        });
+                        qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
+                    }
+                    for unique in [true, false] {
+                        let rows: Vec<(&SubjectId, &BlindIndexRecord)> = batch
+                            .iter()
+                            .flat_map(|n| n.indexes.iter().map(move |i| (&n.subject.id, i)))
+                            .filter(|(_, i)| i.unique == unique)
+                            .collect();
+                        for chunk in rows.chunks(ROWS_PER_INSERT) {
+                            let mut qb = QueryBuilder::<$db>::new(format!(
+                                "INSERT INTO {} (category, hash, subject_id) ",
+                                index_table(unique)
+                            ));
+                            qb.push_values(chunk, |mut b, (id, i)| {
+                                b.push_bind(i.category.as_str())
+                                    .push_bind(i.hash.as_slice())
+                                    .push_bind(&id[..]);
+                            });
+                            qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
+                        }
+                    }
+                    Self::append_audit_in(&mut tx, audit).await
                 }
                 .await;
                 finish(tx, result).await
@@ -403,7 +424,7 @@ macro_rules! impl_store {
 
             async fn subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>, StoreError> {
                 let row = sqlx::query(&format!("SELECT {SUBJECT_COLS} FROM subjects WHERE id = $1"))
-                    .bind(id.to_vec())
+                    .bind(&id[..])
                     .fetch_optional(&self.read)
                     .await?;
                 row.map(|r| subject_from_row(&r, 0)).transpose()
@@ -413,21 +434,13 @@ macro_rules! impl_store {
                 &self,
                 id: &SubjectId,
             ) -> Result<Option<SubjectWithValues>, StoreError> {
-                let Some(subject) = self.subject(id).await? else {
-                    return Ok(None);
-                };
-                let rows = sqlx::query(&format!(
-                    "SELECT {VALUE_COLS} FROM subject_values \
-                     WHERE subject_id = $1 AND superseded_at IS NULL ORDER BY category"
+                let row = sqlx::query(&format!(
+                    "SELECT {SUBJECT_COLS}, vals FROM subjects WHERE id = $1"
                 ))
-                .bind(id.to_vec())
-                .fetch_all(&self.read)
+                .bind(&id[..])
+                .fetch_optional(&self.read)
                 .await?;
-                let values = rows
-                    .iter()
-                    .map(|r| value_from_row(r, 0))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Some((subject, values)))
+                row.map(|r| subject_and_values(&r)).transpose()
             }
 
             async fn load_by_index(
@@ -435,30 +448,26 @@ macro_rules! impl_store {
                 category: &str,
                 hash: &[u8],
             ) -> Result<Vec<SubjectWithValues>, StoreError> {
+                // Both index tables are probed: a category is in one of them, and the empty
+                // probe costs one B-tree descent.
                 let rows = sqlx::query(
                     "SELECT s.id, s.created_at, s.created_by, s.kek_version, s.wrapped_dek, \
-                     s.dek_version, s.status, \
-                     v.subject_id, v.category, v.seq, v.ciphertext, v.dek_version, v.source_kind, \
-                     v.source_name, v.obtained_at, v.recorded_at, v.recorded_by, v.purpose, \
-                     v.verification, v.superseded_at, v.change_kind \
-                     FROM blind_indexes b \
-                     JOIN subjects s ON s.id = b.subject_id \
-                     JOIN subject_values v ON v.subject_id = s.id AND v.superseded_at IS NULL \
-                     WHERE b.hash = $1 AND b.category = $2 \
-                     ORDER BY s.id, v.category",
+                     s.dek_version, s.status, s.vals \
+                     FROM unique_index b JOIN subjects s ON s.id = b.subject_id \
+                     WHERE b.category = $1 AND b.hash = $2 \
+                     UNION ALL \
+                     SELECT s.id, s.created_at, s.created_by, s.kek_version, s.wrapped_dek, \
+                     s.dek_version, s.status, s.vals \
+                     FROM shared_index b JOIN subjects s ON s.id = b.subject_id \
+                     WHERE b.category = $1 AND b.hash = $2",
                 )
-                .bind(hash)
                 .bind(category)
+                .bind(hash)
                 .fetch_all(&self.read)
                 .await?;
-                let mut out: Vec<SubjectWithValues> = Vec::new();
-                for r in &rows {
-                    let value = value_from_row(r, 7)?;
-                    match out.last_mut() {
-                        Some((s, vs)) if s.id == value.subject_id => vs.push(value),
-                        _ => out.push((subject_from_row(r, 0)?, vec![value])),
-                    }
-                }
+                let mut out: Vec<SubjectWithValues> =
+                    rows.iter().map(subject_and_values).collect::<Result<_, _>>()?;
+                out.sort_by(|a, b| a.0.id.cmp(&b.0.id));
                 Ok(out)
             }
 
@@ -468,14 +477,21 @@ macro_rules! impl_store {
                 category: &str,
             ) -> Result<Vec<ValueRecord>, StoreError> {
                 let rows = sqlx::query(&format!(
-                    "SELECT {VALUE_COLS} FROM subject_values \
+                    "SELECT {VALUE_COLS} FROM value_history \
                      WHERE subject_id = $1 AND category = $2 ORDER BY seq"
                 ))
-                .bind(id.to_vec())
+                .bind(&id[..])
                 .bind(category)
                 .fetch_all(&self.read)
                 .await?;
-                rows.iter().map(|r| value_from_row(r, 0)).collect()
+                let mut out = rows
+                    .iter()
+                    .map(|r| value_from_row(r, 0))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if let Some((_, current)) = self.subject_with_values(id).await? {
+                    out.extend(current.into_iter().filter(|v| v.category == category));
+                }
+                Ok(out)
             }
 
             async fn write_values(
@@ -486,104 +502,81 @@ macro_rules! impl_store {
             ) -> Result<Vec<i64>, StoreError> {
                 let mut tx = self.write.begin().await?;
                 let result: Result<Vec<i64>, StoreError> = async {
-                // Locks the subject row (PostgreSQL) / takes the write lock (SQLite), so
-                // concurrent writers to one subject are serialised.
-                let locked = sqlx::query("UPDATE subjects SET status = status WHERE id = $1")
-                    .bind(id.to_vec())
-                    .execute(&mut *tx)
-                    .await?;
-                if locked.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                let mut seqs = Vec::with_capacity(writes.len());
-                for w in writes {
-                    let cat = &w.value.category;
-                    let current: Option<i64> = sqlx::query_scalar(
-                        "SELECT seq FROM subject_values \
-                         WHERE subject_id = $1 AND category = $2 AND superseded_at IS NULL",
-                    )
-                    .bind(id.to_vec())
-                    .bind(cat)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    match (w.expect, current) {
-                        (Expect::Existing, None) => {
-                            return Err(StoreError::Precondition {
-                                category: cat.clone(),
-                                expected: "value exists",
-                            })
+                    let mut current = Self::lock_current(&mut tx, id).await?;
+                    let mut seqs = Vec::with_capacity(writes.len());
+                    for w in writes {
+                        let cat = w.value.category.as_str();
+                        let held = current.values.iter().position(|v| v.category == cat);
+                        match (w.expect, held) {
+                            (Expect::Existing, None) => {
+                                return Err(StoreError::Precondition {
+                                    category: cat.to_string(),
+                                    expected: "value exists",
+                                })
+                            }
+                            (Expect::Absent, Some(_)) => {
+                                return Err(StoreError::Precondition {
+                                    category: cat.to_string(),
+                                    expected: "no value",
+                                })
+                            }
+                            _ => {}
                         }
-                        (Expect::Absent, Some(_)) => {
-                            return Err(StoreError::Precondition {
-                                category: cat.clone(),
-                                expected: "no value",
-                            })
+                        let seq = match held {
+                            Some(i) => {
+                                let mut old = current.values.remove(i);
+                                old.superseded_at = Some(now);
+                                let seq = old.seq + 1;
+                                Self::insert_history(&mut tx, &old).await?;
+                                seq
+                            }
+                            None => {
+                                let last: i64 = sqlx::query_scalar(
+                                    "SELECT COALESCE(MAX(seq), 0) FROM value_history \
+                                     WHERE subject_id = $1 AND category = $2",
+                                )
+                                .bind(&id[..])
+                                .bind(cat)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                                last + 1
+                            }
+                        };
+                        if let Some(pos) = current.indexes.iter().position(|i| i.category == cat) {
+                            let old = current.indexes.remove(pos);
+                            sqlx::query(&format!(
+                                "DELETE FROM {} WHERE category = $1 AND hash = $2 AND subject_id = $3",
+                                index_table(old.unique)
+                            ))
+                            .bind(cat)
+                            .bind(old.hash.as_slice())
+                            .bind(&id[..])
+                            .execute(&mut *tx)
+                            .await?;
                         }
-                        _ => {}
+                        if let Some(i) = &w.index {
+                            sqlx::query(&format!(
+                                "INSERT INTO {} (category, hash, subject_id) VALUES ($1, $2, $3)",
+                                index_table(i.unique)
+                            ))
+                            .bind(i.category.as_str())
+                            .bind(i.hash.as_slice())
+                            .bind(&id[..])
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_write_err)?;
+                            current.indexes.push(i.clone());
+                        }
+                        let mut v = w.value.clone();
+                        v.subject_id = *id;
+                        v.seq = seq;
+                        v.superseded_at = None;
+                        current.values.push(v);
+                        seqs.push(seq);
                     }
-                    if let Some(seq) = current {
-                        sqlx::query(
-                            "UPDATE subject_values SET superseded_at = $1 \
-                             WHERE subject_id = $2 AND category = $3 AND seq = $4",
-                        )
-                        .bind(now)
-                        .bind(id.to_vec())
-                        .bind(cat)
-                        .bind(seq)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    let last: i64 = sqlx::query_scalar(
-                        "SELECT COALESCE(MAX(seq), 0) FROM subject_values \
-                         WHERE subject_id = $1 AND category = $2",
-                    )
-                    .bind(id.to_vec())
-                    .bind(cat)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let seq = last + 1;
-                    let v = &w.value;
-                    sqlx::query(&format!(
-                        "INSERT INTO subject_values ({VALUE_COLS}) VALUES \
-                         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13)"
-                    ))
-                    .bind(id.to_vec())
-                    .bind(cat)
-                    .bind(seq)
-                    .bind(&v.ciphertext)
-                    .bind(i64::from(v.dek_version))
-                    .bind(&v.source_kind)
-                    .bind(&v.source_name)
-                    .bind(v.obtained_at)
-                    .bind(v.recorded_at)
-                    .bind(&v.recorded_by)
-                    .bind(&v.purpose)
-                    .bind(&v.verification)
-                    .bind(&v.change_kind)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_write_err)?;
-                    sqlx::query("DELETE FROM blind_indexes WHERE subject_id = $1 AND category = $2")
-                        .bind(id.to_vec())
-                        .bind(cat)
-                        .execute(&mut *tx)
-                        .await?;
-                    if let Some(i) = &w.index {
-                        sqlx::query(
-                            "INSERT INTO blind_indexes (subject_id, category, hash, is_unique) \
-                             VALUES ($1, $2, $3, $4)",
-                        )
-                        .bind(id.to_vec())
-                        .bind(&i.category)
-                        .bind(&i.hash)
-                        .bind(i64::from(i.unique))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_write_err)?;
-                    }
-                    seqs.push(seq);
-                }
-                Ok(seqs)
+                    current.values.sort_by(|a, b| a.category.cmp(&b.category));
+                    Self::save_current(&mut tx, id, &current).await?;
+                    Ok(seqs)
                 }
                 .await;
                 finish(tx, result).await
@@ -595,22 +588,20 @@ macro_rules! impl_store {
                 category: &str,
                 verification: &str,
             ) -> Result<(), StoreError> {
-                let r = sqlx::query(
-                    "UPDATE subject_values SET verification = $1 \
-                     WHERE subject_id = $2 AND category = $3 AND superseded_at IS NULL",
-                )
-                .bind(verification)
-                .bind(id.to_vec())
-                .bind(category)
-                .execute(&self.write)
-                .await?;
-                if r.rows_affected() == 0 {
-                    return Err(StoreError::Precondition {
-                        category: category.to_string(),
-                        expected: "value exists",
-                    });
+                let mut tx = self.write.begin().await?;
+                let result: Result<(), StoreError> = async {
+                    let mut current = Self::lock_current(&mut tx, id).await?;
+                    let Some(v) = current.value_mut(category) else {
+                        return Err(StoreError::Precondition {
+                            category: category.to_string(),
+                            expected: "value exists",
+                        });
+                    };
+                    v.verification = Some(verification.to_string());
+                    Self::save_current(&mut tx, id, &current).await
                 }
-                Ok(())
+                .await;
+                finish(tx, result).await
             }
 
             async fn rewrap_subject(
@@ -624,7 +615,7 @@ macro_rules! impl_store {
                 )
                 .bind(i64::from(kek_version))
                 .bind(wrapped_dek)
-                .bind(id.to_vec())
+                .bind(&id[..])
                 .execute(&self.write)
                 .await?;
                 if r.rows_affected() == 0 {
@@ -663,84 +654,7 @@ macro_rules! impl_store {
                     return Ok(Vec::new());
                 }
                 let mut tx = self.write.begin().await?;
-                let result: Result<Vec<AuditEntry>, StoreError> = async {
-                    // Serialise appenders on the head row (row lock on PostgreSQL, the write
-                    // lock on SQLite).
-                    sqlx::query("UPDATE audit_head SET size = size WHERE id = 1")
-                        .execute(&mut *tx)
-                        .await?;
-                    let head = sqlx::query("SELECT size, frontier FROM audit_head WHERE id = 1")
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    let size = to_seq(head.try_get(0)?)?;
-                    let frontier: Vec<u8> = head.try_get(1)?;
-                    let mut acc =
-                        derbes_audit::MerkleAccumulator::from_frontier(size, frontier_from(&frontier)?)
-                            .map_err(|e| StoreError::Audit(e.to_string()))?;
-                    let mut prev: Option<AuditEntry> = if size == 0 {
-                        None
-                    } else {
-                        let row = sqlx::query(&format!(
-                            "SELECT {AUDIT_COLS} FROM audit_entries WHERE seq = $1"
-                        ))
-                        .bind(seq_i64(size - 1)?)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .ok_or_else(|| StoreError::Audit("the last audit entry is missing".into()))?;
-                        Some(audit_from_row(&row)?)
-                    };
-                    let mut out = Vec::with_capacity(fields.len());
-                    for f in fields {
-                        let e = AuditEntry::new_next(prev.as_ref(), f.clone())
-                            .map_err(|e| StoreError::Audit(e.to_string()))?;
-                        acc.push_entry_hash(&e.hash);
-                        prev = Some(e.clone());
-                        out.push(e);
-                    }
-                    for chunk in out.chunks(ROWS_PER_INSERT) {
-                        let mut qb = QueryBuilder::<$db>::new(format!(
-                            "INSERT INTO audit_entries ({AUDIT_COLS}) "
-                        ));
-                        let mut bad = None;
-                        qb.push_values(chunk, |mut b, e| {
-                            let seq = match seq_i64(e.seq) {
-                                Ok(s) => s,
-                                Err(err) => {
-                                    bad = Some(err);
-                                    0
-                                }
-                            };
-                            b.push_bind(seq)
-                                .push_bind(e.at)
-                                .push_bind(e.actor.clone())
-                                .push_bind(e.action.as_str().to_string())
-                                .push_bind(e.subject.clone())
-                                .push_bind(e.purpose.clone())
-                                // A space: the one separator entry validation forbids in codes.
-                                .push_bind(e.categories.join(" "))
-                                .push_bind(e.rule.clone())
-                                .push_bind(e.outcome.as_str().to_string())
-                                .push_bind(e.detail.clone())
-                                .push_bind(e.prev_hash.to_vec())
-                                .push_bind(e.hash.to_vec());
-                        });
-                        if let Some(err) = bad {
-                            return Err(err);
-                        }
-                        qb.build().execute(&mut *tx).await?;
-                    }
-                    let last = out.last().map(|e| e.hash.to_vec()).unwrap_or_default();
-                    sqlx::query(
-                        "UPDATE audit_head SET size = $1, last_hash = $2, frontier = $3 WHERE id = 1",
-                    )
-                    .bind(seq_i64(acc.size())?)
-                    .bind(last)
-                    .bind(acc.frontier().concat())
-                    .execute(&mut *tx)
-                    .await?;
-                    Ok(out)
-                }
-                .await;
+                let result = Self::append_audit_in(&mut tx, fields).await;
                 finish(tx, result).await
             }
 
@@ -876,6 +790,153 @@ macro_rules! impl_store {
                 if r.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
+                Ok(())
+            }
+        }
+
+        impl $ty {
+            /// Append audit entries inside `tx`, chained after the head (which `tx` locks).
+            async fn append_audit_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                fields: &[AuditFields],
+            ) -> Result<Vec<AuditEntry>, StoreError> {
+                if fields.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // Serialise appenders on the head row (row lock on PostgreSQL, the write
+                // lock on SQLite).
+                sqlx::query("UPDATE audit_head SET size = size WHERE id = 1")
+                    .execute(&mut **tx)
+                    .await?;
+                let head = sqlx::query("SELECT size, frontier FROM audit_head WHERE id = 1")
+                    .fetch_one(&mut **tx)
+                    .await?;
+                let size = to_seq(head.try_get(0)?)?;
+                let frontier: Vec<u8> = head.try_get(1)?;
+                let mut acc =
+                    derbes_audit::MerkleAccumulator::from_frontier(size, frontier_from(&frontier)?)
+                        .map_err(|e| StoreError::Audit(e.to_string()))?;
+                let mut prev: Option<AuditEntry> = if size == 0 {
+                    None
+                } else {
+                    let row = sqlx::query(&format!(
+                        "SELECT {AUDIT_COLS} FROM audit_entries WHERE seq = $1"
+                    ))
+                    .bind(seq_i64(size - 1)?)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .ok_or_else(|| StoreError::Audit("the last audit entry is missing".into()))?;
+                    Some(audit_from_row(&row)?)
+                };
+                let mut out = Vec::with_capacity(fields.len());
+                for f in fields {
+                    let e = AuditEntry::new_next(prev.as_ref(), f.clone())
+                        .map_err(|e| StoreError::Audit(e.to_string()))?;
+                    acc.push_entry_hash(&e.hash);
+                    prev = Some(e.clone());
+                    out.push(e);
+                }
+                for chunk in out.chunks(ROWS_PER_INSERT) {
+                    let mut qb = QueryBuilder::<$db>::new(format!(
+                        "INSERT INTO audit_entries ({AUDIT_COLS}) "
+                    ));
+                    let mut bad = None;
+                    qb.push_values(chunk, |mut b, e| {
+                        let seq = match seq_i64(e.seq) {
+                            Ok(s) => s,
+                            Err(err) => {
+                                bad = Some(err);
+                                0
+                            }
+                        };
+                        b.push_bind(seq)
+                            .push_bind(e.at)
+                            .push_bind(e.actor.clone())
+                            .push_bind(e.action.as_str().to_string())
+                            .push_bind(e.subject.clone())
+                            .push_bind(e.purpose.clone())
+                            // A space: the one separator entry validation forbids in codes.
+                            .push_bind(e.categories.join(" "))
+                            .push_bind(e.rule.clone())
+                            .push_bind(e.outcome.as_str().to_string())
+                            .push_bind(e.detail.clone())
+                            .push_bind(e.prev_hash.to_vec())
+                            .push_bind(e.hash.to_vec());
+                    });
+                    if let Some(err) = bad {
+                        return Err(err);
+                    }
+                    qb.build().execute(&mut **tx).await?;
+                }
+                let last = out.last().map(|e| e.hash.to_vec()).unwrap_or_default();
+                sqlx::query(
+                    "UPDATE audit_head SET size = $1, last_hash = $2, frontier = $3 WHERE id = 1",
+                )
+                .bind(seq_i64(acc.size())?)
+                .bind(last)
+                .bind(acc.frontier().concat())
+                .execute(&mut **tx)
+                .await?;
+                Ok(out)
+            }
+
+            /// Lock a subject's row for a write (row lock on PostgreSQL, the write lock on
+            /// SQLite) and read its current values.
+            async fn lock_current(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: &SubjectId,
+            ) -> Result<packed::Current, StoreError> {
+                let locked = sqlx::query("UPDATE subjects SET status = status WHERE id = $1")
+                    .bind(&id[..])
+                    .execute(&mut **tx)
+                    .await?;
+                if locked.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let vals: Vec<u8> = sqlx::query_scalar("SELECT vals FROM subjects WHERE id = $1")
+                    .bind(&id[..])
+                    .fetch_one(&mut **tx)
+                    .await?;
+                packed::decode(id, &vals)
+            }
+
+            async fn save_current(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: &SubjectId,
+                current: &packed::Current,
+            ) -> Result<(), StoreError> {
+                sqlx::query("UPDATE subjects SET vals = $1 WHERE id = $2")
+                    .bind(packed::encode(&current.values, &current.indexes))
+                    .bind(&id[..])
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_history(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                v: &ValueRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(&format!(
+                    "INSERT INTO value_history ({VALUE_COLS}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                ))
+                .bind(&v.subject_id[..])
+                .bind(v.category.as_str())
+                .bind(v.seq)
+                .bind(v.ciphertext.as_slice())
+                .bind(i64::from(v.dek_version))
+                .bind(v.source_kind.as_str())
+                .bind(v.source_name.as_deref())
+                .bind(v.obtained_at)
+                .bind(v.recorded_at)
+                .bind(v.recorded_by.as_str())
+                .bind(v.purpose.as_str())
+                .bind(v.verification.as_deref())
+                .bind(v.superseded_at)
+                .bind(v.change_kind.as_str())
+                .execute(&mut **tx)
+                .await?;
                 Ok(())
             }
         }

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod backend;
+pub mod packed;
 pub mod testing;
 
 use async_trait::async_trait;
@@ -239,8 +240,14 @@ pub trait Store: Send + Sync + 'static {
     /// Write a `meta` entry (insert or replace).
     async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
 
-    /// Insert subjects with their values and indexes, all or nothing, in one transaction.
-    async fn insert_subjects(&self, batch: &[NewSubject]) -> Result<(), StoreError>;
+    /// Insert subjects with their values and indexes, and append `audit` entries to the audit
+    /// log, all or nothing, in one transaction (so a create is never without its audit
+    /// entry, nor an entry without its create). Returns the appended entries.
+    async fn insert_subjects(
+        &self,
+        batch: &[NewSubject],
+        audit: &[AuditFields],
+    ) -> Result<Vec<AuditEntry>, StoreError>;
     /// A subject row.
     async fn subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>, StoreError>;
     /// A subject with its current values.

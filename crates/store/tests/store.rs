@@ -64,7 +64,7 @@ fn new_subject(n: u8, iin_hash: u8) -> NewSubject {
 async fn insert_read_and_lookup_by_blind_index() {
     for db in both().await.unwrap() {
         let s = &db.store;
-        s.insert_subjects(&[new_subject(1, 1), new_subject(2, 2)])
+        s.insert_subjects(&[new_subject(1, 1), new_subject(2, 2)], &[])
             .await
             .unwrap();
         assert_eq!(s.count_subjects().await.unwrap(), 2, "{:?}", s.backend());
@@ -93,9 +93,9 @@ async fn insert_read_and_lookup_by_blind_index() {
 async fn c5_3_unique_conflict_rolls_back_the_whole_batch() {
     for db in both().await.unwrap() {
         let s = &db.store;
-        s.insert_subjects(&[new_subject(1, 1)]).await.unwrap();
+        s.insert_subjects(&[new_subject(1, 1)], &[]).await.unwrap();
         let err = s
-            .insert_subjects(&[new_subject(2, 2), new_subject(3, 1)])
+            .insert_subjects(&[new_subject(2, 2), new_subject(3, 1)], &[])
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict), "{err:?}");
@@ -105,11 +105,58 @@ async fn c5_3_unique_conflict_rolls_back_the_whole_batch() {
     }
 }
 
+fn create_entry(n: u8) -> derbes_store::AuditFields {
+    derbes_store::AuditFields {
+        at: 5,
+        actor: "api_key:test".into(),
+        action: derbes_audit::Action::CREATE,
+        subject: Some(format!("subject-{n}")),
+        purpose: Some("contract".into()),
+        categories: vec!["email".into(), "iin".into()],
+        rule: Some("purpose:contract".into()),
+        outcome: derbes_audit::Outcome::Allowed,
+        detail: None,
+    }
+}
+
+/// 8.1: a create and its audit entry are one transaction — both land, or (on a conflict)
+/// neither does, so the log never misses a create nor records one that did not happen.
+#[tokio::test]
+async fn c8_1_create_and_its_audit_entry_commit_together() {
+    for db in both().await.unwrap() {
+        let s = &db.store;
+        let appended = s
+            .insert_subjects(&[new_subject(1, 1)], &[create_entry(1)])
+            .await
+            .unwrap();
+        assert_eq!(appended.len(), 1);
+        assert_eq!(appended[0].seq, 0);
+        assert_eq!(s.audit_head().await.unwrap().size, 1);
+        let err = s
+            .insert_subjects(
+                &[new_subject(2, 2), new_subject(3, 1)],
+                &[create_entry(2), create_entry(3)],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict), "{err:?}");
+        assert_eq!(s.audit_head().await.unwrap().size, 1, "{:?}", s.backend());
+        assert_eq!(s.count_subjects().await.unwrap(), 1);
+        s.insert_subjects(&[new_subject(4, 4)], &[create_entry(4)])
+            .await
+            .unwrap();
+        let entries = s.audit_entries(0, 10).await.unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].subject.as_deref(), Some("subject-4"));
+        assert_eq!(entries[1].prev_hash, entries[0].hash, "chained across calls");
+    }
+}
+
 #[tokio::test]
 async fn corrections_keep_history_and_move_the_index() {
     for db in both().await.unwrap() {
         let s = &db.store;
-        s.insert_subjects(&[new_subject(1, 1)]).await.unwrap();
+        s.insert_subjects(&[new_subject(1, 1)], &[]).await.unwrap();
         let mut v = value(sid(1), "iin", &[7, 7]);
         v.change_kind = "correct".into();
         let seqs = s
@@ -191,7 +238,7 @@ async fn corrections_keep_history_and_move_the_index() {
 async fn a_correction_to_anothers_unique_value_conflicts_and_changes_nothing() {
     for db in both().await.unwrap() {
         let s = &db.store;
-        s.insert_subjects(&[new_subject(1, 1), new_subject(2, 2)])
+        s.insert_subjects(&[new_subject(1, 1), new_subject(2, 2)], &[])
             .await
             .unwrap();
         let err = s
@@ -222,7 +269,7 @@ async fn a_correction_to_anothers_unique_value_conflicts_and_changes_nothing() {
 async fn verification_meta_rewrap_and_api_keys() {
     for db in both().await.unwrap() {
         let s = &db.store;
-        s.insert_subjects(&[new_subject(1, 1)]).await.unwrap();
+        s.insert_subjects(&[new_subject(1, 1)], &[]).await.unwrap();
         s.set_verification(&sid(1), "iin", r#"{"status":"verified"}"#)
             .await
             .unwrap();

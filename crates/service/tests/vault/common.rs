@@ -223,27 +223,43 @@ impl Raw {
         }
     }
 
-    pub async fn ciphertext(&self, id: uuid::Uuid, category: &str) -> Vec<u8> {
-        let sql = "SELECT ciphertext FROM subject_values \
-                   WHERE subject_id = $1 AND category = $2 AND superseded_at IS NULL";
-        on_pool!(self, p => sqlx::query_scalar(sql)
+    /// The subject's packed current values, decoded.
+    pub async fn current(&self, id: uuid::Uuid) -> derbes_store::packed::Current {
+        let vals: Vec<u8> = on_pool!(self, p => sqlx::query_scalar("SELECT vals FROM subjects WHERE id = $1")
             .bind(id.as_bytes().to_vec())
-            .bind(category)
             .fetch_one(p)
             .await
-            .expect("select ciphertext"))
+            .expect("select vals"));
+        derbes_store::packed::decode(id.as_bytes(), &vals).expect("packed values decode")
     }
 
+    pub async fn ciphertext(&self, id: uuid::Uuid, category: &str) -> Vec<u8> {
+        let current = self.current(id).await;
+        current
+            .values
+            .iter()
+            .find(|v| v.category == category)
+            .expect("a current value of the category")
+            .ciphertext
+            .clone()
+    }
+
+    /// Replace one current value's ciphertext directly in the database (a tamper).
     pub async fn set_ciphertext(&self, id: uuid::Uuid, category: &str, ct: &[u8]) {
-        let sql = "UPDATE subject_values SET ciphertext = $1 \
-                   WHERE subject_id = $2 AND category = $3 AND superseded_at IS NULL";
-        let n = on_pool!(self, p => sqlx::query(sql)
-            .bind(ct.to_vec())
+        let mut current = self.current(id).await;
+        let v = current
+            .values
+            .iter_mut()
+            .find(|v| v.category == category)
+            .expect("tamper must hit a current value");
+        v.ciphertext = ct.to_vec();
+        let vals = derbes_store::packed::encode(&current.values, &current.indexes);
+        let n = on_pool!(self, p => sqlx::query("UPDATE subjects SET vals = $1 WHERE id = $2")
+            .bind(vals)
             .bind(id.as_bytes().to_vec())
-            .bind(category)
             .execute(p)
             .await
-            .expect("update ciphertext")
+            .expect("update vals")
             .rows_affected());
         assert_eq!(n, 1, "tamper must hit one row");
     }
@@ -268,7 +284,8 @@ impl Raw {
     }
 
     pub async fn index_hash(&self, id: uuid::Uuid, category: &str) -> Vec<u8> {
-        let sql = "SELECT hash FROM blind_indexes WHERE subject_id = $1 AND category = $2";
+        let sql = "SELECT hash FROM unique_index WHERE subject_id = $1 AND category = $2 \
+                   UNION ALL SELECT hash FROM shared_index WHERE subject_id = $1 AND category = $2";
         on_pool!(self, p => sqlx::query_scalar(sql)
             .bind(id.as_bytes().to_vec())
             .bind(category)
@@ -278,26 +295,31 @@ impl Raw {
     }
 
     pub async fn delete_index(&self, id: uuid::Uuid, category: &str) {
-        let sql = "DELETE FROM blind_indexes WHERE subject_id = $1 AND category = $2";
-        on_pool!(self, p => sqlx::query(sql)
-            .bind(id.as_bytes().to_vec())
-            .bind(category)
-            .execute(p)
-            .await
-            .expect("delete index")
-            .rows_affected());
+        for table in ["unique_index", "shared_index"] {
+            let sql = format!("DELETE FROM {table} WHERE subject_id = $1 AND category = $2");
+            on_pool!(self, p => sqlx::query(&sql)
+                .bind(id.as_bytes().to_vec())
+                .bind(category)
+                .execute(p)
+                .await
+                .expect("delete index")
+                .rows_affected());
+        }
     }
 
     pub async fn set_index_hash(&self, id: uuid::Uuid, category: &str, hash: &[u8]) {
-        let sql = "UPDATE blind_indexes SET hash = $1 WHERE subject_id = $2 AND category = $3";
-        let n = on_pool!(self, p => sqlx::query(sql)
-            .bind(hash.to_vec())
-            .bind(id.as_bytes().to_vec())
-            .bind(category)
-            .execute(p)
-            .await
-            .expect("update index")
-            .rows_affected());
+        let mut n = 0;
+        for table in ["unique_index", "shared_index"] {
+            let sql = format!("UPDATE {table} SET hash = $1 WHERE subject_id = $2 AND category = $3");
+            n += on_pool!(self, p => sqlx::query(&sql)
+                .bind(hash.to_vec())
+                .bind(id.as_bytes().to_vec())
+                .bind(category)
+                .execute(p)
+                .await
+                .expect("update index")
+                .rows_affected());
+        }
         assert_eq!(n, 1, "tamper must hit one row");
     }
 

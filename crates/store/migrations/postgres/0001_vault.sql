@@ -4,6 +4,12 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 );
 
+-- A data subject (borrower). The id is a UUIDv7 (time-ordered) and is the subject's pseudonym.
+-- The subject's data key is stored only wrapped by a master key that is never in the database.
+-- `vals` holds the subject's CURRENT values, packed (see crates/store/src/packed.rs): each value
+-- is its own AES-256-GCM ciphertext with its provenance (source, times, actor, purpose, version,
+-- verification) beside it. One row per subject keeps a read to one row; earlier versions of a
+-- value move to `value_history` when it is corrected (2.2: never a silent overwrite).
 CREATE TABLE subjects (
     id          BYTEA PRIMARY KEY,
     created_at  BIGINT NOT NULL,
@@ -11,10 +17,12 @@ CREATE TABLE subjects (
     kek_version BIGINT NOT NULL,
     wrapped_dek BYTEA NOT NULL,
     dek_version BIGINT NOT NULL,
-    status      TEXT NOT NULL DEFAULT 'active'
+    status      TEXT NOT NULL DEFAULT 'active',
+    vals        BYTEA NOT NULL
 );
 
-CREATE TABLE subject_values (
+-- Superseded versions of values, one row each (the current version is in subjects.vals).
+CREATE TABLE value_history (
     subject_id    BYTEA NOT NULL REFERENCES subjects(id),
     category      TEXT NOT NULL,
     seq           BIGINT NOT NULL,
@@ -27,20 +35,27 @@ CREATE TABLE subject_values (
     recorded_by   TEXT NOT NULL,
     purpose       TEXT NOT NULL,
     verification  TEXT,
-    superseded_at BIGINT,
+    superseded_at BIGINT NOT NULL,
     change_kind   TEXT NOT NULL,
     PRIMARY KEY (subject_id, category, seq)
 );
 
-CREATE TABLE blind_indexes (
-    subject_id BYTEA NOT NULL REFERENCES subjects(id),
+-- Blind indexes: HMAC of the normalised current value of a searchable category. Categories
+-- whose value at most one subject may hold (IIN, mobile phone) are keyed by the hash alone, so
+-- the primary key is the uniqueness check; the others (e-mail, IBAN) may be shared.
+CREATE TABLE unique_index (
     category   TEXT NOT NULL,
     hash       BYTEA NOT NULL,
-    is_unique  BIGINT NOT NULL,
-    PRIMARY KEY (subject_id, category)
+    subject_id BYTEA NOT NULL REFERENCES subjects(id),
+    PRIMARY KEY (category, hash)
 );
-CREATE INDEX blind_indexes_hash ON blind_indexes (hash);
-CREATE UNIQUE INDEX blind_indexes_unique ON blind_indexes (category, hash) WHERE is_unique = 1;
+
+CREATE TABLE shared_index (
+    category   TEXT NOT NULL,
+    hash       BYTEA NOT NULL,
+    subject_id BYTEA NOT NULL REFERENCES subjects(id),
+    PRIMARY KEY (category, hash, subject_id)
+);
 
 CREATE TABLE api_keys (
     id         TEXT PRIMARY KEY,

@@ -6,19 +6,23 @@ CREATE TABLE meta (
 
 -- A data subject (borrower). The id is a UUIDv7 (time-ordered) and is the subject's pseudonym.
 -- The subject's data key is stored only wrapped by a master key that is never in the database.
+-- `vals` holds the subject's CURRENT values, packed (see crates/store/src/packed.rs): each value
+-- is its own AES-256-GCM ciphertext with its provenance (source, times, actor, purpose, version,
+-- verification) beside it. One row per subject keeps a read to one row; earlier versions of a
+-- value move to `value_history` when it is corrected (2.2: never a silent overwrite).
 CREATE TABLE subjects (
-    id          BLOB PRIMARY KEY,
+    id          BLOB NOT NULL UNIQUE,
     created_at  INTEGER NOT NULL,
     created_by  TEXT NOT NULL,
     kek_version INTEGER NOT NULL,
     wrapped_dek BLOB NOT NULL,
     dek_version INTEGER NOT NULL,
-    status      TEXT NOT NULL DEFAULT 'active'
-) WITHOUT ROWID;
+    status      TEXT NOT NULL DEFAULT 'active',
+    vals        BLOB NOT NULL
+);
 
--- One row per value version. (subject_id, category, seq) clusters a subject's values together;
--- the current value of a category is the row with superseded_at IS NULL.
-CREATE TABLE subject_values (
+-- Superseded versions of values, one row each (the current version is in subjects.vals).
+CREATE TABLE value_history (
     subject_id    BLOB NOT NULL REFERENCES subjects(id),
     category      TEXT NOT NULL,
     seq           INTEGER NOT NULL,
@@ -31,21 +35,27 @@ CREATE TABLE subject_values (
     recorded_by   TEXT NOT NULL,
     purpose       TEXT NOT NULL,
     verification  TEXT,
-    superseded_at INTEGER,
+    superseded_at INTEGER NOT NULL,
     change_kind   TEXT NOT NULL,
     PRIMARY KEY (subject_id, category, seq)
 ) WITHOUT ROWID;
 
--- Blind indexes: HMAC of the normalised current value, one per (subject, searchable category).
-CREATE TABLE blind_indexes (
-    subject_id BLOB NOT NULL REFERENCES subjects(id),
+-- Blind indexes: HMAC of the normalised current value of a searchable category. Categories
+-- whose value at most one subject may hold (IIN, mobile phone) are keyed by the hash alone, so
+-- the primary key is the uniqueness check; the others (e-mail, IBAN) may be shared.
+CREATE TABLE unique_index (
     category   TEXT NOT NULL,
     hash       BLOB NOT NULL,
-    is_unique  INTEGER NOT NULL,
-    PRIMARY KEY (subject_id, category)
+    subject_id BLOB NOT NULL REFERENCES subjects(id),
+    PRIMARY KEY (category, hash)
 ) WITHOUT ROWID;
-CREATE INDEX blind_indexes_hash ON blind_indexes (hash);
-CREATE UNIQUE INDEX blind_indexes_unique ON blind_indexes (category, hash) WHERE is_unique = 1;
+
+CREATE TABLE shared_index (
+    category   TEXT NOT NULL,
+    hash       BLOB NOT NULL,
+    subject_id BLOB NOT NULL REFERENCES subjects(id),
+    PRIMARY KEY (category, hash, subject_id)
+) WITHOUT ROWID;
 
 -- API keys of the lender's systems: only a SHA-256 of the 256-bit random token is kept.
 CREATE TABLE api_keys (
