@@ -16,7 +16,7 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use zeroize::Zeroizing;
 
-use crate::prim::{aes256gcm, fill_random, KEY_LEN};
+use crate::prim::{aes256gcm, fill_nonce, KEY_LEN};
 use crate::CryptoError;
 
 /// Format byte of field blobs written by this version.
@@ -100,7 +100,7 @@ impl Dek {
     /// value beyond the AES-GCM limit (about 64 GiB).
     pub fn encrypt(&self, aad: &FieldAad<'_>, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let mut nonce = [0u8; NONCE_LEN];
-        fill_random(&mut nonce)?;
+        fill_nonce(&mut nonce)?;
         let aad = aad.encode();
         let mut out = Vec::with_capacity(plaintext.len().saturating_add(FIELD_OVERHEAD));
         out.push(FIELD_FORMAT_V1);
@@ -193,7 +193,7 @@ pub(crate) fn wrap(
     dek: &[u8; KEY_LEN],
 ) -> Result<WrappedDek, CryptoError> {
     let mut nonce = [0u8; NONCE_LEN];
-    fill_random(&mut nonce)?;
+    fill_nonce(&mut nonce)?;
     let mut bytes = Vec::with_capacity(WRAPPED_DEK_LEN);
     bytes.push(WRAPPED_DEK_FORMAT_V1);
     bytes.extend_from_slice(&nonce);

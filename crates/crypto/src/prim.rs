@@ -22,6 +22,17 @@ pub(crate) fn fill_random(buf: &mut [u8]) -> Result<(), CryptoError> {
     OsRng.try_fill_bytes(buf).map_err(|_| CryptoError::Rng)
 }
 
+/// Fills `buf` with a fresh nonce from this thread's CSPRNG (rand's `ThreadRng`: ChaCha12,
+/// seeded from the operating system and reseeded from it periodically). A nonce must never
+/// repeat under a key and should be unpredictable; it needs no system call of its own, which
+/// at 15 values a subject was a measurable part of encrypting one. Keys still come from the
+/// OS generator ([`random_key`]).
+pub(crate) fn fill_nonce(buf: &mut [u8]) -> Result<(), CryptoError> {
+    rand::thread_rng()
+        .try_fill_bytes(buf)
+        .map_err(|_| CryptoError::Rng)
+}
+
 /// A fresh random 256-bit key.
 pub(crate) fn random_key() -> Result<SecretKey, CryptoError> {
     let mut key = Zeroizing::new([0u8; KEY_LEN]);

@@ -34,8 +34,11 @@ use std::time::{Duration, Instant};
 const BATCH: usize = 1000;
 /// Rows per multi-row `INSERT` in the baselines (the store uses the same).
 const ROWS_PER_INSERT: usize = 2000;
-/// Concurrent tasks of the read benchmark, on both sides.
-const READ_TASKS: usize = 4;
+/// Connections each side reads through (the store's reader pool has 4).
+const READ_POOL: u32 = 4;
+/// Batches of subjects being prepared (validated, encrypted) at once during the ingest, on
+/// tokio's blocking pool, while the writer writes the previous one.
+const PREPARE_AHEAD: usize = 2;
 /// Values of every demo subject.
 const VALUES_PER_SUBJECT: usize = derbes_demo::CATEGORIES.len();
 /// Seeds: the ingested people, the people created over HTTP (a different seed, so different
@@ -85,6 +88,10 @@ pub struct BenchArgs {
     /// Concurrent HTTP clients for the creates.
     #[arg(long, default_value_t = 32)]
     clients: usize,
+    /// Concurrent reading tasks, on each side (as many as the HTTP clients by default: a
+    /// server's reads arrive concurrently; each side reads through 4 connections).
+    #[arg(long, default_value_t = 32)]
+    read_tasks: usize,
     /// Scratch folder for the benchmark's SQLite files (default: a new folder in the system
     /// temp dir). Removed at the end unless --keep; a given folder is kept, only the files
     /// the benchmark made in it are removed.
@@ -184,7 +191,7 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
             details.push(ingest.detail());
         }
         if run_reads {
-            let reads = bench_reads(&ingest, args.reads).await?;
+            let reads = bench_reads(&ingest, args.reads, args.read_tasks).await?;
             if reads.derbes.failures + reads.baseline.failures + reads.store_only.failures > 0 {
                 failed.push(format!(
                     "{} derbes reads, {} store-only reads and {} baseline reads did not return \
@@ -194,7 +201,8 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
             }
             rows.push(ResultRow {
                 name: format!(
-                    "2. reads by IIN, lookup + decrypt of all allowed values, {READ_TASKS} tasks (reads/s)"
+                    "2. reads by IIN, lookup + decrypt of all allowed values, {} tasks (reads/s)",
+                    reads.tasks
                 ),
                 derbes: reads.derbes.rate(),
                 baseline: reads.baseline.rate(),
@@ -481,7 +489,7 @@ struct Ingest {
     /// The vault's blind indexer (for the store-only read pass).
     indexer: BlindIndexer,
     derbes_time: Duration,
-    /// Busy time of the preparing thread (validation, encryption, blind indexes).
+    /// Busy time of the preparing threads, summed (validation, encryption, blind indexes).
     prepare_time: Duration,
     /// Time in `write_prepared` (SQLite inserts + commit, then the audit append).
     write_time: Duration,
@@ -512,7 +520,7 @@ impl Ingest {
         let per = |d: Duration| d.as_secs_f64() * 1e6 / self.subjects as f64;
         format!(
             "ingest: derbes {} subjects in {:.2} s ({:.0} µs/subject of CPU, all threads); \
-             preparing (validation, encryption, blind indexes; one worker thread) {:.1} \
+             preparing (validation, encryption, blind indexes; up to {PREPARE_AHEAD} batches at once, time summed) {:.1} \
              µs/subject; writing (`write_prepared`: inserts, commit, audit append) {:.1} \
              µs/subject; \
              file {} MiB, {} MiB written (WAL + checkpoints).\n        baseline {:.2} s ({:.0} \
@@ -578,7 +586,7 @@ async fn bench_ingest(
     let derbes_bytes = file_size(&path);
 
     // Read side of the baseline: a pool of as many connections as the store's readers.
-    let baseline = baseline_pool(&base_path, READ_TASKS as u32).await?;
+    let baseline = baseline_pool(&base_path, READ_POOL).await?;
     Ok(Ingest {
         subjects,
         vault,
@@ -644,15 +652,25 @@ async fn ingest_derbes(
     let producer = tokio::spawn(async move {
         let call = Call::new(Actor::System("bench"), "contract");
         let mut busy = Duration::ZERO;
-        for chunk in chunks {
-            let v = producer_vault.clone();
-            let c = call.clone();
-            let (prepared, took) = tokio::task::spawn_blocking(move || {
-                let t = Instant::now();
-                let prepared = v.prepare_batch(&c, chunk);
-                (prepared, t.elapsed())
-            })
-            .await?;
+        // Up to PREPARE_AHEAD batches are prepared at once on the blocking pool; they are
+        // handed to the writer in order.
+        let mut pending = std::collections::VecDeque::with_capacity(PREPARE_AHEAD);
+        let mut chunks = chunks.into_iter();
+        loop {
+            while pending.len() < PREPARE_AHEAD {
+                let Some(chunk) = chunks.next() else { break };
+                let v = producer_vault.clone();
+                let c = call.clone();
+                pending.push_back(tokio::task::spawn_blocking(move || {
+                    let t = Instant::now();
+                    let prepared = v.prepare_batch(&c, chunk);
+                    (prepared, t.elapsed())
+                }));
+            }
+            let Some(next) = pending.pop_front() else {
+                break;
+            };
+            let (prepared, took) = next.await?;
             busy += took;
             if tx.send(prepared?).await.is_err() {
                 break;
@@ -737,6 +755,7 @@ impl Timed {
 }
 
 struct Reads {
+    tasks: usize,
     derbes: Timed,
     baseline: Timed,
     /// The store's part of a derbes read alone: the blind-index lookup with its rows decoded,
@@ -747,13 +766,14 @@ struct Reads {
 impl Reads {
     fn detail(&self) -> String {
         format!(
-            "reads: {} IINs sampled from the ingested set, split over {READ_TASKS} concurrent \
-             tasks on each side; derbes p50 {} p99 {}, {} of CPU per read; baseline p50 {} \
+            "reads: {} IINs sampled from the ingested set, split over {} concurrent \
+             tasks on each side, each side reading through {READ_POOL} connections; derbes p50 {} p99 {}, {} of CPU per read; baseline p50 {} \
              p99 {}, {} of CPU per read; wrong answers: derbes {}, baseline {}.\n        \
              Where derbes' time goes: the store's lookup alone (blind index hash computed \
              beforehand, rows decoded, nothing decrypted) runs at {} reads/s, p50 {}, {} of \
              CPU per read.",
             group(self.derbes.ops as f64),
+            self.tasks,
             self.derbes.pct(50),
             self.derbes.pct(99),
             self.derbes.cpu_per_op(),
@@ -769,7 +789,8 @@ impl Reads {
     }
 }
 
-async fn bench_reads(ingest: &Ingest, n: usize) -> Result<Reads, AnyError> {
+async fn bench_reads(ingest: &Ingest, n: usize, tasks: usize) -> Result<Reads, AnyError> {
+    let tasks = tasks.max(1);
     let sample: Vec<&String> = sample_indexes(ingest.iins.len(), n, SAMPLE_SEED)
         .into_iter()
         .filter_map(|i| ingest.iins.get(i))
@@ -796,14 +817,14 @@ async fn bench_reads(ingest: &Ingest, n: usize) -> Result<Reads, AnyError> {
     progress("reads: baseline");
     let baseline = {
         let start = Stopwatch::start();
-        let mut handles = Vec::with_capacity(READ_TASKS);
-        for t in 0..READ_TASKS {
+        let mut handles = Vec::with_capacity(tasks);
+        for t in 0..tasks {
             let pool = ingest.baseline.clone();
             let keys = for_baseline.clone();
             handles.push(tokio::spawn(async move {
-                let mut lat = Vec::with_capacity(keys.len() / READ_TASKS + 1);
+                let mut lat = Vec::with_capacity(keys.len() / tasks + 1);
                 let mut bad = 0usize;
-                for key in keys.iter().skip(t).step_by(READ_TASKS) {
+                for key in keys.iter().skip(t).step_by(tasks) {
                     let t0 = Instant::now();
                     let rows: Vec<(String, String)> = sqlx::query_as(BASELINE_READ_SQL)
                         .bind(key.as_str())
@@ -824,15 +845,15 @@ async fn bench_reads(ingest: &Ingest, n: usize) -> Result<Reads, AnyError> {
     progress("reads: derbes");
     let derbes = {
         let start = Stopwatch::start();
-        let mut handles = Vec::with_capacity(READ_TASKS);
-        for t in 0..READ_TASKS {
+        let mut handles = Vec::with_capacity(tasks);
+        for t in 0..tasks {
             let vault = ingest.vault.clone();
             let keys = for_derbes.clone();
             handles.push(tokio::spawn(async move {
                 let call = Call::new(Actor::System("bench"), "contract");
-                let mut lat = Vec::with_capacity(keys.len() / READ_TASKS + 1);
+                let mut lat = Vec::with_capacity(keys.len() / tasks + 1);
                 let mut bad = 0usize;
-                for key in keys.iter().skip(t).step_by(READ_TASKS) {
+                for key in keys.iter().skip(t).step_by(tasks) {
                     let t0 = Instant::now();
                     let found = vault.find_subjects(&call, "iin", key, None).await?;
                     lat.push(t0.elapsed());
@@ -871,14 +892,14 @@ async fn bench_reads(ingest: &Ingest, n: usize) -> Result<Reads, AnyError> {
     progress("reads: derbes store only");
     let store_only = {
         let start = Stopwatch::start();
-        let mut handles = Vec::with_capacity(READ_TASKS);
-        for t in 0..READ_TASKS {
+        let mut handles = Vec::with_capacity(tasks);
+        for t in 0..tasks {
             let store = ingest.vault.store().clone();
             let keys = hashes.clone();
             handles.push(tokio::spawn(async move {
-                let mut lat = Vec::with_capacity(keys.len() / READ_TASKS + 1);
+                let mut lat = Vec::with_capacity(keys.len() / tasks + 1);
                 let mut bad = 0usize;
-                for key in keys.iter().skip(t).step_by(READ_TASKS) {
+                for key in keys.iter().skip(t).step_by(tasks) {
                     let t0 = Instant::now();
                     let found = store.load_by_index("iin", key).await?;
                     lat.push(t0.elapsed());
@@ -897,6 +918,7 @@ async fn bench_reads(ingest: &Ingest, n: usize) -> Result<Reads, AnyError> {
         Timed::new(&start, lat, bad)
     };
     Ok(Reads {
+        tasks,
         derbes,
         baseline,
         store_only,

@@ -9,6 +9,13 @@ mod app;
 mod audit;
 mod bench;
 
+/// The process's allocator: mimalloc. A create or read allocates many small, short-lived
+/// buffers on one thread and frees some on another (sqlx hands statement arguments to its
+/// SQLite worker thread); glibc's malloc spent a fifth of the ingest's CPU in
+/// `malloc_consolidate`/`unlink_chunk` and page faults (perf, docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use app::{AnyError, Common};
 use clap::{Parser, Subcommand};
 use derbes_service::apikeys;

@@ -1013,3 +1013,104 @@ async fn c5_4_backup_copies_a_live_database_that_serves_the_same_data() {
     assert_eq!(found_ids(&second, &token, "iin", IIN).await, [id.as_str()]);
     second.stop();
 }
+
+/// The API body of a demo subject (all its values, given by the subject).
+fn demo_body(s: &derbes_demo::DemoSubject) -> Value {
+    let values: Vec<Value> = s
+        .values
+        .iter()
+        .map(|(c, v)| json!({"category": c, "value": v, "source": {"kind": "subject"}}))
+        .collect();
+    json!({ "values": values })
+}
+
+/// Issue 3, multi-process (clause 8.1, L-PROTECTION): two `derbes serve` processes on one
+/// PostgreSQL database append to ONE audit log — creates and searches interleaved across both,
+/// both signing checkpoints — and `derbes audit verify` then checks every entry and every
+/// checkpoint of that one log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c8_1_two_servers_on_one_postgres_append_to_one_log_that_verifies() {
+    let (url, schema) = derbes_store::testing::fresh_pg_url()
+        .await
+        .expect("PostgreSQL must be reachable: it is never skipped");
+    let _guard = PgSchema(schema);
+    let (_dir, data) = temp();
+    let a = Server::start(
+        &data,
+        &["--database", &url, "--demo", "3", "--checkpoint-every", "1"],
+    );
+    let token = a.demo_token();
+    let b = Server::start(&data, &["--database", &url, "--checkpoint-every", "1"]);
+
+    let people = derbes_demo::generate(8_031, 24);
+    let mut tasks = Vec::new();
+    for (i, person) in people.iter().enumerate() {
+        let server_url = if i % 2 == 0 {
+            a.url("/subjects?purpose=contract")
+        } else {
+            b.url("/subjects?purpose=contract")
+        };
+        let search_url = if i % 2 == 0 {
+            b.url("/subjects/search?purpose=contract")
+        } else {
+            a.url("/subjects/search?purpose=contract")
+        };
+        let body = demo_body(person);
+        let iin = person.get_str("iin").unwrap().to_string();
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let c = client();
+            let res = c
+                .post(&server_url)
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 201, "{:?}", res.text().await);
+            // Read it back through the OTHER process.
+            let res = c
+                .post(&search_url)
+                .bearer_auth(&token)
+                .json(&json!({"category": "iin", "value": iin}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 200);
+            let found: Value = res.json().await.unwrap();
+            assert_eq!(found["subjects"].as_array().unwrap().len(), 1);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Let each process sign at least one checkpoint of the grown log, then stop both (each
+    // signs a last one at shutdown).
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    a.stop();
+    b.stop();
+
+    let mut cmd = derbes(&data);
+    cmd.args(["audit", "verify", "--database", &url]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    assert!(out.stdout.contains("audit log OK"), "{out:?}");
+    // 3 demo creates + 24 creates + 24 searches, at least, in one chain.
+    let entries: u64 = out
+        .stdout
+        .split("entries: ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no entry count in {out:?}"));
+    assert!(entries >= 51, "{out:?}");
+    let checkpoints: u64 = out
+        .stdout
+        .split("checkpoints: ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no checkpoint count in {out:?}"));
+    assert!(checkpoints >= 2, "{out:?}");
+    assert!(out.stdout.contains("unsigned tail: 0"), "{out:?}");
+}

@@ -63,10 +63,11 @@ impl Default for VaultOptions {
     }
 }
 
-/// A subject prepared for writing: validated, encrypted, indexed.
+/// A subject prepared for writing: validated, encrypted, indexed; with the caller's view of
+/// it when asked for (a bulk write answers with ids only, and skips building it).
 struct Prepared {
     record: NewSubject,
-    view: SubjectView,
+    view: Option<SubjectView>,
 }
 
 impl Vault {
@@ -157,7 +158,7 @@ impl Vault {
         call: &Call,
         input: NewSubjectInput,
     ) -> Result<SubjectView, ServiceError> {
-        let prepared = match self.prepare(call, input, None) {
+        let prepared = match self.prepare(call, input, None, true) {
             Ok(p) => p,
             Err(e) => return Err(self.denied(call, Action::CREATE, None, e).await),
         };
@@ -166,7 +167,7 @@ impl Vault {
             .audit_on()
             .then(|| self.created_entry(call, &prepared.record));
         self.inner.commits.submit(prepared.record, audit).await?;
-        Ok(prepared.view)
+        prepared.view.ok_or(ServiceError::Integrity)
     }
 
     /// Create many subjects in one transaction: all or nothing. Every item is validated before
@@ -185,7 +186,7 @@ impl Vault {
         let mut records = Vec::with_capacity(inputs.len());
         let mut problems = Vec::new();
         for (i, input) in inputs.into_iter().enumerate() {
-            match self.prepare(call, input, Some(i)) {
+            match self.prepare(call, input, Some(i), false) {
                 Ok(p) => records.push(p.record),
                 Err(ServiceError::InvalidValues(mut ps)) => problems.append(&mut ps),
                 Err(e) => return Err(self.denied(call, Action::CREATE, None, e).await),
@@ -213,7 +214,7 @@ impl Vault {
         inputs
             .into_iter()
             .enumerate()
-            .map(|(i, input)| self.prepare(call, input, Some(i)).map(|p| p.record))
+            .map(|(i, input)| self.prepare(call, input, Some(i), false).map(|p| p.record))
             .collect()
     }
 
@@ -234,6 +235,7 @@ impl Vault {
         call: &Call,
         input: NewSubjectInput,
         item: Option<usize>,
+        with_view: bool,
     ) -> Result<Prepared, ServiceError> {
         if input.values.is_empty() {
             return Err(ServiceError::EmptyRequest);
@@ -251,7 +253,7 @@ impl Vault {
         let actor = call.actor.id();
         let now_us = to_micros(now);
         let mut values = Vec::with_capacity(parsed.len());
-        let mut views = Vec::with_capacity(parsed.len());
+        let mut views = Vec::with_capacity(if with_view { parsed.len() } else { 0 });
         let mut indexes = Vec::new();
         for p in &parsed {
             let code = p.def.code.as_str();
@@ -283,6 +285,9 @@ impl Vault {
                 superseded_at: None,
                 change_kind: "create".into(),
             });
+            if !with_view {
+                continue;
+            }
             views.push(ValueView {
                 category: code.to_string(),
                 value: p.value.to_json(),
@@ -310,12 +315,12 @@ impl Vault {
                 values,
                 indexes,
             },
-            view: SubjectView {
+            view: with_view.then(|| SubjectView {
                 id,
                 created_at: now,
                 purpose: call.purpose.clone(),
                 values: views,
-            },
+            }),
         })
     }
 
@@ -836,17 +841,7 @@ impl Vault {
 
     /// The audit entry of a create (clause 8.1), written with the subject.
     fn created_entry(&self, call: &Call, n: &NewSubject) -> derbes_audit::EntryFields {
-        entry(
-            n.subject.created_at,
-            &call.actor.id(),
-            Action::CREATE,
-            Outcome::Allowed,
-            Some(Uuid::from_bytes(n.subject.id).to_string()),
-            Some(&call.purpose),
-            n.values.iter().map(|v| v.category.clone()).collect(),
-            Some(self.rule(call)),
-            None,
-        )
+        created_entry(&call.actor.id(), &self.rule(call), call, n)
     }
 
     /// The audit entries of a batch of creates (none when the audit log is off).
@@ -854,7 +849,11 @@ impl Vault {
         if !self.audit_on() {
             return Vec::new();
         }
-        batch.iter().map(|n| self.created_entry(call, n)).collect()
+        let (actor, rule) = (call.actor.id(), self.rule(call));
+        batch
+            .iter()
+            .map(|n| created_entry(&actor, &rule, call, n))
+            .collect()
     }
 
     /// Record a refusal by the purpose or minimisation check (3.2: "refused and audited") and
@@ -989,6 +988,25 @@ impl Vault {
             a.shutdown().await;
         }
     }
+}
+
+fn created_entry(
+    actor: &str,
+    rule: &str,
+    call: &Call,
+    n: &NewSubject,
+) -> derbes_audit::EntryFields {
+    entry(
+        n.subject.created_at,
+        actor,
+        Action::CREATE,
+        Outcome::Allowed,
+        Some(Uuid::from_bytes(n.subject.id).to_string()),
+        Some(&call.purpose),
+        n.values.iter().map(|v| v.category.clone()).collect(),
+        Some(rule.to_string()),
+        None,
+    )
 }
 
 struct Parsed<'r> {

@@ -18,7 +18,49 @@ use serde::{Deserialize, Serialize};
 
 const FORMAT_V1: u8 = 0x01;
 
-#[derive(Serialize, Deserialize, PartialEq, Eq)]
+// The owned structs below are what `decode` reads; the borrowed `…Ref` twins are what
+// `encode` writes (no copy of a ciphertext or string). postcard is positional, so twins with
+// the same fields in the same order and of the same serde types have the same encoding
+// (checked by the round-trip property test).
+
+#[derive(Serialize)]
+struct ProvenanceRef<'a> {
+    recorded_at: i64,
+    recorded_by: &'a str,
+    purpose: &'a str,
+    change_kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct PackedValueRef<'a> {
+    category: &'a str,
+    seq: i64,
+    #[serde(with = "serde_bytes")]
+    ciphertext: &'a [u8],
+    dek_version: u32,
+    source_kind: &'a str,
+    source_name: Option<&'a str>,
+    obtained_at: i64,
+    provenance: u32,
+    verification: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct PackedIndexRef<'a> {
+    category: &'a str,
+    #[serde(with = "serde_bytes")]
+    hash: &'a [u8],
+    unique: bool,
+}
+
+#[derive(Serialize)]
+struct PackedV1Ref<'a> {
+    provenance: Vec<ProvenanceRef<'a>>,
+    values: Vec<PackedValueRef<'a>>,
+    indexes: Vec<PackedIndexRef<'a>>,
+}
+
+#[derive(Deserialize)]
 struct Provenance {
     recorded_at: i64,
     recorded_by: String,
@@ -26,7 +68,7 @@ struct Provenance {
     change_kind: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct PackedValue {
     category: String,
     seq: i64,
@@ -41,7 +83,7 @@ struct PackedValue {
     verification: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct PackedIndex {
     category: String,
     #[serde(with = "serde_bytes")]
@@ -49,7 +91,7 @@ struct PackedIndex {
     unique: bool,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct PackedV1 {
     provenance: Vec<Provenance>,
     values: Vec<PackedValue>,
@@ -81,10 +123,11 @@ fn malformed() -> StoreError {
 /// Pack current values (their `subject_id` and `superseded_at` are implied) and indexes.
 /// Values are stored in category order, the order [`decode`] returns them in.
 pub fn encode(values: &[ValueRecord], indexes: &[BlindIndexRecord]) -> Vec<u8> {
-    let mut provenance: Vec<Provenance> = Vec::with_capacity(1);
+    let mut provenance: Vec<ProvenanceRef<'_>> = Vec::with_capacity(1);
     let mut packed = Vec::with_capacity(values.len());
     let mut sorted: Vec<&ValueRecord> = values.iter().collect();
     sorted.sort_by(|a, b| a.category.cmp(&b.category));
+    let mut size = 64;
     for v in sorted {
         let position = provenance.iter().position(|p| {
             p.recorded_at == v.recorded_at
@@ -95,41 +138,52 @@ pub fn encode(values: &[ValueRecord], indexes: &[BlindIndexRecord]) -> Vec<u8> {
         let position = match position {
             Some(i) => i,
             None => {
-                provenance.push(Provenance {
+                provenance.push(ProvenanceRef {
                     recorded_at: v.recorded_at,
-                    recorded_by: v.recorded_by.clone(),
-                    purpose: v.purpose.clone(),
-                    change_kind: v.change_kind.clone(),
+                    recorded_by: &v.recorded_by,
+                    purpose: &v.purpose,
+                    change_kind: &v.change_kind,
                 });
+                size += 16 + v.recorded_by.len() + v.purpose.len() + v.change_kind.len();
                 provenance.len() - 1
             }
         };
-        packed.push(PackedValue {
-            category: v.category.clone(),
+        size += 32
+            + v.category.len()
+            + v.ciphertext.len()
+            + v.source_kind.len()
+            + v.source_name.as_ref().map_or(0, String::len)
+            + v.verification.as_ref().map_or(0, String::len);
+        packed.push(PackedValueRef {
+            category: &v.category,
             seq: v.seq,
-            ciphertext: v.ciphertext.clone(),
+            ciphertext: &v.ciphertext,
             dek_version: v.dek_version,
-            source_kind: v.source_kind.clone(),
-            source_name: v.source_name.clone(),
+            source_kind: &v.source_kind,
+            source_name: v.source_name.as_deref(),
             obtained_at: v.obtained_at,
             provenance: u32::try_from(position).unwrap_or(u32::MAX),
-            verification: v.verification.clone(),
+            verification: v.verification.as_deref(),
         });
     }
-    let doc = PackedV1 {
+    let doc = PackedV1Ref {
         provenance,
         values: packed,
         indexes: indexes
             .iter()
-            .map(|i| PackedIndex {
-                category: i.category.clone(),
-                hash: i.hash.clone(),
-                unique: i.unique,
+            .map(|i| {
+                size += 8 + i.category.len() + i.hash.len();
+                PackedIndexRef {
+                    category: &i.category,
+                    hash: &i.hash,
+                    unique: i.unique,
+                }
             })
             .collect(),
     };
-    let out = vec![FORMAT_V1];
-    // Serialising owned strings and byte vectors into a Vec cannot fail.
+    let mut out = Vec::with_capacity(size);
+    out.push(FORMAT_V1);
+    // Serialising strings and byte slices into a Vec cannot fail.
     match postcard::to_extend(&doc, out) {
         Ok(v) => v,
         Err(_) => vec![FORMAT_V1],
@@ -247,10 +301,21 @@ mod tests {
     fn shared_provenance_is_stored_once() {
         let by = "api_key:0192f0c4-1111-7222-8333-444455556666";
         let many: Vec<ValueRecord> = (0..15)
-            .map(|i| value(&format!("cat{i}"), 1, vec![0; 40], 1_700_000_000_000_000, by))
+            .map(|i| {
+                value(
+                    &format!("cat{i}"),
+                    1,
+                    vec![0; 40],
+                    1_700_000_000_000_000,
+                    by,
+                )
+            })
             .collect();
         let packed = encode(&many, &[]);
-        let occurrences = packed.windows(by.len()).filter(|w| *w == by.as_bytes()).count();
+        let occurrences = packed
+            .windows(by.len())
+            .filter(|w| *w == by.as_bytes())
+            .count();
         assert_eq!(occurrences, 1);
     }
 

@@ -148,7 +148,10 @@ async fn c8_1_create_and_its_audit_entry_commit_together() {
         let entries = s.audit_entries(0, 10).await.unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1].subject.as_deref(), Some("subject-4"));
-        assert_eq!(entries[1].prev_hash, entries[0].hash, "chained across calls");
+        assert_eq!(
+            entries[1].prev_hash, entries[0].hash,
+            "chained across calls"
+        );
     }
 }
 

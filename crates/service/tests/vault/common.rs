@@ -310,7 +310,8 @@ impl Raw {
     pub async fn set_index_hash(&self, id: uuid::Uuid, category: &str, hash: &[u8]) {
         let mut n = 0;
         for table in ["unique_index", "shared_index"] {
-            let sql = format!("UPDATE {table} SET hash = $1 WHERE subject_id = $2 AND category = $3");
+            let sql =
+                format!("UPDATE {table} SET hash = $1 WHERE subject_id = $2 AND category = $3");
             n += on_pool!(self, p => sqlx::query(&sql)
                 .bind(hash.to_vec())
                 .bind(id.as_bytes().to_vec())
