@@ -1043,50 +1043,53 @@ async fn c8_1_two_servers_on_one_postgres_append_to_one_log_that_verifies() {
     let b = Server::start(&data, &["--database", &url, "--checkpoint-every", "1"]);
 
     let people = derbes_demo::generate(8_031, 24);
-    let mut tasks = Vec::new();
-    for (i, person) in people.iter().enumerate() {
-        let server_url = if i % 2 == 0 {
-            a.url("/subjects?purpose=contract")
-        } else {
-            b.url("/subjects?purpose=contract")
-        };
-        let search_url = if i % 2 == 0 {
-            b.url("/subjects/search?purpose=contract")
-        } else {
-            a.url("/subjects/search?purpose=contract")
-        };
-        let body = demo_body(person);
-        let iin = person.get_str("iin").unwrap().to_string();
-        let token = token.clone();
-        tasks.push(tokio::spawn(async move {
-            let c = client();
-            let res = c
-                .post(&server_url)
-                .bearer_auth(&token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status().as_u16(), 201, "{:?}", res.text().await);
-            // Read it back through the OTHER process.
-            let res = c
-                .post(&search_url)
-                .bearer_auth(&token)
-                .json(&json!({"category": "iin", "value": iin}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status().as_u16(), 200);
-            let found: Value = res.json().await.unwrap();
-            assert_eq!(found["subjects"].as_array().unwrap().len(), 1);
-        }));
+    // Two rounds, a checkpoint interval apart, so checkpoints are signed in the middle of the
+    // interleaved log as well as at its end.
+    for round in people.chunks(12) {
+        let mut tasks = Vec::new();
+        for (i, person) in round.iter().enumerate() {
+            let server_url = if i % 2 == 0 {
+                a.url("/subjects?purpose=contract")
+            } else {
+                b.url("/subjects?purpose=contract")
+            };
+            let search_url = if i % 2 == 0 {
+                b.url("/subjects/search?purpose=contract")
+            } else {
+                a.url("/subjects/search?purpose=contract")
+            };
+            let body = demo_body(person);
+            let iin = person.get_str("iin").unwrap().to_string();
+            let token = token.clone();
+            tasks.push(tokio::spawn(async move {
+                let c = client();
+                let res = c
+                    .post(&server_url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status().as_u16(), 201, "{:?}", res.text().await);
+                // Read it back through the OTHER process.
+                let res = c
+                    .post(&search_url)
+                    .bearer_auth(&token)
+                    .json(&json!({"category": "iin", "value": iin}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status().as_u16(), 200);
+                let found: Value = res.json().await.unwrap();
+                assert_eq!(found["subjects"].as_array().unwrap().len(), 1);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
     }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    // Let each process sign at least one checkpoint of the grown log, then stop both (each
-    // signs a last one at shutdown).
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // Stop both (each signs a last checkpoint at shutdown, if the log grew).
     a.stop();
     b.stop();
 
