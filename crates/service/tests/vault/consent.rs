@@ -34,7 +34,7 @@ fn publish_input(effective_at: Option<chrono::DateTime<Utc>>) -> PublishInput {
         effective_at,
         significant: true,
         operator_name: "ТОО «МФО «Express Аванс»".into(),
-        operator_bin: "100140005678".into(),
+        operator_bin: "100140005679".into(),
     }
 }
 
@@ -210,7 +210,7 @@ async fn l_consent_2_consent_record_carries_art_8_fields_and_provable_evidence()
         assert_eq!(p.decision, Decision::Granted);
         assert_eq!(p.policy_version, 1);
         assert_eq!(p.operator_name, "ТОО «МФО «Express Аванс»");
-        assert_eq!(p.operator_bin, "100140005678");
+        assert_eq!(p.operator_bin, "100140005679");
         assert_eq!(p.channel, Channel::WebForm);
         assert!(p.valid_until.is_none(), "no term: until the purpose is achieved");
         assert!(p.third_party_transfer);

@@ -43,6 +43,8 @@ async fn c3_2_read_returns_only_categories_of_the_purpose() {
         assert!(!text.contains(s(d, "iin")), "[{}]", env.name());
         assert!(!text.contains(&surname_of(d)), "[{}]", env.name());
 
+        // advertising is consent-based (L-PURPOSE): granted first.
+        grant_consent(&env, id, &["advertising"]).await;
         let ads = env
             .vault
             .read_subject(&sys("advertising"), id, None)
