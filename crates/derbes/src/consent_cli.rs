@@ -208,10 +208,7 @@ pub async fn policy(common: &Common, action: PolicyAction) -> Result<(), AnyErro
 }
 
 /// `derbes applications …`
-pub async fn applications(
-    common: &Common,
-    action: ApplicationsAction,
-) -> Result<(), AnyError> {
+pub async fn applications(common: &Common, action: ApplicationsAction) -> Result<(), AnyError> {
     let opened = app::open(common, false).await?;
     let service = consent_service(common, opened.vault.clone(), 24)?;
     match action {

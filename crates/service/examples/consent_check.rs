@@ -49,9 +49,17 @@ fn percentiles(mut ns: Vec<u32>) -> (u32, u32, u32) {
 fn main() {
     let mut args = std::env::args().skip(1);
     let subjects: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
-    let checks: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let checks: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let registry = Registry::embedded().expect("registry");
-    let purposes = ["advertising", "bureau_check", "automated_decision", "publication"];
+    let purposes = [
+        "advertising",
+        "bureau_check",
+        "automated_decision",
+        "publication",
+    ];
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let ids: Vec<[u8; 16]> = (0..subjects).map(|_| rng.gen()).collect();
     let mut events = Vec::with_capacity(subjects * 4);
@@ -112,7 +120,10 @@ fn main() {
         build.as_secs_f64() * 1000.0
     );
     println!("timer alone (Instant::now + elapsed): p50 {e50} ns, p99 {e99} ns (included below)");
-    println!("{:<46} {:>8} {:>8} {:>8}", "", "p50 ns", "p99 ns", "p99.9 ns");
+    println!(
+        "{:<46} {:>8} {:>8} {:>8}",
+        "", "p50 ns", "p99 ns", "p99.9 ns"
+    );
     println!(
         "{:<46} {:>8} {:>8} {:>8}",
         "baseline: HashMap<[u8;16], u64>::get", b50, b99, b999

@@ -103,7 +103,9 @@ impl ConsentLedger {
             } else {
                 state.grants.retain(|(p, _)| **p != *e.scope);
                 if e.decision == "granted" {
-                    state.grants.push((e.scope.clone().into_boxed_str(), e.valid_until));
+                    state
+                        .grants
+                        .push((e.scope.clone().into_boxed_str(), e.valid_until));
                 }
             }
             if state.is_empty() {

@@ -843,13 +843,16 @@ impl ConsentService {
         action: Action,
         subject: Option<Uuid>,
     ) -> Result<(), ServiceError> {
-        let result = self.vault.authorize(call, std::iter::empty()).and_then(|_| {
-            if allowed.contains(&call.purpose.as_str()) {
-                Ok(())
-            } else {
-                Err(ServiceError::PurposeNotPermitted)
-            }
-        });
+        let result = self
+            .vault
+            .authorize(call, std::iter::empty())
+            .and_then(|_| {
+                if allowed.contains(&call.purpose.as_str()) {
+                    Ok(())
+                } else {
+                    Err(ServiceError::PurposeNotPermitted)
+                }
+            });
         if let Err(e) = result {
             self.audit(vec![entry(
                 self.now_us(),
@@ -875,12 +878,7 @@ impl ConsentService {
             .ok_or(ServiceError::SubjectNotFound)
     }
 
-    fn seal(
-        &self,
-        s: &SubjectRecord,
-        label: &str,
-        plain: &[u8],
-    ) -> Result<Vec<u8>, ServiceError> {
+    fn seal(&self, s: &SubjectRecord, label: &str, plain: &[u8]) -> Result<Vec<u8>, ServiceError> {
         let dek = self.vault.keys().unwrap_dek(
             &s.id,
             &WrappedDek {
@@ -1100,7 +1098,12 @@ impl ConsentService {
             } else {
                 registry
                     .purpose(scope)
-                    .map(|p| p.categories.iter().map(|c| c.as_str().to_string()).collect())
+                    .map(|p| {
+                        p.categories
+                            .iter()
+                            .map(|c| c.as_str().to_string())
+                            .collect()
+                    })
                     .unwrap_or_default()
             };
             out.push(ConsentEventRecord {
@@ -1530,7 +1533,12 @@ impl ConsentService {
             subject_id: new.subject.id,
             status: "open".into(),
             created_at: now,
-            expires_at: now + self.settings.application_ttl.num_microseconds().unwrap_or(0),
+            expires_at: now
+                + self
+                    .settings
+                    .application_ttl
+                    .num_microseconds()
+                    .unwrap_or(0),
             updated_at: now,
             created_by: call.actor.id(),
         };
@@ -1637,10 +1645,14 @@ impl ConsentService {
 
     async fn purge(&self, actor: &str, id: &str, why: &str) -> Result<bool, ServiceError> {
         let _w = self.ledger().writer().await;
-        let Some(sid) = self.store().purge_application(id).await.map_err(|e| match e {
-            StoreError::Conflict => ServiceError::ApplicationClosed,
-            other => other.into(),
-        })?
+        let Some(sid) = self
+            .store()
+            .purge_application(id)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict => ServiceError::ApplicationClosed,
+                other => other.into(),
+            })?
         else {
             return Ok(false);
         };
@@ -1697,7 +1709,12 @@ impl ConsentService {
 
     // ---------------------------------------------------------------- loans (2.1, 7.1c)
 
-    async fn loan_audit(&self, call: &Call, subject: Uuid, what: String) -> Result<(), ServiceError> {
+    async fn loan_audit(
+        &self,
+        call: &Call,
+        subject: Uuid,
+        what: String,
+    ) -> Result<(), ServiceError> {
         self.audit(vec![entry(
             self.now_us(),
             &call.actor.id(),
@@ -1749,8 +1766,12 @@ impl ConsentService {
             })
             .await
             .map_err(Self::loan_conflict)?;
-        self.loan_audit(call, input.subject, format!("loan_application:{}", input.id))
-            .await
+        self.loan_audit(
+            call,
+            input.subject,
+            format!("loan_application:{}", input.id),
+        )
+        .await
     }
 
     /// Record an offer sent to the subject (2.1); its terms are stored encrypted.

@@ -18,8 +18,8 @@ pub mod error;
 pub mod model;
 pub mod vault;
 
-pub use error::{FieldProblem, ServiceError};
-pub use model::*;
 pub use consent::ConsentLedger;
 pub use consent_service::ConsentService;
+pub use error::{FieldProblem, ServiceError};
+pub use model::*;
 pub use vault::{Vault, VaultOptions};

@@ -141,7 +141,12 @@ impl Vault {
     /// Consent gate (L-PURPOSE, 7.1c): a consent-based purpose needs a current grant, and
     /// after a withdrawal only legal-obligation purposes may touch the subject. A refusal is
     /// audited as a denial.
-    async fn consent_gate(&self, call: &Call, action: Action, id: Uuid) -> Result<(), ServiceError> {
+    async fn consent_gate(
+        &self,
+        call: &Call,
+        action: Action,
+        id: Uuid,
+    ) -> Result<(), ServiceError> {
         let Some(purpose) = self.inner.registry.purpose(&call.purpose) else {
             return Ok(());
         };
@@ -513,7 +518,10 @@ impl Vault {
             // The index row is only a pointer: confirm against the authenticated value, so a
             // tampered index can never hand out another person's data.
             let sid = loaded.0.id;
-            match self.consent_gate(call, Action::SEARCH, Uuid::from_bytes(sid)).await {
+            match self
+                .consent_gate(call, Action::SEARCH, Uuid::from_bytes(sid))
+                .await
+            {
                 Ok(()) => {}
                 Err(ServiceError::ConsentRequired | ServiceError::ProcessingBlocked) => continue,
                 Err(e) => return Err(e),

@@ -213,8 +213,7 @@ pub trait ConsentStore: Send + Sync {
     /// the number.
     async fn insert_policy_version(&self, v: &PolicyVersionRecord) -> Result<i64, StoreError>;
     /// One version by number.
-    async fn policy_version(&self, number: i64)
-        -> Result<Option<PolicyVersionRecord>, StoreError>;
+    async fn policy_version(&self, number: i64) -> Result<Option<PolicyVersionRecord>, StoreError>;
     /// Every version, by number.
     async fn policy_versions(&self) -> Result<Vec<PolicyVersionRecord>, StoreError>;
     /// The version in force at `now`: the highest number whose effective time has come.
@@ -312,8 +311,10 @@ pub trait ConsentStore: Send + Sync {
         consents: &[ConsentEventRecord],
     ) -> Result<(), StoreError>;
     /// A subject's withdrawal requests, oldest first.
-    async fn withdrawals_of(&self, subject: &SubjectId)
-        -> Result<Vec<WithdrawalRecord>, StoreError>;
+    async fn withdrawals_of(
+        &self,
+        subject: &SubjectId,
+    ) -> Result<Vec<WithdrawalRecord>, StoreError>;
 }
 
 const POLICY_COLS: &str = "number, published_at, effective_at, significant, operator_name, \

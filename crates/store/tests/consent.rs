@@ -112,15 +112,24 @@ async fn c9_2_policy_versions_numbered_and_immutable_in_the_database() {
     for db in both().await.unwrap() {
         let s = db.store.as_ref();
         let name = s.backend().as_str();
-        assert_eq!(s.insert_policy_version(&version(100, 100)).await.unwrap(), 1);
-        assert_eq!(s.insert_policy_version(&version(200, 500)).await.unwrap(), 2);
+        assert_eq!(
+            s.insert_policy_version(&version(100, 100)).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            s.insert_policy_version(&version(200, 500)).await.unwrap(),
+            2
+        );
         // The database itself refuses to change or remove a published version.
         for sql in [
             "UPDATE policy_versions SET text_ru = 'changed' WHERE number = 1",
             "UPDATE policy_versions SET significant = 1 WHERE number = 2",
             "DELETE FROM policy_versions WHERE number = 1",
         ] {
-            assert!(raw(&db.url, s, sql).await.is_err(), "{name}: {sql} succeeded");
+            assert!(
+                raw(&db.url, s, sql).await.is_err(),
+                "{name}: {sql} succeeded"
+            );
         }
         assert_eq!(s.policy_version(1).await.unwrap().unwrap().text_ru, "текст");
         assert_eq!(s.policy_versions().await.unwrap().len(), 2, "{name}");
@@ -128,8 +137,14 @@ async fn c9_2_policy_versions_numbered_and_immutable_in_the_database() {
         assert!(s.insert_policy_version(&version(300, 299)).await.is_err());
         // The version in force by time: version 2 takes effect at 500 (9.2).
         assert!(s.current_policy_version(99).await.unwrap().is_none());
-        assert_eq!(s.current_policy_version(499).await.unwrap().unwrap().number, 1);
-        assert_eq!(s.current_policy_version(500).await.unwrap().unwrap().number, 2);
+        assert_eq!(
+            s.current_policy_version(499).await.unwrap().unwrap().number,
+            1
+        );
+        assert_eq!(
+            s.current_policy_version(500).await.unwrap().unwrap().number,
+            2
+        );
     }
 }
 
@@ -150,9 +165,13 @@ async fn c6_2_application_purge_removes_every_row_of_the_subject() {
             updated_at: 10,
             created_by: "api_key:test".into(),
         };
-        s.insert_application(&a, &app(&a, "app-1"), &[consent(&a, "policy", "granted", 1)])
-            .await
-            .unwrap();
+        s.insert_application(
+            &a,
+            &app(&a, "app-1"),
+            &[consent(&a, "policy", "granted", 1)],
+        )
+        .await
+        .unwrap();
         s.insert_application(
             &keep,
             &app(&keep, "app-2"),
@@ -164,7 +183,11 @@ async fn c6_2_application_purge_removes_every_row_of_the_subject() {
         let mut dup = subject(3);
         dup.indexes[0].hash = vec![1; 32];
         let err = s
-            .insert_application(&dup, &app(&dup, "app-3"), &[consent(&dup, "policy", "granted", 1)])
+            .insert_application(
+                &dup,
+                &app(&dup, "app-3"),
+                &[consent(&dup, "policy", "granted", 1)],
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict), "{name}: {err:?}");
@@ -182,8 +205,18 @@ async fn c6_2_application_purge_removes_every_row_of_the_subject() {
             Some(a.subject.id)
         );
         let hex_id: String = a.subject.id.iter().map(|b| format!("{b:02x}")).collect();
-        for table in ["subjects", "subject_values", "blind_indexes", "consent_events", "applications"] {
-            let col = if table == "subjects" { "id" } else { "subject_id" };
+        for table in [
+            "subjects",
+            "subject_values",
+            "blind_indexes",
+            "consent_events",
+            "applications",
+        ] {
+            let col = if table == "subjects" {
+                "id"
+            } else {
+                "subject_id"
+            };
             let sql = match s.backend() {
                 derbes_store::Backend::Sqlite => {
                     format!("DELETE FROM {table} WHERE {col} = X'{hex_id}'")
@@ -197,7 +230,10 @@ async fn c6_2_application_purge_removes_every_row_of_the_subject() {
         }
         assert!(s.subject(&keep.subject.id).await.unwrap().is_some());
         assert_eq!(
-            s.subject_language(&keep.subject.id).await.unwrap().as_deref(),
+            s.subject_language(&keep.subject.id)
+                .await
+                .unwrap()
+                .as_deref(),
             Some("kk")
         );
     }

@@ -205,7 +205,10 @@ pub fn router(state: AppState) -> Router {
             post(api::consent::report_loan_application),
         )
         .route("/loans/offers", post(api::consent::report_offer))
-        .route("/loans/offers/{id}/accept", post(api::consent::accept_offer))
+        .route(
+            "/loans/offers/{id}/accept",
+            post(api::consent::accept_offer),
+        )
         .route("/loans/contracts", post(api::consent::report_contract))
         .route(
             "/loans/contracts/{id}/status",

@@ -41,7 +41,11 @@ fn consent(changes: Value) -> Value {
 async fn c6_1_c6_2_application_channel_and_public_policy(backend: Backend) {
     let app = spawn_app(backend).await;
     problem(
-        app.client.get(app.api("/policy/current")).send().await.unwrap(),
+        app.client
+            .get(app.api("/policy/current"))
+            .send()
+            .await
+            .unwrap(),
         404,
         "policy_not_found",
     )
@@ -90,7 +94,10 @@ async fn c6_1_c6_2_application_channel_and_public_policy(backend: Backend) {
     assert_eq!(app.count().await, 1);
     // Abandoned: nothing of it remains.
     let res = app
-        .post(&format!("/applications/{app_id}/abandon?purpose=contract"), &json!({}))
+        .post(
+            &format!("/applications/{app_id}/abandon?purpose=contract"),
+            &json!({}),
+        )
         .await;
     assert_eq!(res.status(), 204);
     assert_eq!(app.count().await, 0);

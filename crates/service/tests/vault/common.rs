@@ -355,8 +355,8 @@ pub fn captured() -> String {
 /// none is in force.
 pub async fn grant_consent(env: &Env, id: uuid::Uuid, purposes: &[&str]) {
     use derbes_service::consent_service::{
-        Channel, ConsentChange, ConsentInput, ConsentService, ConsentSettings, Decision,
-        Evidence, PublishInput,
+        Channel, ConsentChange, ConsentInput, ConsentService, ConsentSettings, Decision, Evidence,
+        PublishInput,
     };
     let svc = ConsentService::new(
         env.vault.clone(),

@@ -4,8 +4,8 @@
 
 use crate::common::*;
 use chrono::{Duration, TimeZone, Utc};
-use derbes_core::clock::Clock;
 use derbes_core::calendar::WorkCalendar;
+use derbes_core::clock::Clock;
 use derbes_service::consent_service::{
     policy_content_hash, ApplicationInput, Channel, ConsentChange, ConsentInput, ConsentService,
     ConsentSettings, ContractInput, ContractStatus, ContractStatusInput, Decision, Evidence,
@@ -116,7 +116,10 @@ async fn rows_of(raw: &Raw, id: Uuid) -> i64 {
 async fn c9_2_versions_immutable_with_content_hash() {
     for env in envs().await {
         let svc = service(&env.vault);
-        let v1 = svc.publish_policy("system:test", publish_input(None)).await.unwrap();
+        let v1 = svc
+            .publish_policy("system:test", publish_input(None))
+            .await
+            .unwrap();
         assert_eq!(v1.number, 1, "{}", env.name());
         let stored = svc.policy_record(1).await.unwrap();
         assert_eq!(hex::encode(policy_content_hash(&stored)), v1.content_hash);
@@ -164,7 +167,9 @@ async fn pre_1_c9_2_current_version_follows_the_clock_and_future_version_waits()
             svc.current_policy_record().await,
             Err(ServiceError::PolicyNotFound)
         ));
-        svc.publish_policy("system:test", publish_input(None)).await.unwrap();
+        svc.publish_policy("system:test", publish_input(None))
+            .await
+            .unwrap();
         let later = env.clock.now() + Duration::days(10);
         let mut v2 = publish_input(Some(later));
         v2.text_ru = "Редакция 2".into();
@@ -202,7 +207,9 @@ async fn pre_1_c9_2_current_version_follows_the_clock_and_future_version_waits()
 async fn l_consent_2_consent_record_carries_art_8_fields_and_provable_evidence() {
     for env in envs().await {
         let svc = service(&env.vault);
-        svc.publish_policy("system:test", publish_input(None)).await.unwrap();
+        svc.publish_policy("system:test", publish_input(None))
+            .await
+            .unwrap();
         let id = apply(&svc, 21, &[("bureau_check", Decision::Granted)]).await;
         let state = svc.consents(&sys("requests"), id).await.unwrap();
         assert_eq!(state.lang, "kk", "{}", env.name());
@@ -212,7 +219,10 @@ async fn l_consent_2_consent_record_carries_art_8_fields_and_provable_evidence()
         assert_eq!(p.operator_name, "ТОО «МФО «Express Аванс»");
         assert_eq!(p.operator_bin, "100140005679");
         assert_eq!(p.channel, Channel::WebForm);
-        assert!(p.valid_until.is_none(), "no term: until the purpose is achieved");
+        assert!(
+            p.valid_until.is_none(),
+            "no term: until the purpose is achieved"
+        );
         assert!(p.third_party_transfer);
         assert!(!p.cross_border_transfer);
         assert!(!p.publication);
@@ -270,9 +280,14 @@ async fn l_consent_2_consent_record_carries_art_8_fields_and_provable_evidence()
         ));
         let mut paper = consent(1, &[("advertising", Decision::Granted)]);
         paper.channel = Channel::BranchPaper;
-        assert!(svc.record_consents(&sys("contract"), id, paper.clone()).await.is_err());
+        assert!(svc
+            .record_consents(&sys("contract"), id, paper.clone())
+            .await
+            .is_err());
         paper.evidence.document_sha256 = Some("ab".repeat(32));
-        svc.record_consents(&sys("contract"), id, paper).await.unwrap();
+        svc.record_consents(&sys("contract"), id, paper)
+            .await
+            .unwrap();
         raw.close().await;
     }
 }
@@ -281,7 +296,9 @@ async fn l_consent_2_consent_record_carries_art_8_fields_and_provable_evidence()
 async fn l_purpose_grant_and_withdraw_one_by_one_with_history_and_gate_refuses_at_once() {
     for env in envs().await {
         let svc = service(&env.vault);
-        svc.publish_policy("system:test", publish_input(None)).await.unwrap();
+        svc.publish_policy("system:test", publish_input(None))
+            .await
+            .unwrap();
         let id = apply(&svc, 31, &[]).await;
         let ads = sys("advertising");
         // No grant yet: a consent-based purpose is refused, and the refusal is audited.
@@ -290,7 +307,13 @@ async fn l_purpose_grant_and_withdraw_one_by_one_with_history_and_gate_refuses_a
         svc.record_consents(
             &sys("contract"),
             id,
-            consent(1, &[("advertising", Decision::Granted), ("cross_border_transfer", Decision::Granted)]),
+            consent(
+                1,
+                &[
+                    ("advertising", Decision::Granted),
+                    ("cross_border_transfer", Decision::Granted),
+                ],
+            ),
         )
         .await
         .unwrap();
@@ -306,12 +329,20 @@ async fn l_purpose_grant_and_withdraw_one_by_one_with_history_and_gate_refuses_a
             .await
             .unwrap();
         let r = env.vault.read_subject(&ads, id, None).await;
-        assert!(matches!(r, Err(ServiceError::ConsentRequired)), "{}: {r:?}", env.name());
+        assert!(
+            matches!(r, Err(ServiceError::ConsentRequired)),
+            "{}: {r:?}",
+            env.name()
+        );
         env.vault
             .read_subject(&sys("cross_border_transfer"), id, None)
             .await
             .unwrap();
-        let ad = state.purposes.iter().find(|p| p.purpose == "advertising").unwrap();
+        let ad = state
+            .purposes
+            .iter()
+            .find(|p| p.purpose == "advertising")
+            .unwrap();
         assert!(!ad.granted);
         assert_eq!(ad.decision, Some(Decision::Withdrawn));
         let hist: Vec<Decision> = state
@@ -327,12 +358,22 @@ async fn l_purpose_grant_and_withdraw_one_by_one_with_history_and_gate_refuses_a
         let d = &demo(31, 1)[0];
         let found = env
             .vault
-            .find_subjects(&ads, "mobile_phone", &serde_json::json!(s(d, "mobile_phone")), None)
+            .find_subjects(
+                &ads,
+                "mobile_phone",
+                &serde_json::json!(s(d, "mobile_phone")),
+                None,
+            )
             .await
             .unwrap();
         assert!(found.is_empty());
         // The denial is on the audit log with its rule.
-        let log = env.db.store.audit_for_subject(&id.to_string(), 50).await.unwrap();
+        let log = env
+            .db
+            .store
+            .audit_for_subject(&id.to_string(), 50)
+            .await
+            .unwrap();
         assert!(log.iter().any(|e| e.outcome.as_str() == "denied"
             && e.rule.as_deref() == Some("consent_required:L-PURPOSE")));
         // A reopened vault rebuilds the same gate from the stored ledger.
@@ -349,7 +390,9 @@ async fn l_purpose_grant_and_withdraw_one_by_one_with_history_and_gate_refuses_a
         let until = env.clock.now() + Duration::days(1);
         let mut termed = consent(1, &[("advertising", Decision::Granted)]);
         termed.valid_until = Some(until);
-        svc.record_consents(&sys("contract"), id, termed).await.unwrap();
+        svc.record_consents(&sys("contract"), id, termed)
+            .await
+            .unwrap();
         env.vault.read_subject(&ads, id, None).await.unwrap();
         env.clock.set(until);
         assert!(matches!(
@@ -358,8 +401,12 @@ async fn l_purpose_grant_and_withdraw_one_by_one_with_history_and_gate_refuses_a
         ));
         // Not a consent-based purpose: not a consent scope.
         assert!(matches!(
-            svc.record_consents(&sys("contract"), id, consent(1, &[("scoring", Decision::Granted)]))
-                .await,
+            svc.record_consents(
+                &sys("contract"),
+                id,
+                consent(1, &[("scoring", Decision::Granted)])
+            )
+            .await,
             Err(ServiceError::InvalidRequest("not_a_consent_scope"))
         ));
     }
@@ -369,10 +416,16 @@ async fn l_purpose_grant_and_withdraw_one_by_one_with_history_and_gate_refuses_a
 async fn c7_1d_publication_is_refused_by_default() {
     for env in envs().await {
         let svc = service(&env.vault);
-        svc.publish_policy("system:test", publish_input(None)).await.unwrap();
+        svc.publish_policy("system:test", publish_input(None))
+            .await
+            .unwrap();
         let id = apply(&svc, 41, &[]).await;
         let state = svc.consents(&sys("contract"), id).await.unwrap();
-        let p = state.purposes.iter().find(|p| p.purpose == "publication").unwrap();
+        let p = state
+            .purposes
+            .iter()
+            .find(|p| p.purpose == "publication")
+            .unwrap();
         assert!(!p.granted, "{}", env.name());
         assert_eq!(p.decision, None);
         assert!(!state.policy.as_ref().unwrap().publication);
@@ -381,7 +434,11 @@ async fn c7_1d_publication_is_refused_by_default() {
             Err(ServiceError::ConsentRequired)
         ));
         let state = svc
-            .record_consents(&sys("contract"), id, consent(1, &[("publication", Decision::Granted)]))
+            .record_consents(
+                &sys("contract"),
+                id,
+                consent(1, &[("publication", Decision::Granted)]),
+            )
             .await
             .unwrap();
         assert!(state.history.last().unwrap().publication);
@@ -390,7 +447,11 @@ async fn c7_1d_publication_is_refused_by_default() {
             .await
             .unwrap();
         let state = svc
-            .record_consents(&sys("requests"), id, consent(1, &[("publication", Decision::Refused)]))
+            .record_consents(
+                &sys("requests"),
+                id,
+                consent(1, &[("publication", Decision::Refused)]),
+            )
             .await
             .unwrap();
         assert!(!state.history.last().unwrap().publication);
@@ -411,7 +472,9 @@ async fn c7_1c_withdrawal_refused_while_contract_open_accepted_after_repaid_with
         env.clock
             .set(Utc.with_ymd_and_hms(2026, 4, 27, 6, 0, 0).single().unwrap());
         let svc = service(&env.vault);
-        svc.publish_policy("system:test", publish_input(None)).await.unwrap();
+        svc.publish_policy("system:test", publish_input(None))
+            .await
+            .unwrap();
         let id = apply(&svc, 51, &[("advertising", Decision::Granted)]).await;
         let loans = sys("contract");
         svc.report_offer(
@@ -444,7 +507,11 @@ async fn c7_1c_withdrawal_refused_while_contract_open_accepted_after_repaid_with
             lang: None,
             evidence: Evidence::default(),
         };
-        for status in [None, Some(ContractStatus::Overdue), Some(ContractStatus::Assigned)] {
+        for status in [
+            None,
+            Some(ContractStatus::Overdue),
+            Some(ContractStatus::Assigned),
+        ] {
             if let Some(st) = status {
                 svc.set_contract_status(
                     &loans,
@@ -538,7 +605,9 @@ async fn c7_1c_withdrawal_refused_while_contract_open_accepted_after_repaid_with
 async fn c6_1_application_without_policy_consent_stores_nothing() {
     for env in envs().await {
         let svc = service(&env.vault);
-        svc.publish_policy("system:test", publish_input(None)).await.unwrap();
+        svc.publish_policy("system:test", publish_input(None))
+            .await
+            .unwrap();
         let d = &demo(61, 1)[0];
         for consent_given in [
             None,
@@ -561,8 +630,19 @@ async fn c6_1_application_without_policy_consent_stores_nothing() {
             );
         }
         let raw = Raw::connect(&env.db).await;
-        for table in ["subjects", "subject_values", "blind_indexes", "consent_events", "applications"] {
-            assert_eq!(count(&raw, table, "", None).await, 0, "{}: {table}", env.name());
+        for table in [
+            "subjects",
+            "subject_values",
+            "blind_indexes",
+            "consent_events",
+            "applications",
+        ] {
+            assert_eq!(
+                count(&raw, table, "", None).await,
+                0,
+                "{}: {table}",
+                env.name()
+            );
         }
         raw.close().await;
     }
@@ -572,7 +652,9 @@ async fn c6_1_application_without_policy_consent_stores_nothing() {
 async fn c6_2_abandoned_and_expired_applications_leave_no_personal_data() {
     for env in envs().await {
         let svc = service(&env.vault);
-        svc.publish_policy("system:test", publish_input(None)).await.unwrap();
+        svc.publish_policy("system:test", publish_input(None))
+            .await
+            .unwrap();
         let raw = Raw::connect(&env.db).await;
         let abandoned = apply(&svc, 71, &[("advertising", Decision::Granted)]).await;
         let app_id = svc
@@ -587,16 +669,29 @@ async fn c6_2_abandoned_and_expired_applications_leave_no_personal_data() {
             .id;
         assert!(rows_of(&raw, abandoned).await >= 4);
         let ciphertext = raw.ciphertext(abandoned, "iin").await;
-        svc.abandon_application(&sys("contract"), &app_id).await.unwrap();
+        svc.abandon_application(&sys("contract"), &app_id)
+            .await
+            .unwrap();
         assert_eq!(rows_of(&raw, abandoned).await, 0, "{}", env.name());
         // No stored byte string holds the old ciphertext any more.
         let sql = "SELECT COUNT(*) FROM subject_values WHERE ciphertext = $1";
         let left: i64 = match &raw {
-            Raw::Sqlite(p) => sqlx::query_scalar(sql).bind(&ciphertext).fetch_one(p).await.unwrap(),
-            Raw::Pg(p) => sqlx::query_scalar(sql).bind(&ciphertext).fetch_one(p).await.unwrap(),
+            Raw::Sqlite(p) => sqlx::query_scalar(sql)
+                .bind(&ciphertext)
+                .fetch_one(p)
+                .await
+                .unwrap(),
+            Raw::Pg(p) => sqlx::query_scalar(sql)
+                .bind(&ciphertext)
+                .fetch_one(p)
+                .await
+                .unwrap(),
         };
         assert_eq!(left, 0);
-        assert!(!env.vault.consent_ledger().is_granted(abandoned.as_bytes(), "advertising", 0));
+        assert!(!env
+            .vault
+            .consent_ledger()
+            .is_granted(abandoned.as_bytes(), "advertising", 0));
         assert!(matches!(
             svc.abandon_application(&sys("contract"), &app_id).await,
             Err(ServiceError::RecordNotFound)
@@ -617,7 +712,9 @@ async fn c6_2_abandoned_and_expired_applications_leave_no_personal_data() {
             .unwrap()
             .id
             .clone();
-        svc.submit_application(&sys("contract"), &sub_app).await.unwrap();
+        svc.submit_application(&sys("contract"), &sub_app)
+            .await
+            .unwrap();
         assert_eq!(svc.purge_expired_applications().await.unwrap(), 0);
         env.clock.advance(Duration::hours(24));
         assert_eq!(svc.purge_expired_applications().await.unwrap(), 1);
@@ -643,7 +740,9 @@ async fn c6_2_abandoned_and_expired_applications_leave_no_personal_data() {
 async fn subject_language_is_the_latest_policy_consent_language_default_ru() {
     for env in envs().await {
         let svc = service(&env.vault);
-        svc.publish_policy("system:test", publish_input(None)).await.unwrap();
+        svc.publish_policy("system:test", publish_input(None))
+            .await
+            .unwrap();
         let plain = env
             .vault
             .create_subject(&sys("contract"), input_of(&demo(81, 1)[0]))

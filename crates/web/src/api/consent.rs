@@ -214,7 +214,9 @@ pub async fn record_consents(
 ) -> Result<Json<ConsentState>, ApiError> {
     let id = subject_id(&raw)?;
     let call = q.call(actor)?;
-    Ok(Json(service(&state).record_consents(&call, id, input).await?))
+    Ok(Json(
+        service(&state).record_consents(&call, id, input).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/subjects/{id}/withdrawal", tag = "consent",
