@@ -40,6 +40,10 @@ pub struct Common {
     /// created on first start, mode 0600).
     #[arg(long, env = "DERBES_AUDIT_KEY_FILE", global = true)]
     pub audit_key_file: Option<PathBuf>,
+    /// Working-day calendar file (holidays, transferred days off) for legal deadlines.
+    /// Default: the embedded Kazakhstan calendar; `derbes calendar export` writes it out.
+    #[arg(long, env = "DERBES_CALENDAR", global = true)]
+    pub calendar: Option<PathBuf>,
 }
 
 impl Common {

@@ -8,6 +8,7 @@
 mod app;
 mod audit;
 mod bench;
+mod consent_cli;
 
 /// The process's allocator: mimalloc. A create or read allocates many small, short-lived
 /// buffers on one thread and frees some on another (sqlx hands statement arguments to its
@@ -65,6 +66,9 @@ enum Command {
         /// Sign an audit checkpoint this often (seconds), when the log has grown.
         #[arg(long, env = "DERBES_CHECKPOINT_EVERY", default_value_t = 60)]
         checkpoint_every: u64,
+        /// Hours an unfinished application is kept before it is purged (6.2).
+        #[arg(long, env = "DERBES_APPLICATION_TTL_HOURS", default_value_t = 24)]
+        application_ttl_hours: u32,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -112,6 +116,21 @@ enum Command {
     },
     /// Measure throughput against raw-database baselines (see docs/benchmarks.md).
     Bench(bench::BenchArgs),
+    /// The privacy policy: publish a version, list versions, print one (PRE-1, 9.2).
+    Policy {
+        #[command(subcommand)]
+        action: consent_cli::PolicyAction,
+    },
+    /// Applications through the site: purge unfinished ones that expired (6.2).
+    Applications {
+        #[command(subcommand)]
+        action: consent_cli::ApplicationsAction,
+    },
+    /// The working-day calendar (--calendar FILE loads the operator's updated copy).
+    Calendar {
+        #[command(subcommand)]
+        action: consent_cli::CalendarAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -232,7 +251,21 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             demo,
             create,
             checkpoint_every,
-        } => serve(&common, listen, demo, create, checkpoint_every).await,
+            application_ttl_hours,
+        } => {
+            serve(
+                &common,
+                listen,
+                demo,
+                create,
+                checkpoint_every,
+                application_ttl_hours,
+            )
+            .await
+        }
+        Command::Policy { action } => consent_cli::policy(&common, action).await,
+        Command::Applications { action } => consent_cli::applications(&common, action).await,
+        Command::Calendar { action } => consent_cli::calendar(&common, action),
         Command::Audit { action } => audit::run(&common, action).await,
         Command::Migrate { create } => {
             app::open_store(&common, create).await?;
@@ -288,6 +321,7 @@ async fn serve(
     demo: Option<usize>,
     create: bool,
     checkpoint_every: u64,
+    application_ttl_hours: u32,
 ) -> Result<(), AnyError> {
     let opened = app::open(common, create).await?;
     let vault = opened.vault;
@@ -328,10 +362,23 @@ async fn serve(
             println!("demo: the database is not empty; no demo data loaded");
         }
     }
-    let state = derbes_web::AppState::new(vault.clone())?.with_audit_key(
-        signer.key_id().to_string(),
-        derbes_audit::public_key_to_base64(&signer.public_key()),
-    );
+    let consent = consent_cli::consent_service(common, vault.clone(), application_ttl_hours)?;
+    let state = derbes_web::AppState::new(vault.clone())?
+        .with_audit_key(
+            signer.key_id().to_string(),
+            derbes_audit::public_key_to_base64(&signer.public_key()),
+        )
+        .with_consent(consent.clone());
+    // Unfinished applications leave nothing behind once their time runs out (6.2).
+    let purger = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = consent.purge_expired_applications().await {
+                tracing::error!(code = e.code(), "purging expired applications failed");
+            }
+        }
+    });
     let signer = std::sync::Arc::new(signer);
     let checkpoints = {
         let store = vault.store().clone();
@@ -364,6 +411,7 @@ async fn serve(
     println!("API: http://{addr}/api/v1/health — OpenAPI: http://{addr}/api/v1/openapi.json");
     derbes_web::serve(listener, state, shutdown_signal()).await?;
     checkpoints.abort();
+    purger.abort();
     vault.shutdown().await;
     let now = chrono::Utc::now().timestamp_micros();
     if let Err(e) =

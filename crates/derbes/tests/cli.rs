@@ -619,7 +619,7 @@ fn c1_1_registry_check_valid_and_broken() {
     let out = run(cmd);
     assert!(out.ok, "{out:?}");
     assert!(out.stdout.contains("is valid"), "{out:?}");
-    assert!(out.stdout.contains("24 purposes"), "{out:?}");
+    assert!(out.stdout.contains("27 purposes"), "{out:?}");
 
     let mut cmd = derbes(&data);
     cmd.args(["registry", "export"]);
@@ -1116,4 +1116,53 @@ async fn c8_1_two_servers_on_one_postgres_append_to_one_log_that_verifies() {
         .unwrap_or_else(|| panic!("no checkpoint count in {out:?}"));
     assert!(checkpoints >= 2, "{out:?}");
     assert!(out.stdout.contains("unsigned tail: 0"), "{out:?}");
+}
+
+#[test]
+fn c9_2_policy_publish_list_show_and_calendar_deadline() {
+    let (dir, data) = temp();
+    let ru = dir.path().join("policy.ru.txt");
+    let kk = dir.path().join("policy.kk.txt");
+    std::fs::write(&ru, "Политика, редакция 1").unwrap();
+    std::fs::write(&kk, "Саясат, 1-редакция").unwrap();
+    // The language comes from the file name; Kazakh is required.
+    let mut cmd = derbes(&data);
+    cmd.args(["policy", "publish", ru.to_str().unwrap()])
+        .args(["--operator-bin", "100140005679"]);
+    let out = run(cmd);
+    assert!(!out.ok && out.stderr.contains("Kazakh"), "{out:?}");
+    let mut cmd = derbes(&data);
+    cmd.args(["policy", "publish", ru.to_str().unwrap(), kk.to_str().unwrap()])
+        .args(["--operator-bin", "100140005679", "--significant"]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    assert!(out.stdout.contains("published policy version 1"), "{out:?}");
+    assert!(out.stdout.contains("significant: yes"), "{out:?}");
+    let mut cmd = derbes(&data);
+    cmd.args(["policy", "show", "--lang", "kk"]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    assert_eq!(out.stdout.trim(), "Саясат, 1-редакция");
+    let mut cmd = derbes(&data);
+    cmd.args(["policy", "list"]);
+    let out = run(cmd);
+    assert!(out.ok && out.stdout.contains("in effect"), "{out:?}");
+
+    // L-CONSENT-3: 15 working days from Mon 27 April 2026 skip 1, 7 and 11 May.
+    let mut cmd = derbes(&data);
+    cmd.args(["calendar", "deadline", "2026-04-27"]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    assert_eq!(out.stdout.trim(), "2026-05-21");
+    // The operator keeps the calendar as data: a broken file is refused, naming the problem.
+    let mut cmd = derbes(&data);
+    cmd.args(["calendar", "export"]);
+    let exported = run(cmd);
+    assert!(exported.ok);
+    let broken = dir.path().join("calendar.toml");
+    std::fs::write(&broken, exported.stdout.replace("version =", "versio =")).unwrap();
+    let mut cmd = derbes(&data);
+    cmd.args(["calendar", "check", broken.to_str().unwrap()]);
+    let out = run(cmd);
+    assert!(!out.ok && out.stderr.contains("invalid"), "{out:?}");
 }

@@ -82,6 +82,34 @@ pub enum ServiceError {
     /// The service is shutting down.
     #[error("service unavailable")]
     Unavailable,
+    /// A consent-based purpose (L-PURPOSE) was named for a subject without a current grant.
+    #[error("no current consent of the subject for this purpose")]
+    ConsentRequired,
+    /// The subject withdrew consent (7.1c): only legal-obligation purposes may touch the data
+    /// kept under a legal hold.
+    #[error("processing blocked: the subject withdrew consent")]
+    ProcessingBlocked,
+    /// An application without consent to the current policy (6.1); nothing was stored.
+    #[error("consent to the policy is required")]
+    PolicyConsentRequired,
+    /// The consent names a policy version that is not the one in force.
+    #[error("the policy version given is not the one in force")]
+    PolicyVersionNotCurrent,
+    /// No such policy version (or none in force yet).
+    #[error("policy version not found")]
+    PolicyNotFound,
+    /// A request of the consent, loan or policy API is invalid (the reason is a code).
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
+    /// No such application, offer, contract or consent record.
+    #[error("record not found")]
+    RecordNotFound,
+    /// A record with this reference already exists (or is already in that state).
+    #[error("record already exists")]
+    RecordExists,
+    /// The application is no longer open (submitted, expired or purged).
+    #[error("application is not open")]
+    ApplicationClosed,
 }
 
 impl ServiceError {
@@ -107,6 +135,15 @@ impl ServiceError {
             ServiceError::Crypto(_) => "crypto_failure",
             ServiceError::Store(_) => "storage_failure",
             ServiceError::Unavailable => "unavailable",
+            ServiceError::ConsentRequired => "consent_required",
+            ServiceError::ProcessingBlocked => "processing_blocked",
+            ServiceError::PolicyConsentRequired => "policy_consent_required",
+            ServiceError::PolicyVersionNotCurrent => "policy_version_not_current",
+            ServiceError::PolicyNotFound => "policy_not_found",
+            ServiceError::InvalidRequest(_) => "invalid_request",
+            ServiceError::RecordNotFound => "record_not_found",
+            ServiceError::RecordExists => "record_exists",
+            ServiceError::ApplicationClosed => "application_closed",
         }
     }
 }

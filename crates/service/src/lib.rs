@@ -12,10 +12,14 @@
 pub mod apikeys;
 pub mod audit;
 pub mod batcher;
+pub mod consent;
+pub mod consent_service;
 pub mod error;
 pub mod model;
 pub mod vault;
 
+pub use consent::ConsentLedger;
+pub use consent_service::ConsentService;
 pub use error::{FieldProblem, ServiceError};
 pub use model::*;
 pub use vault::{Vault, VaultOptions};

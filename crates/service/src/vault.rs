@@ -9,6 +9,7 @@
 
 use crate::audit::{entry, Auditor};
 use crate::batcher::GroupCommit;
+use crate::consent::ConsentLedger;
 use crate::error::{FieldProblem, ServiceError};
 use crate::model::*;
 use chrono::{DateTime, Utc};
@@ -47,6 +48,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     commits: GroupCommit,
     auditor: Option<Auditor>,
+    /// The consent gate (crate::consent): asked on every call on an existing subject.
+    ledger: Arc<ConsentLedger>,
 }
 
 /// How a vault runs.
@@ -96,6 +99,7 @@ impl Vault {
         let indexer = keys.blind_indexer();
         let commits = GroupCommit::start(store.clone());
         let auditor = options.audit.then(|| Auditor::start(store.clone()));
+        let ledger = Arc::new(ConsentLedger::load(store.as_ref()).await?);
         Ok(Vault {
             inner: Arc::new(Inner {
                 store,
@@ -105,6 +109,7 @@ impl Vault {
                 clock,
                 commits,
                 auditor,
+                ledger,
             }),
         })
     }
@@ -122,6 +127,38 @@ impl Vault {
     /// The current time from the service's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
+    }
+
+    /// The in-process consent ledger the gate reads (crate::consent).
+    pub fn consent_ledger(&self) -> &Arc<ConsentLedger> {
+        &self.inner.ledger
+    }
+
+    /// The key ring (for the consent service's evidence and offer encryption).
+    pub(crate) fn keys(&self) -> &KeyRing {
+        &self.inner.keys
+    }
+
+    /// Consent gate (L-PURPOSE, 7.1c): a consent-based purpose needs a current grant, and
+    /// after a withdrawal only legal-obligation purposes may touch the subject. A refusal is
+    /// audited as a denial.
+    async fn consent_gate(
+        &self,
+        call: &Call,
+        action: Action,
+        id: Uuid,
+    ) -> Result<(), ServiceError> {
+        let Some(purpose) = self.inner.registry.purpose(&call.purpose) else {
+            return Ok(());
+        };
+        match self
+            .inner
+            .ledger
+            .gate(purpose, id.as_bytes(), to_micros(self.now()))
+        {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.denied(call, action, Some(id), e).await),
+        }
     }
 
     /// Purpose check (1.1) and minimisation (3.2): the purpose exists, the actor may name it,
@@ -429,6 +466,7 @@ impl Vault {
             Ok(w) => w,
             Err(e) => return Err(self.denied(call, Action::READ, Some(id), e).await),
         };
+        self.consent_gate(call, Action::READ, id).await?;
         let loaded = self
             .inner
             .store
@@ -483,6 +521,14 @@ impl Vault {
             // The index row is only a pointer: confirm against the authenticated value, so a
             // tampered index can never hand out another person's data.
             let sid = loaded.0.id;
+            match self
+                .consent_gate(call, Action::SEARCH, Uuid::from_bytes(sid))
+                .await
+            {
+                Ok(()) => {}
+                Err(ServiceError::ConsentRequired | ServiceError::ProcessingBlocked) => continue,
+                Err(e) => return Err(e),
+            }
             let dek = self.unwrap(&loaded.0)?;
             let Some(rec) = loaded.1.iter().find(|v| v.category == category) else {
                 continue;
@@ -586,6 +632,7 @@ impl Vault {
         if let Err(e) = self.authorize(call, self.known(&values)) {
             return Err(self.denied(call, action, Some(id), e).await);
         }
+        self.consent_gate(call, action.clone(), id).await?;
         let now = self.now();
         let parsed = self.parse_values(&values, None, now)?;
         let sid = *id.as_bytes();
@@ -683,6 +730,7 @@ impl Vault {
         if let Err(e) = self.authorize(call, [category]) {
             return Err(self.denied(call, Action::READ, Some(id), e).await);
         }
+        self.consent_gate(call, Action::READ, id).await?;
         let sid = *id.as_bytes();
         let subject = self
             .inner
@@ -721,6 +769,7 @@ impl Vault {
         if let Err(e) = self.authorize(call, [category]) {
             return Err(self.denied(call, Action::VERIFY, Some(id), e).await);
         }
+        self.consent_gate(call, Action::VERIFY, id).await?;
         let problem = |code: &str, detail: &str| {
             ServiceError::InvalidValues(vec![FieldProblem {
                 item: None,
@@ -869,6 +918,8 @@ impl Vault {
             ServiceError::UnknownPurpose => ("unknown_purpose:1.1", Vec::new()),
             ServiceError::PurposeNotPermitted => ("purpose_not_permitted:1.1", Vec::new()),
             ServiceError::CategoryNotAllowed(c) => ("minimisation:3.2", c.clone()),
+            ServiceError::ConsentRequired => ("consent_required:L-PURPOSE", Vec::new()),
+            ServiceError::ProcessingBlocked => ("consent_withdrawn:7.1c", Vec::new()),
             _ => return err,
         };
         let e = entry(

@@ -17,12 +17,14 @@
 
 mod backend;
 pub mod packed;
+pub mod consent;
 pub mod testing;
 
 use async_trait::async_trait;
 use std::sync::Arc;
 
 pub use backend::{PgStore, SqliteStore};
+pub use consent::ConsentStore;
 
 /// A subject's pseudonymous id: the 16 bytes of a UUIDv7.
 pub type SubjectId = [u8; 16];
@@ -230,7 +232,7 @@ pub type SubjectWithValues = (SubjectRecord, Vec<ValueRecord>);
 
 /// The persistence interface. Both implementations pass the same test-suite.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ConsentStore + Send + Sync + 'static {
     /// Which engine this is.
     fn backend(&self) -> Backend;
     /// Apply pending migrations.

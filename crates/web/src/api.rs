@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+pub mod consent;
+
 /// A JSON body whose rejections become problems.
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]

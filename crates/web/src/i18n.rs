@@ -49,6 +49,15 @@ pub const PROBLEM_CODES: &[&str] = &[
     "crypto_failure",
     "storage_failure",
     "unavailable",
+    "consent_required",
+    "processing_blocked",
+    "policy_consent_required",
+    "policy_version_not_current",
+    "policy_not_found",
+    "invalid_request",
+    "record_not_found",
+    "record_exists",
+    "application_closed",
     // web
     "malformed_json",
     "body_too_large",
@@ -452,6 +461,7 @@ mod tests {
             ("category", "salary_amount".to_owned()),
             ("max", "10000".to_owned()),
             ("limit", "1 MiB".to_owned()),
+            ("reason", "bad_reference".to_owned()),
         ]
     }
 

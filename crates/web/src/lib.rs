@@ -19,6 +19,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue};
 use axum::routing::{get, post, put};
 use axum::Router;
+use derbes_service::consent_service::{ConsentService, ConsentSettings};
 use derbes_service::Vault;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -39,16 +40,40 @@ pub struct AppState {
     pub catalog: Arc<i18n::Catalog>,
     /// The audit checkpoint signing key's public half, if this server signs checkpoints.
     pub audit_key: Option<api::AuditKey>,
+    /// Policy versions, consent ledger, applications, loans and withdrawals.
+    pub consent: ConsentService,
+}
+
+/// Why the application state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The message catalog is broken.
+    #[error(transparent)]
+    I18n(#[from] i18n::I18nError),
+    /// The embedded working-day calendar is broken.
+    #[error("working-day calendar: {0}")]
+    Calendar(#[from] derbes_core::calendar::CalendarError),
 }
 
 impl AppState {
     /// State over a vault, with the embedded message catalog.
-    pub fn new(vault: Vault) -> Result<AppState, i18n::I18nError> {
+    /// The consent service uses the embedded Kazakhstan calendar and default settings;
+    /// replace it with [`AppState::with_consent`].
+    pub fn new(vault: Vault) -> Result<AppState, StateError> {
+        let calendar = Arc::new(derbes_core::calendar::WorkCalendar::embedded_kz()?);
+        let consent = ConsentService::new(vault.clone(), calendar, ConsentSettings::default());
         Ok(AppState {
             vault,
             catalog: Arc::new(i18n::Catalog::load()?),
             audit_key: None,
+            consent,
         })
+    }
+
+    /// Use this consent service (an operator's calendar file, settings).
+    pub fn with_consent(mut self, consent: ConsentService) -> AppState {
+        self.consent = consent;
+        self
     }
 
     /// Publish the audit signing key's public half at `/api/v1/audit/public-key`.
@@ -73,13 +98,23 @@ impl AppState {
         api::create_subject, api::create_bulk, api::search, api::read_subject,
         api::correct_values, api::supplement_values, api::history, api::verify,
         api::audit_public_key, api::audit_checkpoints, api::audit_inclusion,
-        api::audit_consistency
+        api::audit_consistency,
+        api::consent::current_policy, api::consent::policy_versions,
+        api::consent::policy_version, api::consent::create_application,
+        api::consent::submit_application, api::consent::abandon_application,
+        api::consent::consents, api::consent::record_consents, api::consent::withdraw,
+        api::consent::obligations, api::consent::report_loan_application,
+        api::consent::report_offer, api::consent::accept_offer, api::consent::report_contract,
+        api::consent::contract_status
     ),
     modifiers(&SecurityAddon),
     tags(
         (name = "subjects", description = "Borrowers' personal data"),
         (name = "registry", description = "The approved list of personal data (L-LIST)"),
         (name = "audit", description = "The tamper-evident audit log: checkpoints and proofs (8.1)"),
+        (name = "policy", description = "Published policy versions in ru/kk/en (PRE-1, 9.2)"),
+        (name = "consent", description = "Consent ledger, applications and withdrawal (6.1, 6.2, 7.1c, 7.1d, L-CONSENT)"),
+        (name = "loans", description = "Loan applications, offers and contracts reported by the loan system (2.1, 7.1c)"),
         (name = "service", description = "Operations")
     )
 )]
@@ -147,6 +182,38 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/checkpoints", get(api::audit_checkpoints))
         .route("/audit/entries/{seq}/proof", get(api::audit_inclusion))
         .route("/audit/consistency", get(api::audit_consistency))
+        .route("/policy/current", get(api::consent::current_policy))
+        .route("/policy/versions", get(api::consent::policy_versions))
+        .route("/policy/versions/{id}", get(api::consent::policy_version))
+        .route("/applications", post(api::consent::create_application))
+        .route(
+            "/applications/{id}/submit",
+            post(api::consent::submit_application),
+        )
+        .route(
+            "/applications/{id}/abandon",
+            post(api::consent::abandon_application),
+        )
+        .route(
+            "/subjects/{id}/consents",
+            get(api::consent::consents).post(api::consent::record_consents),
+        )
+        .route("/subjects/{id}/withdrawal", post(api::consent::withdraw))
+        .route("/subjects/{id}/obligations", get(api::consent::obligations))
+        .route(
+            "/loans/applications",
+            post(api::consent::report_loan_application),
+        )
+        .route("/loans/offers", post(api::consent::report_offer))
+        .route(
+            "/loans/offers/{id}/accept",
+            post(api::consent::accept_offer),
+        )
+        .route("/loans/contracts", post(api::consent::report_contract))
+        .route(
+            "/loans/contracts/{id}/status",
+            post(api::consent::contract_status),
+        )
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

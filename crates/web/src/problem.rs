@@ -137,6 +137,14 @@ pub fn service_status(e: &ServiceError) -> StatusCode {
         ServiceError::Integrity | ServiceError::KeyMismatch(_) | ServiceError::Crypto(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
+        ServiceError::ConsentRequired | ServiceError::ProcessingBlocked => StatusCode::FORBIDDEN,
+        ServiceError::PolicyConsentRequired | ServiceError::InvalidRequest(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        ServiceError::PolicyVersionNotCurrent
+        | ServiceError::RecordExists
+        | ServiceError::ApplicationClosed => StatusCode::CONFLICT,
+        ServiceError::PolicyNotFound | ServiceError::RecordNotFound => StatusCode::NOT_FOUND,
     }
 }
 
@@ -190,6 +198,9 @@ impl IntoResponse for ApiError {
                     }
                     ServiceError::TooMany(n) => {
                         (vec![("max", n.to_string())], Vec::new(), Vec::new())
+                    }
+                    ServiceError::InvalidRequest(reason) => {
+                        (vec![("reason", reason.to_string())], Vec::new(), Vec::new())
                     }
                     _ => (Vec::new(), Vec::new(), Vec::new()),
                 };

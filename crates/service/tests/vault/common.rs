@@ -372,3 +372,58 @@ pub fn captured() -> String {
     let bytes = buf.lock().unwrap_or_else(|p| p.into_inner()).clone();
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+/// Record the subject's consent to consent-based `purposes` (L-PURPOSE: the vault's consent
+/// gate refuses such purposes without a current grant), publishing a policy version first if
+/// none is in force.
+pub async fn grant_consent(env: &Env, id: uuid::Uuid, purposes: &[&str]) {
+    use derbes_service::consent_service::{
+        Channel, ConsentChange, ConsentInput, ConsentService, ConsentSettings, Decision, Evidence,
+        PublishInput,
+    };
+    let svc = ConsentService::new(
+        env.vault.clone(),
+        Arc::new(derbes_core::calendar::WorkCalendar::embedded_kz().expect("calendar")),
+        ConsentSettings::default(),
+    );
+    let version = match svc.current_policy_record().await {
+        Ok(v) => v.number,
+        Err(_) => {
+            svc.publish_policy(
+                "system:test",
+                PublishInput {
+                    text_ru: "Политика".into(),
+                    text_kk: "Саясат".into(),
+                    text_en: None,
+                    effective_at: None,
+                    significant: false,
+                    operator_name: "МФО".into(),
+                    operator_bin: "100140005679".into(),
+                },
+            )
+            .await
+            .expect("publish policy")
+            .number
+        }
+    };
+    svc.record_consents(
+        &sys("contract"),
+        id,
+        ConsentInput {
+            policy_version: version,
+            lang: "ru".into(),
+            channel: Channel::Api,
+            evidence: Evidence::default(),
+            valid_until: None,
+            changes: purposes
+                .iter()
+                .map(|p| ConsentChange {
+                    scope: p.to_string(),
+                    decision: Decision::Granted,
+                })
+                .collect(),
+        },
+    )
+    .await
+    .expect("record consent");
+}

@@ -20,6 +20,9 @@ async fn two(env: &Env, seed: u64) -> (Vec<derbes_demo::DemoSubject>, Uuid, Uuid
         .await
         .unwrap()
         .id;
+    // Reads under `advertising` below need the subjects' consent (L-PURPOSE).
+    grant_consent(env, a, &["advertising"]).await;
+    grant_consent(env, b, &["advertising"]).await;
     (people, a, b)
 }
 

@@ -6,6 +6,7 @@ mod common;
 
 mod audit;
 mod changes;
+mod consent;
 mod create;
 mod integrity;
 mod keys;

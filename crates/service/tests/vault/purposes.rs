@@ -43,6 +43,15 @@ async fn c3_2_read_returns_only_categories_of_the_purpose() {
         assert!(!text.contains(s(d, "iin")), "[{}]", env.name());
         assert!(!text.contains(&surname_of(d)), "[{}]", env.name());
 
+        // Consent-based purposes (advertising, …) need the subject's grant (L-PURPOSE).
+        let consent_based: Vec<&str> = env
+            .registry
+            .purposes()
+            .values()
+            .filter(|p| p.legal_basis == derbes_core::registry::LegalBasis::Consent)
+            .map(|p| p.code.as_str())
+            .collect();
+        grant_consent(&env, id, &consent_based).await;
         let ads = env
             .vault
             .read_subject(&sys("advertising"), id, None)

@@ -105,7 +105,9 @@ async fn c5_3_find_by_iin_phone_email_iban() {
             .unwrap();
         assert!(none.is_empty(), "[{}]", env.name());
 
-        // The result is minimised to the purpose, and to the categories asked for.
+        // The result is minimised to the purpose, and to the categories asked for
+        // (advertising is consent-based, L-PURPOSE: granted first).
+        grant_consent(&env, id, &["advertising"]).await;
         let ads = env
             .vault
             .find_subjects(&sys("advertising"), "email", &json!(s(d, "email")), None)

@@ -67,6 +67,35 @@ problem-storage-failure-detail = The database could not complete the operation. 
 problem-unavailable-title = Service unavailable
 problem-unavailable-detail = The service is temporarily unavailable (for example, it is shutting down for maintenance). Please try again in a while.
 
+## Consent ledger, policy versions, applications and loans (PRE-1, 6.1, 6.2, 7.1c, L-PURPOSE)
+
+problem-consent-required-title = No consent for this purpose
+problem-consent-required-detail = This processing purpose rests on the subject's consent, and the subject has not given it, has withdrawn it, or its term has ended (Law No. 94-V, Art. 7 and 8). Nothing was processed.
+
+problem-processing-blocked-title = Processing blocked after withdrawal of consent
+problem-processing-blocked-detail = The subject has withdrawn consent (Policy clause 7.1(c)). Their data are kept only where the law requires it and may not be used for this purpose.
+
+problem-policy-consent-required-title = Consent to the policy is required
+problem-policy-consent-required-detail = An application can be submitted only with explicit consent to the current version of the personal data policy (Policy clauses 6.1 and 6.2). Nothing was saved.
+
+problem-policy-version-not-current-title = Not the current policy version
+problem-policy-version-not-current-detail = The consent refers to a policy version that is not in force now. Please show the subject the current version (GET /api/v1/policy/current) and record consent to it.
+
+problem-policy-not-found-title = Policy version not found
+problem-policy-not-found-detail = No such policy version has been published, or no version is in force yet.
+
+problem-invalid-request-title = Invalid request
+problem-invalid-request-detail = The request cannot be accepted (reason code: { $reason }). Nothing was changed.
+
+problem-record-not-found-title = Record not found
+problem-record-not-found-detail = No application, offer, contract or consent record with this reference was found.
+
+problem-record-exists-title = Record already exists
+problem-record-exists-detail = A record with this reference already exists or is already in this state. Nothing was changed.
+
+problem-application-closed-title = Application is not open
+problem-application-closed-detail = The application has already been submitted, has expired or has been removed, so it cannot be changed.
+
 ## Problems raised by the web layer
 
 problem-malformed-json-title = Malformed JSON

@@ -69,6 +69,35 @@ problem-storage-failure-detail = Дерекқор операцияны орын�
 problem-unavailable-title = Қызмет қолжетімсіз
 problem-unavailable-detail = Қызмет уақытша қолжетімсіз (мысалы, техникалық қызмет көрсету үшін тоқтатылып жатыр). Сұрауды біраз уақыттан кейін қайталаңыз.
 
+## Келісімдер тізілімі, саясат нұсқалары, өтінімдер және қарыздар (PRE-1, 6.1, 6.2, 7.1c, L-PURPOSE)
+
+problem-consent-required-title = Осы мақсатқа келісім жоқ
+problem-consent-required-detail = Бұл өңдеу мақсаты субъектінің келісіміне негізделген, ал субъект оны бермеген, кері қайтарып алған немесе келісімнің мерзімі өткен (№ 94-V Заң, 7 және 8-баптар). Өңдеу орындалмады.
+
+problem-processing-blocked-title = Келісім кері қайтарылғаннан кейін өңдеу бұғатталды
+problem-processing-blocked-detail = Субъект келісімін кері қайтарып алды (Саясаттың 7.1-тармағының «c» тармақшасы). Оның деректері заң талап ететін жағдайда ғана сақталады және осы мақсатта пайдаланылмайды.
+
+problem-policy-consent-required-title = Саясатқа келісім қажет
+problem-policy-consent-required-detail = Өтінімді дербес деректерді өңдеу саясатының қолданыстағы нұсқасына анық келісіммен ғана беруге болады (Саясаттың 6.1 және 6.2-тармақтары). Ештеңе сақталмады.
+
+problem-policy-version-not-current-title = Саясаттың қолданыстағы нұсқасы емес
+problem-policy-version-not-current-detail = Келісім қазір қолданылмайтын саясат нұсқасына сілтеме жасайды. Субъектіге қолданыстағы нұсқаны көрсетіп (GET /api/v1/policy/current), соған келісімді тіркеңіз.
+
+problem-policy-not-found-title = Саясат нұсқасы табылмады
+problem-policy-not-found-detail = Мұндай саясат нұсқасы жарияланбаған немесе әлі бірде-бір нұсқа күшіне енбеген.
+
+problem-invalid-request-title = Сұрау дұрыс емес
+problem-invalid-request-detail = Сұрауды қабылдау мүмкін емес (себеп коды: { $reason }). Ештеңе өзгертілмеді.
+
+problem-record-not-found-title = Жазба табылмады
+problem-record-not-found-detail = Осындай сәйкестендіргіші бар өтінім, оферта, шарт немесе келісім жазбасы табылмады.
+
+problem-record-exists-title = Жазба бұрыннан бар
+problem-record-exists-detail = Осындай сәйкестендіргіші бар жазба бұрыннан бар немесе осы күйде тұр. Ештеңе өзгертілмеді.
+
+problem-application-closed-title = Өтінім ашық емес
+problem-application-closed-detail = Өтінім бұрын берілген, толтыру мерзімі өткен немесе жойылған, сондықтан оны өзгерту мүмкін емес.
+
 ## Problems raised by the web layer
 
 problem-malformed-json-title = JSON қате жазылған

@@ -67,6 +67,35 @@ problem-storage-failure-detail = База данных не смогла вып�
 problem-unavailable-title = Сервис недоступен
 problem-unavailable-detail = Сервис временно недоступен (например, останавливается для обслуживания). Повторите запрос через некоторое время.
 
+## Реестр согласий, версии политики, заявки и займы (PRE-1, 6.1, 6.2, 7.1c, L-PURPOSE)
+
+problem-consent-required-title = Нет согласия на эту цель
+problem-consent-required-detail = Эта цель обработки основана на согласии субъекта, а субъект его не давал, отозвал или срок согласия истёк (Закон № 94-V, ст. 7 и 8). Обработка не выполнена.
+
+problem-processing-blocked-title = Обработка заблокирована после отзыва согласия
+problem-processing-blocked-detail = Субъект отозвал согласие (подпункт «c» пункта 7.1 Политики). Его данные хранятся только там, где этого требует закон, и не могут использоваться для этой цели.
+
+problem-policy-consent-required-title = Требуется согласие с политикой
+problem-policy-consent-required-detail = Заявку можно подать только с явным согласием с действующей версией политики обработки персональных данных (пункты 6.1 и 6.2 Политики). Ничего не сохранено.
+
+problem-policy-version-not-current-title = Не действующая версия политики
+problem-policy-version-not-current-detail = Согласие ссылается на версию политики, которая сейчас не действует. Покажите субъекту действующую версию (GET /api/v1/policy/current) и зарегистрируйте согласие с ней.
+
+problem-policy-not-found-title = Версия политики не найдена
+problem-policy-not-found-detail = Такая версия политики не опубликована, или ни одна версия ещё не вступила в силу.
+
+problem-invalid-request-title = Некорректный запрос
+problem-invalid-request-detail = Запрос не может быть принят (код причины: { $reason }). Ничего не изменено.
+
+problem-record-not-found-title = Запись не найдена
+problem-record-not-found-detail = Заявка, оферта, договор или запись о согласии с таким идентификатором не найдены.
+
+problem-record-exists-title = Запись уже существует
+problem-record-exists-detail = Запись с таким идентификатором уже существует или уже находится в этом состоянии. Ничего не изменено.
+
+problem-application-closed-title = Заявка не открыта
+problem-application-closed-detail = Заявка уже подана, срок её заполнения истёк или она удалена, поэтому её нельзя изменить.
+
 ## Problems raised by the web layer
 
 problem-malformed-json-title = Некорректный JSON
