@@ -8,6 +8,7 @@
 mod app;
 mod audit;
 mod bench;
+mod employees;
 
 use app::{AnyError, Common};
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ struct Cli {
     /// Log format: `text` or `json`.
     #[arg(long, env = "DERBES_LOG_FORMAT", default_value = "text", global = true)]
     log_format: String,
+    #[command(flatten)]
+    employees: employees::EmployeeArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -74,6 +77,11 @@ enum Command {
     Apikey {
         #[command(subcommand)]
         action: ApikeyAction,
+    },
+    /// Employee accounts: create (bootstrap the first administrator), list, disable, unlock.
+    Employee {
+        #[command(subcommand)]
+        action: employees::EmployeeAction,
     },
     /// Load fictional borrowers (valid IINs, Kazakh and Russian names).
     Demo {
@@ -225,7 +233,17 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             demo,
             create,
             checkpoint_every,
-        } => serve(&common, listen, demo, create, checkpoint_every).await,
+        } => {
+            serve(
+                &common,
+                &cli.employees,
+                listen,
+                demo,
+                create,
+                checkpoint_every,
+            )
+            .await
+        }
         Command::Audit { action } => audit::run(&common, action).await,
         Command::Migrate { create } => {
             app::open_store(&common, create).await?;
@@ -234,6 +252,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         }
         Command::Keys { action } => keys(&common, action).await,
         Command::Apikey { action } => apikey(&common, action).await,
+        Command::Employee { action } => employees::run(&common, &cli.employees, action).await,
         Command::Demo { count, seed } => {
             let opened = app::open(&common, false).await?;
             if opened.created_keys {
@@ -277,12 +296,14 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
 
 async fn serve(
     common: &Common,
+    employee_args: &employees::EmployeeArgs,
     listen: SocketAddr,
     demo: Option<usize>,
     create: bool,
     checkpoint_every: u64,
 ) -> Result<(), AnyError> {
     let opened = app::open(common, create).await?;
+    let staff = employees::open(&opened, employee_args).await?;
     let vault = opened.vault;
     let (signer, created_signer) = app::load_audit_signer(common, true)?;
     if created_signer {
@@ -321,10 +342,12 @@ async fn serve(
             println!("demo: the database is not empty; no demo data loaded");
         }
     }
-    let state = derbes_web::AppState::new(vault.clone())?.with_audit_key(
-        signer.key_id().to_string(),
-        derbes_audit::public_key_to_base64(&signer.public_key()),
-    );
+    let state = derbes_web::AppState::new(vault.clone())?
+        .with_audit_key(
+            signer.key_id().to_string(),
+            derbes_audit::public_key_to_base64(&signer.public_key()),
+        )
+        .with_employees(staff.clone());
     let signer = std::sync::Arc::new(signer);
     let checkpoints = {
         let store = vault.store().clone();
@@ -357,6 +380,7 @@ async fn serve(
     println!("API: http://{addr}/api/v1/health — OpenAPI: http://{addr}/api/v1/openapi.json");
     derbes_web::serve(listener, state, shutdown_signal()).await?;
     checkpoints.abort();
+    staff.shutdown().await;
     vault.shutdown().await;
     let now = chrono::Utc::now().timestamp_micros();
     if let Err(e) =

@@ -9,6 +9,8 @@ mod support;
 
 #[path = "api/concurrency.rs"]
 mod concurrency;
+#[path = "api/employees.rs"]
+mod employees;
 #[path = "api/fuzz.rs"]
 mod fuzz;
 #[path = "api/isolation.rs"]

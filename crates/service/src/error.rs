@@ -82,6 +82,28 @@ pub enum ServiceError {
     /// The service is shutting down.
     #[error("service unavailable")]
     Unavailable,
+    /// Clause 4.3: the employee has no confidentiality undertaking in force.
+    #[error("no confidentiality undertaking in force")]
+    NoUndertaking,
+    /// Login refused: wrong login, password or code, locked, or disabled — one answer for
+    /// all, so the answer never tells whether an account exists.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The employee's role does not allow this action.
+    #[error("the role does not allow this action")]
+    RoleNotPermitted,
+    /// No such employee.
+    #[error("employee not found")]
+    EmployeeNotFound,
+    /// The login is taken by another employee.
+    #[error("login already taken")]
+    LoginTaken,
+    /// An employee-management input is invalid (the field is named, never its value).
+    #[error("invalid input: {0}")]
+    InvalidInput(&'static str),
+    /// A state-changing form came without the session's CSRF token.
+    #[error("CSRF token missing or wrong")]
+    CsrfFailed,
 }
 
 impl ServiceError {
@@ -107,6 +129,13 @@ impl ServiceError {
             ServiceError::Crypto(_) => "crypto_failure",
             ServiceError::Store(_) => "storage_failure",
             ServiceError::Unavailable => "unavailable",
+            ServiceError::NoUndertaking => "no_undertaking",
+            ServiceError::InvalidCredentials => "invalid_credentials",
+            ServiceError::RoleNotPermitted => "role_not_permitted",
+            ServiceError::EmployeeNotFound => "employee_not_found",
+            ServiceError::LoginTaken => "login_taken",
+            ServiceError::InvalidInput(_) => "invalid_input",
+            ServiceError::CsrfFailed => "csrf_failed",
         }
     }
 }

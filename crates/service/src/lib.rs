@@ -12,8 +12,10 @@
 pub mod apikeys;
 pub mod audit;
 pub mod batcher;
+pub mod employees;
 pub mod error;
 pub mod model;
+pub mod totp;
 pub mod vault;
 
 pub use error::{FieldProblem, ServiceError};

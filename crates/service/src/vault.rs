@@ -134,6 +134,11 @@ impl Vault {
             .registry
             .purpose(&call.purpose)
             .ok_or(ServiceError::UnknownPurpose)?;
+        // [employees] Clause 4.3: an employee without a confidentiality undertaking in force
+        // has no access to personal data at all (audited by `denied` as `undertaking:4.3`).
+        if !call.actor.may_access_personal_data(self.now()) {
+            return Err(ServiceError::NoUndertaking);
+        }
         if !call.actor.may_use(&call.purpose) {
             return Err(ServiceError::PurposeNotPermitted);
         }
@@ -868,6 +873,7 @@ impl Vault {
             ServiceError::UnknownPurpose => ("unknown_purpose:1.1", Vec::new()),
             ServiceError::PurposeNotPermitted => ("purpose_not_permitted:1.1", Vec::new()),
             ServiceError::CategoryNotAllowed(c) => ("minimisation:3.2", c.clone()),
+            ServiceError::NoUndertaking => ("undertaking:4.3", Vec::new()), // [employees]
             _ => return err,
         };
         let e = entry(

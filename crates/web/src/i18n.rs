@@ -49,6 +49,13 @@ pub const PROBLEM_CODES: &[&str] = &[
     "crypto_failure",
     "storage_failure",
     "unavailable",
+    "no_undertaking",
+    "invalid_credentials",
+    "role_not_permitted",
+    "employee_not_found",
+    "login_taken",
+    "invalid_input",
+    "csrf_failed",
     // web
     "malformed_json",
     "body_too_large",

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod employees;
 pub mod i18n;
 pub mod problem;
 
@@ -39,6 +40,8 @@ pub struct AppState {
     pub catalog: Arc<i18n::Catalog>,
     /// The audit checkpoint signing key's public half, if this server signs checkpoints.
     pub audit_key: Option<api::AuditKey>,
+    /// Employee accounts and sessions (absent: employee endpoints answer 503).
+    pub employees: Option<derbes_service::employees::Employees>,
 }
 
 impl AppState {
@@ -48,7 +51,14 @@ impl AppState {
             vault,
             catalog: Arc::new(i18n::Catalog::load()?),
             audit_key: None,
+            employees: None,
         })
+    }
+
+    /// Serve employee login, sessions and administration.
+    pub fn with_employees(mut self, employees: derbes_service::employees::Employees) -> AppState {
+        self.employees = Some(employees);
+        self
     }
 
     /// Publish the audit signing key's public half at `/api/v1/audit/public-key`.
@@ -73,13 +83,19 @@ impl AppState {
         api::create_subject, api::create_bulk, api::search, api::read_subject,
         api::correct_values, api::supplement_values, api::history, api::verify,
         api::audit_public_key, api::audit_checkpoints, api::audit_inclusion,
-        api::audit_consistency
+        api::audit_consistency,
+        employees::login, employees::totp, employees::logout, employees::me,
+        employees::create_employee, employees::list_employees, employees::employee_profile,
+        employees::disable, employees::suspend, employees::activate, employees::set_role,
+        employees::unlock, employees::enroll_totp, employees::record_undertaking,
+        employees::record_training
     ),
     modifiers(&SecurityAddon),
     tags(
         (name = "subjects", description = "Borrowers' personal data"),
         (name = "registry", description = "The approved list of personal data (L-LIST)"),
         (name = "audit", description = "The tamper-evident audit log: checkpoints and proofs (8.1)"),
+        (name = "employees", description = "Employee login (password + TOTP), sessions, accounts, undertakings (4.3) and trainings (5.4)"),
         (name = "service", description = "Operations")
     )
 )]
@@ -99,6 +115,19 @@ impl utoipa::Modify for SecurityAddon {
                     .description(Some(
                         "An API key (`drb_…`) created with `derbes apikey create`; each key may \
                          name only its own purposes.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An employee session token (`drs_…`) from `POST /api/v1/auth/totp`, as \
+                         a bearer token or in the `__Host-derbes_session` cookie (then \
+                         state-changing requests also need the `X-CSRF-Token` header).",
                     ))
                     .build(),
             ),
@@ -147,6 +176,29 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/checkpoints", get(api::audit_checkpoints))
         .route("/audit/entries/{seq}/proof", get(api::audit_inclusion))
         .route("/audit/consistency", get(api::audit_consistency))
+        .route("/auth/login", post(employees::login))
+        .route("/auth/totp", post(employees::totp))
+        .route("/auth/logout", post(employees::logout))
+        .route("/me", get(employees::me))
+        .route(
+            "/employees",
+            post(employees::create_employee).get(employees::list_employees),
+        )
+        .route("/employees/{id}", get(employees::employee_profile))
+        .route("/employees/{id}/disable", post(employees::disable))
+        .route("/employees/{id}/suspend", post(employees::suspend))
+        .route("/employees/{id}/activate", post(employees::activate))
+        .route("/employees/{id}/role", post(employees::set_role))
+        .route("/employees/{id}/unlock", post(employees::unlock))
+        .route("/employees/{id}/totp", post(employees::enroll_totp))
+        .route(
+            "/employees/{id}/undertakings",
+            post(employees::record_undertaking),
+        )
+        .route(
+            "/employees/{id}/trainings",
+            post(employees::record_training),
+        )
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -200,7 +252,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

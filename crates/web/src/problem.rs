@@ -132,7 +132,15 @@ pub fn service_status(e: &ServiceError) -> StatusCode {
         | ServiceError::UniqueValueTaken
         | ServiceError::ValueMissing(_)
         | ServiceError::ValueExists(_) => StatusCode::CONFLICT,
-        ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ServiceError::Unauthenticated | ServiceError::InvalidCredentials => {
+            StatusCode::UNAUTHORIZED
+        }
+        ServiceError::NoUndertaking | ServiceError::RoleNotPermitted | ServiceError::CsrfFailed => {
+            StatusCode::FORBIDDEN
+        }
+        ServiceError::EmployeeNotFound => StatusCode::NOT_FOUND,
+        ServiceError::LoginTaken => StatusCode::CONFLICT,
+        ServiceError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::Store(_) | ServiceError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ServiceError::Integrity | ServiceError::KeyMismatch(_) | ServiceError::Crypto(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
@@ -187,6 +195,9 @@ impl IntoResponse for ApiError {
                     ServiceError::InvalidValues(fields) => (Vec::new(), fields, Vec::new()),
                     ServiceError::ValueMissing(c) | ServiceError::ValueExists(c) => {
                         (vec![("category", c)], Vec::new(), Vec::new())
+                    }
+                    ServiceError::InvalidInput(field) => {
+                        (vec![("field", field.to_string())], Vec::new(), Vec::new())
                     }
                     ServiceError::TooMany(n) => {
                         (vec![("max", n.to_string())], Vec::new(), Vec::new())

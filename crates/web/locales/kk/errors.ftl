@@ -69,6 +69,23 @@ problem-storage-failure-detail = Дерекқор операцияны орын�
 problem-unavailable-title = Қызмет қолжетімсіз
 problem-unavailable-detail = Қызмет уақытша қолжетімсіз (мысалы, техникалық қызмет көрсету үшін тоқтатылып жатыр). Сұрауды біраз уақыттан кейін қайталаңыз.
 
+## Employees (clauses 4.3, 5.4)
+
+problem-no-undertaking-title = Құпиялылық міндеттемесі жоқ
+problem-no-undertaking-detail = Сізде қолданыстағы қол қойылған құпиялылық міндеттемесі жоқ, сондықтан дербес деректерге қол жеткізу жабық (4.3-тармақ). Міндеттемені тіркеу үшін дербес деректерді өңдеуге жауапты тұлғаға жүгініңіз.
+problem-invalid-credentials-title = Кіру орындалмады
+problem-invalid-credentials-detail = Логин, құпиясөз немесе код қате, не болмаса кіру уақытша бұғатталған. Деректерді тексеріп, кейінірек қайталап көріңіз.
+problem-role-not-permitted-title = Сіздің рөліңізге рұқсат етілмеген
+problem-role-not-permitted-detail = Сіздің рөліңіз бұл әрекетті орындауға рұқсат бермейді.
+problem-employee-not-found-title = Қызметкер табылмады
+problem-employee-not-found-detail = Мұндай идентификаторы бар қызметкер жоқ.
+problem-login-taken-title = Логин бос емес
+problem-login-taken-detail = Бұл логин басқа қызметкерге тиесілі. Басқасын таңдаңыз.
+problem-invalid-input-title = Деректер қате
+problem-invalid-input-detail = { $field } өрісі толтырылмаған немесе қате толтырылған.
+problem-csrf-failed-title = Сұрау расталмады
+problem-csrf-failed-detail = Сұрау сессияның CSRF-токенінсіз келді. Бетті жаңартып, қайталап көріңіз.
+
 ## Problems raised by the web layer
 
 problem-malformed-json-title = JSON қате жазылған
