@@ -1181,22 +1181,18 @@ impl Employees {
     ) -> Result<PendingLogin, ServiceError> {
         let now = self.now();
         let now_us = to_micros(now);
-        let normalised: String = login
-            .trim()
-            .to_ascii_lowercase()
-            .chars()
-            .take(128)
-            .collect();
-        let lkey = self.login_key(&normalised);
+        // Format checks first: they say nothing about accounts, and count no attempt.
+        let login = Login::parse(login)?;
+        if password.is_empty() || password.len() > MAX_PASSWORD_LEN {
+            return Err(ServiceError::InvalidInput("password"));
+        }
+        let lkey = self.login_key(login.as_str());
         let keys = self.throttle_keys(lkey.clone(), client);
         let mut locked = false;
         for (k, _, _) in &keys {
             locked |= self.locked(k, now_us).await?;
         }
-        let account = match Login::parse(&normalised) {
-            Ok(l) => self.store().employee_by_login(l.as_str()).await?,
-            Err(_) => None,
-        };
+        let account = self.store().employee_by_login(login.as_str()).await?;
         let phc = account
             .as_ref()
             .map(|a| a.password_hash.clone())
@@ -1247,6 +1243,10 @@ impl Employees {
         code: &str,
         client: Option<IpAddr>,
     ) -> Result<NewSession, ServiceError> {
+        let code = code.trim();
+        if code.len() != totp::DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ServiceError::InvalidInput("code"));
+        }
         let now = self.now();
         let now_us = to_micros(now);
         if !pending_token.starts_with(TOKEN_PREFIX) || pending_token.len() > 128 {
@@ -1283,7 +1283,7 @@ impl Employees {
         let secret = self.open_totp(&account)?;
         let step = secret
             .as_ref()
-            .and_then(|s| totp::matching_step(s, code.trim(), totp::step_of(now.timestamp())));
+            .and_then(|s| totp::matching_step(s, code, totp::step_of(now.timestamp())));
         let reason = if locked {
             Some("locked")
         } else if account.status != EmployeeStatus::Active.as_str() {

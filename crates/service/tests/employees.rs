@@ -387,6 +387,22 @@ async fn login_needs_both_factors() {
             &env,
             "wrong password",
         );
+        // Malformed input is refused before any account is looked at, and counts nothing.
+        for (login, pw, field) in [("a b", "x", "login"), (s.login.as_str(), "", "password")] {
+            match env.emp.login(login, pw, IP).await {
+                Err(ServiceError::InvalidInput(f)) => assert_eq!(f, field),
+                other => panic!("[{}] {other:?}", env.name()),
+            }
+        }
+        let long = "x".repeat(1025);
+        assert!(matches!(
+            env.emp.login(&s.login, &long, IP).await,
+            Err(ServiceError::InvalidInput("password"))
+        ));
+        assert!(matches!(
+            env.emp.verify_totp(&p.pending_token, "12345", IP).await,
+            Err(ServiceError::InvalidInput("code"))
+        ));
         // Login is case-insensitive and trimmed.
         env.emp
             .login(&format!(" {} ", s.login.to_uppercase()), &s.password, IP)

@@ -9,7 +9,7 @@
 //! Bearer requests need no CSRF token.
 
 use crate::api::ApiJson;
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, Problem, WebError};
 use crate::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -33,6 +33,13 @@ pub const SESSION_COOKIE: &str = "__Host-derbes_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The token prefix of employee sessions (API keys start with `drb_`).
 pub const SESSION_PREFIX: &str = "drs_";
+
+/// An employee id from the path: a UUID, or `400 bad_employee_id`.
+fn employee_id(raw: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::Web(WebError::BadEmployeeId))
+}
 
 fn service(state: &AppState) -> Result<&Employees, ApiError> {
     state
@@ -184,7 +191,10 @@ pub struct TotpInput {
     responses(
         (status = 200, body = PendingLogin, description = "Password correct: send the TOTP code with the pending token"),
         (status = 400, body = Problem, description = "Malformed JSON"),
-        (status = 401, body = Problem, description = "invalid_credentials: one answer for unknown login, wrong password, locked login or address, inactive account")))]
+        (status = 401, body = Problem, description = "invalid_credentials: one answer for unknown login, wrong password, locked login or address, inactive account"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 422, body = Problem, description = "invalid_input: the login is not of the login format, or the password is empty or over 1024 bytes (says nothing about accounts)")))]
 /// Employee login, step 1: the password.
 pub async fn login(
     State(state): State<AppState>,
@@ -201,7 +211,10 @@ pub async fn login(
     responses(
         (status = 200, body = NewSession, description = "Logged in; the token is also set as the session cookie (Secure; HttpOnly; SameSite=Strict)"),
         (status = 400, body = Problem, description = "Malformed JSON"),
-        (status = 401, body = Problem, description = "invalid_credentials: wrong, replayed or late code, expired pending token, locked")))]
+        (status = 401, body = Problem, description = "invalid_credentials: wrong, replayed or late code, expired pending token, locked"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 422, body = Problem, description = "invalid_input: the code is not 6 digits")))]
 /// Employee login, step 2: the TOTP code (RFC 6238; each code works once).
 pub async fn totp(
     State(state): State<AppState>,
@@ -270,6 +283,9 @@ pub async fn me(
     security(("session" = [])),
     responses(
         (status = 201, body = CreatedEmployee, description = "Created; the initial password and TOTP secret are shown once"),
+        (status = 400, body = Problem, description = "Malformed JSON"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
         (status = 401, body = Problem, description = "No live session"),
         (status = 403, body = Problem, description = "role_not_permitted (administrators only) or csrf_failed"),
         (status = 409, body = Problem, description = "login_taken"),
@@ -302,6 +318,7 @@ pub async fn list_employees(
     params(("id" = String, Path, description = "Employee id")),
     security(("session" = [])),
     responses(
+        (status = 400, body = Problem, description = "bad_employee_id: the id is not a UUID"),
         (status = 200, body = EmployeeProfile),
         (status = 401, body = Problem, description = "No live session"),
         (status = 403, body = Problem, description = "role_not_permitted"),
@@ -310,8 +327,9 @@ pub async fn list_employees(
 pub async fn employee_profile(
     State(state): State<AppState>,
     auth: EmployeeAuth,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
 ) -> Result<Json<EmployeeProfile>, ApiError> {
+    let id = employee_id(&raw)?;
     Ok(Json(service(&state)?.profile(auth.actor(), &id).await?))
 }
 
@@ -330,6 +348,7 @@ async fn status(
     params(("id" = String, Path, description = "Employee id")),
     security(("session" = [])),
     responses(
+        (status = 400, body = Problem, description = "bad_employee_id: the id is not a UUID"),
         (status = 200, body = EmployeeInfo, description = "Disabled; every session of the employee ended at once"),
         (status = 401, body = Problem, description = "No live session"),
         (status = 403, body = Problem, description = "role_not_permitted or csrf_failed"),
@@ -338,8 +357,9 @@ async fn status(
 pub async fn disable(
     State(state): State<AppState>,
     auth: EmployeeAuth,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
 ) -> Result<Json<EmployeeInfo>, ApiError> {
+    let id = employee_id(&raw)?;
     status(&state, &auth, &id, EmployeeStatus::Disabled).await
 }
 
@@ -347,6 +367,7 @@ pub async fn disable(
     params(("id" = String, Path, description = "Employee id")),
     security(("session" = [])),
     responses(
+        (status = 400, body = Problem, description = "bad_employee_id: the id is not a UUID"),
         (status = 200, body = EmployeeInfo, description = "Suspended; every session ended at once"),
         (status = 401, body = Problem, description = "No live session"),
         (status = 403, body = Problem, description = "role_not_permitted or csrf_failed"),
@@ -355,8 +376,9 @@ pub async fn disable(
 pub async fn suspend(
     State(state): State<AppState>,
     auth: EmployeeAuth,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
 ) -> Result<Json<EmployeeInfo>, ApiError> {
+    let id = employee_id(&raw)?;
     status(&state, &auth, &id, EmployeeStatus::Suspended).await
 }
 
@@ -364,6 +386,7 @@ pub async fn suspend(
     params(("id" = String, Path, description = "Employee id")),
     security(("session" = [])),
     responses(
+        (status = 400, body = Problem, description = "bad_employee_id: the id is not a UUID"),
         (status = 200, body = EmployeeInfo, description = "Active again (sessions ended before stay ended)"),
         (status = 401, body = Problem, description = "No live session"),
         (status = 403, body = Problem, description = "role_not_permitted or csrf_failed"),
@@ -372,8 +395,9 @@ pub async fn suspend(
 pub async fn activate(
     State(state): State<AppState>,
     auth: EmployeeAuth,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
 ) -> Result<Json<EmployeeInfo>, ApiError> {
+    let id = employee_id(&raw)?;
     status(&state, &auth, &id, EmployeeStatus::Active).await
 }
 
@@ -390,6 +414,9 @@ pub struct RoleInput {
     params(("id" = String, Path, description = "Employee id")), request_body = RoleInput,
     security(("session" = [])),
     responses(
+        (status = 400, body = Problem, description = "Malformed JSON, or an id that is not a UUID"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
         (status = 200, body = EmployeeInfo),
         (status = 401, body = Problem, description = "No live session"),
         (status = 403, body = Problem, description = "role_not_permitted or csrf_failed"),
@@ -399,9 +426,10 @@ pub struct RoleInput {
 pub async fn set_role(
     State(state): State<AppState>,
     auth: EmployeeAuth,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
     ApiJson(input): ApiJson<RoleInput>,
 ) -> Result<Json<EmployeeInfo>, ApiError> {
+    let id = employee_id(&raw)?;
     Ok(Json(
         service(&state)?
             .set_role(auth.actor(), &id, &input.role)
@@ -413,6 +441,7 @@ pub async fn set_role(
     params(("id" = String, Path, description = "Employee id")),
     security(("session" = [])),
     responses(
+        (status = 400, body = Problem, description = "bad_employee_id: the id is not a UUID"),
         (status = 204, description = "The login's lockout is lifted"),
         (status = 401, body = Problem, description = "No live session"),
         (status = 403, body = Problem, description = "role_not_permitted or csrf_failed"),
@@ -421,8 +450,9 @@ pub async fn set_role(
 pub async fn unlock(
     State(state): State<AppState>,
     auth: EmployeeAuth,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let id = employee_id(&raw)?;
     service(&state)?.unlock(auth.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -431,6 +461,7 @@ pub async fn unlock(
     params(("id" = String, Path, description = "Employee id")),
     security(("session" = [])),
     responses(
+        (status = 400, body = Problem, description = "bad_employee_id: the id is not a UUID"),
         (status = 200, body = TotpEnrolment, description = "The new secret, shown once; the old one stops working"),
         (status = 401, body = Problem, description = "No live session"),
         (status = 403, body = Problem, description = "role_not_permitted or csrf_failed"),
@@ -439,8 +470,9 @@ pub async fn unlock(
 pub async fn enroll_totp(
     State(state): State<AppState>,
     auth: EmployeeAuth,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
+    let id = employee_id(&raw)?;
     Ok(Json(service(&state)?.enroll_totp(auth.actor(), &id).await?))
 }
 
@@ -448,6 +480,9 @@ pub async fn enroll_totp(
     params(("id" = String, Path, description = "Employee id")), request_body = UndertakingInput,
     security(("session" = [])),
     responses(
+        (status = 400, body = Problem, description = "Malformed JSON, or an id that is not a UUID"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
         (status = 201, body = UndertakingView),
         (status = 401, body = Problem, description = "No live session"),
         (status = 403, body = Problem, description = "role_not_permitted or csrf_failed"),
@@ -457,9 +492,10 @@ pub async fn enroll_totp(
 pub async fn record_undertaking(
     State(state): State<AppState>,
     auth: EmployeeAuth,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
     ApiJson(input): ApiJson<UndertakingInput>,
 ) -> Result<Response, ApiError> {
+    let id = employee_id(&raw)?;
     let u = service(&state)?
         .record_undertaking(auth.actor(), &id, input)
         .await?;
@@ -470,6 +506,9 @@ pub async fn record_undertaking(
     params(("id" = String, Path, description = "Employee id")), request_body = TrainingInput,
     security(("session" = [])),
     responses(
+        (status = 400, body = Problem, description = "Malformed JSON, or an id that is not a UUID"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
         (status = 201, body = TrainingView),
         (status = 401, body = Problem, description = "No live session"),
         (status = 403, body = Problem, description = "role_not_permitted or csrf_failed"),
@@ -479,9 +518,10 @@ pub async fn record_undertaking(
 pub async fn record_training(
     State(state): State<AppState>,
     auth: EmployeeAuth,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
     ApiJson(input): ApiJson<TrainingInput>,
 ) -> Result<Response, ApiError> {
+    let id = employee_id(&raw)?;
     let t = service(&state)?
         .record_training(auth.actor(), &id, input)
         .await?;

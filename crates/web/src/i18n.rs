@@ -61,6 +61,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     "body_too_large",
     "unsupported_media_type",
     "bad_subject_id",
+    "bad_employee_id",
     "missing_purpose",
     "not_found",
     "method_not_allowed",

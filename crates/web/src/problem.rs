@@ -29,6 +29,8 @@ pub enum WebError {
     UnsupportedMediaType,
     /// The subject id in the path is not a UUID.
     BadSubjectId,
+    /// The employee id in the path is not a UUID.
+    BadEmployeeId,
     /// The call named no purpose (clause 1.1: every access names one).
     MissingPurpose,
     /// No such route.
@@ -48,6 +50,7 @@ impl WebError {
             WebError::BodyTooLarge => "body_too_large",
             WebError::UnsupportedMediaType => "unsupported_media_type",
             WebError::BadSubjectId => "bad_subject_id",
+            WebError::BadEmployeeId => "bad_employee_id",
             WebError::MissingPurpose => "missing_purpose",
             WebError::NotFound => "not_found",
             WebError::MethodNotAllowed => "method_not_allowed",
@@ -60,6 +63,7 @@ impl WebError {
         match self {
             WebError::MalformedJson
             | WebError::BadSubjectId
+            | WebError::BadEmployeeId
             | WebError::MissingPurpose
             | WebError::BadQuery => StatusCode::BAD_REQUEST,
             WebError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -447,6 +447,17 @@ async fn disabling_an_employee_ends_the_live_session_at_once(backend: Backend) {
             &json!({}),
         )
         .await,
+        400,
+        "bad_employee_id",
+    )
+    .await;
+    problem(
+        app.post(
+            "/employees/0190f1f2-0000-7000-8000-000000000000/disable",
+            Some(&admin_token),
+            &json!({}),
+        )
+        .await,
         404,
         "employee_not_found",
     )

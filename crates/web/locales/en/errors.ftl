@@ -81,6 +81,8 @@ problem-login-taken-title = Login taken
 problem-login-taken-detail = Another employee already has this login. Choose another one.
 problem-invalid-input-title = Invalid input
 problem-invalid-input-detail = The field { $field } is missing or invalid.
+problem-bad-employee-id-title = Bad employee id
+problem-bad-employee-id-detail = The employee id in the address is not a valid identifier (UUID).
 problem-csrf-failed-title = Request not confirmed
 problem-csrf-failed-detail = The request came without the session's CSRF token. Reload the page and try again.
 

@@ -83,6 +83,8 @@ problem-login-taken-title = Логин бос емес
 problem-login-taken-detail = Бұл логин басқа қызметкерге тиесілі. Басқасын таңдаңыз.
 problem-invalid-input-title = Деректер қате
 problem-invalid-input-detail = { $field } өрісі толтырылмаған немесе қате толтырылған.
+problem-bad-employee-id-title = Қызметкер идентификаторы қате
+problem-bad-employee-id-detail = Сұрау мекенжайындағы қызметкер идентификаторы дұрыс идентификатор (UUID) емес.
 problem-csrf-failed-title = Сұрау расталмады
 problem-csrf-failed-detail = Сұрау сессияның CSRF-токенінсіз келді. Бетті жаңартып, қайталап көріңіз.
 

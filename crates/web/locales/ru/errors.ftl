@@ -81,6 +81,8 @@ problem-login-taken-title = Логин занят
 problem-login-taken-detail = Этот логин уже принадлежит другому сотруднику. Выберите другой.
 problem-invalid-input-title = Неверные данные
 problem-invalid-input-detail = Поле { $field } не заполнено или заполнено неверно.
+problem-bad-employee-id-title = Неверный идентификатор сотрудника
+problem-bad-employee-id-detail = Идентификатор сотрудника в адресе запроса не является корректным идентификатором (UUID).
 problem-csrf-failed-title = Запрос не подтверждён
 problem-csrf-failed-detail = Запрос пришёл без CSRF-токена сессии. Обновите страницу и повторите попытку.
 
