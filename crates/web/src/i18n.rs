@@ -460,6 +460,7 @@ mod tests {
             ("category", "salary_amount".to_owned()),
             ("max", "10000".to_owned()),
             ("limit", "1 MiB".to_owned()),
+            ("field", "display_name".to_owned()),
         ]
     }
 
