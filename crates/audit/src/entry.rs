@@ -93,6 +93,20 @@ actions! {
     LOGIN_FAILED = "login_failed";
     /// A logout or session end.
     LOGOUT = "logout";
+    /// A login or client address was locked after repeated failures.
+    LOCKOUT = "lockout";
+    /// An employee account was created.
+    EMPLOYEE_CREATE = "employee_create";
+    /// An employee account was disabled, suspended or re-activated (`detail`: the status).
+    EMPLOYEE_STATUS = "employee_status";
+    /// An administrator lifted a login lockout.
+    EMPLOYEE_UNLOCK = "employee_unlock";
+    /// An employee's TOTP second factor was (re-)enrolled.
+    TOTP_ENROLL = "totp_enroll";
+    /// A confidentiality undertaking was recorded (clause 4.3).
+    UNDERTAKING = "undertaking";
+    /// A staff-training acknowledgement was recorded (clause 5.4).
+    TRAINING = "training";
     /// The processing policy (or a policy version) changed.
     POLICY_CHANGE = "policy_change";
     /// A role, permission or employee undertaking changed.

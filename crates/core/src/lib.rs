@@ -21,4 +21,5 @@ pub mod kind;
 pub mod name;
 pub mod phone;
 pub mod registry;
+pub mod roles;
 pub mod value;

@@ -189,6 +189,8 @@ pub struct Opened {
     pub vault: Vault,
     /// Whether the key ring was generated just now (first start).
     pub created_keys: bool,
+    /// The key ring (shared with the vault; the employee service seals TOTP secrets with it).
+    pub keys: Arc<KeyRing>,
 }
 
 /// Open registry, store, keys and vault.
@@ -202,7 +204,8 @@ pub async fn open(common: &Common, create: bool) -> Result<Opened, AnyError> {
         .map_err(|e| format!("reading {}: {e}", common.database_display()))?
         .is_none();
     let (keys, created_keys) = load_keys(common, clock.as_ref(), fresh)?;
-    let vault = Vault::open(store, Arc::new(keys), Arc::new(registry), clock)
+    let keys = Arc::new(keys);
+    let vault = Vault::open(store, keys.clone(), Arc::new(registry), clock)
         .await
         .map_err(|e| {
             format!(
@@ -213,6 +216,7 @@ pub async fn open(common: &Common, create: bool) -> Result<Opened, AnyError> {
     Ok(Opened {
         vault,
         created_keys,
+        keys,
     })
 }
 

@@ -16,6 +16,7 @@ mod consent_cli;
 /// `malloc_consolidate`/`unlink_chunk` and page faults (perf, docs/benchmarks.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod employees;
 
 use app::{AnyError, Common};
 use clap::{Parser, Subcommand};
@@ -46,6 +47,8 @@ struct Cli {
     /// Log format: `text` or `json`.
     #[arg(long, env = "DERBES_LOG_FORMAT", default_value = "text", global = true)]
     log_format: String,
+    #[command(flatten)]
+    employees: employees::EmployeeArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,6 +88,11 @@ enum Command {
     Apikey {
         #[command(subcommand)]
         action: ApikeyAction,
+    },
+    /// Employee accounts: create (bootstrap the first administrator), list, disable, unlock.
+    Employee {
+        #[command(subcommand)]
+        action: employees::EmployeeAction,
     },
     /// Load fictional borrowers (valid IINs, Kazakh and Russian names).
     Demo {
@@ -255,6 +263,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         } => {
             serve(
                 &common,
+                &cli.employees,
                 listen,
                 demo,
                 create,
@@ -274,6 +283,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         }
         Command::Keys { action } => keys(&common, action).await,
         Command::Apikey { action } => apikey(&common, action).await,
+        Command::Employee { action } => employees::run(&common, &cli.employees, action).await,
         Command::Demo { count, seed } => {
             let opened = app::open(&common, false).await?;
             if opened.created_keys {
@@ -317,6 +327,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
 
 async fn serve(
     common: &Common,
+    employee_args: &employees::EmployeeArgs,
     listen: SocketAddr,
     demo: Option<usize>,
     create: bool,
@@ -324,6 +335,7 @@ async fn serve(
     application_ttl_hours: u32,
 ) -> Result<(), AnyError> {
     let opened = app::open(common, create).await?;
+    let staff = employees::open(&opened, employee_args).await?;
     let vault = opened.vault;
     let (signer, created_signer) = app::load_audit_signer(common, true)?;
     if created_signer {
@@ -368,7 +380,8 @@ async fn serve(
             signer.key_id().to_string(),
             derbes_audit::public_key_to_base64(&signer.public_key()),
         )
-        .with_consent(consent.clone());
+        .with_consent(consent.clone())
+        .with_employees(staff.clone());
     // Unfinished applications leave nothing behind once their time runs out (6.2).
     let purger = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -412,6 +425,7 @@ async fn serve(
     derbes_web::serve(listener, state, shutdown_signal()).await?;
     checkpoints.abort();
     purger.abort();
+    staff.shutdown().await;
     vault.shutdown().await;
     let now = chrono::Utc::now().timestamp_micros();
     if let Err(e) =

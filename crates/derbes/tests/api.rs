@@ -11,6 +11,8 @@ mod support;
 mod concurrency;
 #[path = "api/consent.rs"]
 mod consent;
+#[path = "api/employees.rs"]
+mod employees;
 #[path = "api/fuzz.rs"]
 mod fuzz;
 #[path = "api/isolation.rs"]

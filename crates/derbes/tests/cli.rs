@@ -1166,3 +1166,126 @@ fn c9_2_policy_publish_list_show_and_calendar_deadline() {
     let out = run(cmd);
     assert!(!out.ok && out.stderr.contains("invalid"), "{out:?}");
 }
+
+/// The value after `label` on the stdout line that starts with it.
+fn printed<'a>(out: &'a Output, label: &str) -> &'a str {
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {label:?} line: {out:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c4_3_employee_bootstrap_admin_login_list_unlock_disable() {
+    let (_dir, data) = temp();
+    let mut cmd = derbes(&data);
+    cmd.args(["employee", "create", "--login", "Boss", "--role", "admin"]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    let password = printed(&out, "initial password (shown once):").to_string();
+    let secret = printed(&out, "TOTP secret (shown once):").to_string();
+    let uri = printed(&out, "TOTP enrolment URI (shown once):").to_string();
+    assert!(
+        uri.starts_with("otpauth://totp/derbes:boss?secret="),
+        "{uri}"
+    );
+    assert!(uri.contains(&secret));
+    let id = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("created employee "))
+        .and_then(|r| r.split(' ').next())
+        .expect("employee id")
+        .to_string();
+    // The secret and password are in the database only as ciphertext and an Argon2id hash.
+    let db = db_bytes(&data);
+    assert!(!contains(&db, password.as_bytes()));
+    assert!(!contains(&db, secret.as_bytes()));
+    assert!(contains(&db, b"$argon2id$v=19$m=19456,t=2,p=1$"));
+
+    let mut cmd = derbes(&data);
+    cmd.args(["employee", "create", "--login", "boss", "--role", "admin"]);
+    let dup = run(cmd);
+    assert!(!dup.ok, "{dup:?}");
+
+    let server = Server::start(&data, &[]);
+    let c = client();
+    let login = |pw: String| {
+        let c = c.clone();
+        let url = server.url("/auth/login");
+        async move {
+            c.post(url)
+                .json(&json!({"login": "boss", "password": pw}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = login(password.clone()).await;
+    assert_eq!(res.status(), 200);
+    let pending: Value = res.json().await.unwrap();
+    let key = derbes_service::totp::base32_decode(&secret).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let code = derbes_service::totp::code_at(&key, derbes_service::totp::step_of(now));
+    let res = c
+        .post(server.url("/auth/totp"))
+        .json(&json!({"pending_token": pending["pending_token"], "code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let session: Value = res.json().await.unwrap();
+    let token = session["token"].as_str().unwrap().to_string();
+    let me = c
+        .get(server.url("/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+
+    // Lock the login with wrong passwords; the CLI unlocks it.
+    for _ in 0..5 {
+        assert_eq!(login("wrong-password".into()).await.status(), 401);
+    }
+    assert_eq!(login(password.clone()).await.status(), 401);
+    let mut cmd = derbes(&data);
+    cmd.args(["employee", "unlock", "boss"]);
+    let out = run(cmd);
+    assert!(
+        out.ok && out.stdout.contains(&format!("unlocked {id}")),
+        "{out:?}"
+    );
+    assert_eq!(login(password.clone()).await.status(), 200);
+
+    let mut cmd = derbes(&data);
+    cmd.args(["employee", "list"]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&id))
+        .expect("listed");
+    assert!(line.contains("boss") && line.contains("admin") && line.contains("active"));
+    assert!(!out.stdout.contains(&password));
+
+    // Disabling from the CLI ends the running server's session at once.
+    let mut cmd = derbes(&data);
+    cmd.args(["employee", "disable", &id]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    let me = c
+        .get(server.url("/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401);
+    let (_, stderr) = server.stop();
+    assert!(!stderr.contains(&password) && !stderr.contains(&token));
+}

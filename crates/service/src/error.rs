@@ -110,6 +110,28 @@ pub enum ServiceError {
     /// The application is no longer open (submitted, expired or purged).
     #[error("application is not open")]
     ApplicationClosed,
+    /// Clause 4.3: the employee has no confidentiality undertaking in force.
+    #[error("no confidentiality undertaking in force")]
+    NoUndertaking,
+    /// Login refused: wrong login, password or code, locked, or disabled — one answer for
+    /// all, so the answer never tells whether an account exists.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The employee's role does not allow this action.
+    #[error("the role does not allow this action")]
+    RoleNotPermitted,
+    /// No such employee.
+    #[error("employee not found")]
+    EmployeeNotFound,
+    /// The login is taken by another employee.
+    #[error("login already taken")]
+    LoginTaken,
+    /// An employee-management input is invalid (the field is named, never its value).
+    #[error("invalid input: {0}")]
+    InvalidInput(&'static str),
+    /// A state-changing form came without the session's CSRF token.
+    #[error("CSRF token missing or wrong")]
+    CsrfFailed,
 }
 
 impl ServiceError {
@@ -144,6 +166,13 @@ impl ServiceError {
             ServiceError::RecordNotFound => "record_not_found",
             ServiceError::RecordExists => "record_exists",
             ServiceError::ApplicationClosed => "application_closed",
+            ServiceError::NoUndertaking => "no_undertaking",
+            ServiceError::InvalidCredentials => "invalid_credentials",
+            ServiceError::RoleNotPermitted => "role_not_permitted",
+            ServiceError::EmployeeNotFound => "employee_not_found",
+            ServiceError::LoginTaken => "login_taken",
+            ServiceError::InvalidInput(_) => "invalid_input",
+            ServiceError::CsrfFailed => "csrf_failed",
         }
     }
 }

@@ -14,8 +14,10 @@ pub mod audit;
 pub mod batcher;
 pub mod consent;
 pub mod consent_service;
+pub mod employees;
 pub mod error;
 pub mod model;
+pub mod totp;
 pub mod vault;
 
 pub use consent::ConsentLedger;

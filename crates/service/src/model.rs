@@ -20,6 +20,38 @@ pub enum Actor {
     },
     /// derbes itself (demo loader, maintenance, benchmarks).
     System(&'static str),
+    /// An employee of the lender with a live session (see [`crate::employees`]).
+    Employee {
+        /// The employee's id.
+        id: Uuid,
+        /// The normalised login.
+        login: String,
+        /// Role code (`registry/roles.toml`).
+        role: String,
+        /// Purposes the role may name.
+        purposes: Vec<String>,
+        /// The confidentiality undertaking in force when the session was checked, if any
+        /// (clause 4.3); the vault re-checks its dates against its own clock.
+        undertaking: Option<UndertakingTerm>,
+    },
+}
+
+/// The dates of a confidentiality undertaking (clause 4.3): in force on Almaty calendar days
+/// `signed_on ≤ day < expires_on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UndertakingTerm {
+    /// Signed on.
+    pub signed_on: chrono::NaiveDate,
+    /// Expires on (exclusive).
+    pub expires_on: chrono::NaiveDate,
+}
+
+impl UndertakingTerm {
+    /// Whether the undertaking is in force at `now` (Almaty calendar day).
+    pub fn in_force(&self, now: DateTime<Utc>) -> bool {
+        let today = derbes_core::calendar::to_almaty(now).date_naive();
+        self.signed_on <= today && today < self.expires_on
+    }
 }
 
 impl Actor {
@@ -28,6 +60,17 @@ impl Actor {
         match self {
             Actor::ApiKey { id, .. } => format!("api_key:{id}"),
             Actor::System(name) => format!("system:{name}"),
+            Actor::Employee { id, .. } => format!("employee:{id}"),
+        }
+    }
+
+    /// Clause 4.3: whether this actor may touch personal data at all at `now`. Systems and
+    /// API keys may (within their purposes); an employee only with a confidentiality
+    /// undertaking in force.
+    pub fn may_access_personal_data(&self, now: DateTime<Utc>) -> bool {
+        match self {
+            Actor::ApiKey { .. } | Actor::System(_) => true,
+            Actor::Employee { undertaking, .. } => undertaking.is_some_and(|u| u.in_force(now)),
         }
     }
 
@@ -36,6 +79,7 @@ impl Actor {
         match self {
             Actor::ApiKey { purposes, .. } => purposes.iter().any(|p| p == purpose),
             Actor::System(_) => true,
+            Actor::Employee { purposes, .. } => purposes.iter().any(|p| p == purpose),
         }
     }
 }

@@ -172,6 +172,11 @@ impl Vault {
             .registry
             .purpose(&call.purpose)
             .ok_or(ServiceError::UnknownPurpose)?;
+        // [employees] Clause 4.3: an employee without a confidentiality undertaking in force
+        // has no access to personal data at all (audited by `denied` as `undertaking:4.3`).
+        if !call.actor.may_access_personal_data(self.now()) {
+            return Err(ServiceError::NoUndertaking);
+        }
         if !call.actor.may_use(&call.purpose) {
             return Err(ServiceError::PurposeNotPermitted);
         }
@@ -920,6 +925,7 @@ impl Vault {
             ServiceError::CategoryNotAllowed(c) => ("minimisation:3.2", c.clone()),
             ServiceError::ConsentRequired => ("consent_required:L-PURPOSE", Vec::new()),
             ServiceError::ProcessingBlocked => ("consent_withdrawn:7.1c", Vec::new()),
+            ServiceError::NoUndertaking => ("undertaking:4.3", Vec::new()), // [employees]
             _ => return err,
         };
         let e = entry(

@@ -18,6 +18,7 @@
 mod backend;
 pub mod packed;
 pub mod consent;
+pub mod employees;
 pub mod testing;
 
 use async_trait::async_trait;
@@ -25,6 +26,9 @@ use std::sync::Arc;
 
 pub use backend::{PgStore, SqliteStore};
 pub use consent::ConsentStore;
+pub use employees::{
+    EmployeeRecord, EmployeeStore, SessionRecord, ThrottleRecord, TrainingRecord, UndertakingRecord,
+};
 
 /// A subject's pseudonymous id: the 16 bytes of a UUIDv7.
 pub type SubjectId = [u8; 16];
@@ -232,7 +236,7 @@ pub type SubjectWithValues = (SubjectRecord, Vec<ValueRecord>);
 
 /// The persistence interface. Both implementations pass the same test-suite.
 #[async_trait]
-pub trait Store: ConsentStore + Send + Sync + 'static {
+pub trait Store: ConsentStore + EmployeeStore + Send + Sync + 'static {
     /// Which engine this is.
     fn backend(&self) -> Backend;
     /// Apply pending migrations.

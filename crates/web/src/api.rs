@@ -38,15 +38,15 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(ApiError::Service(
-                derbes_service::ServiceError::Unauthenticated,
-            ))?;
+        // [employees] An employee session (bearer `drs_…` or the session cookie).
+        let bearer = crate::employees::bearer(&parts.headers);
+        if bearer.is_none_or(|t| t.starts_with(crate::employees::SESSION_PREFIX)) {
+            let auth = crate::employees::employee_from_parts(parts, state).await?;
+            return Ok(Caller(auth.session.actor));
+        }
+        let token = bearer.ok_or(ApiError::Service(
+            derbes_service::ServiceError::Unauthenticated,
+        ))?;
         let actor = apikeys::authenticate(state.vault.store().as_ref(), token).await?;
         Ok(Caller(actor))
     }

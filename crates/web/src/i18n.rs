@@ -58,11 +58,19 @@ pub const PROBLEM_CODES: &[&str] = &[
     "record_not_found",
     "record_exists",
     "application_closed",
+    "no_undertaking",
+    "invalid_credentials",
+    "role_not_permitted",
+    "employee_not_found",
+    "login_taken",
+    "invalid_input",
+    "csrf_failed",
     // web
     "malformed_json",
     "body_too_large",
     "unsupported_media_type",
     "bad_subject_id",
+    "bad_employee_id",
     "missing_purpose",
     "not_found",
     "method_not_allowed",
@@ -462,6 +470,7 @@ mod tests {
             ("max", "10000".to_owned()),
             ("limit", "1 MiB".to_owned()),
             ("reason", "bad_reference".to_owned()),
+            ("field", "display_name".to_owned()),
         ]
     }
 

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod employees;
 pub mod i18n;
 pub mod problem;
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub audit_key: Option<api::AuditKey>,
     /// Policy versions, consent ledger, applications, loans and withdrawals.
     pub consent: ConsentService,
+    /// Employee accounts and sessions (absent: employee endpoints answer 503).
+    pub employees: Option<derbes_service::employees::Employees>,
 }
 
 /// Why the application state could not be built.
@@ -67,12 +70,19 @@ impl AppState {
             catalog: Arc::new(i18n::Catalog::load()?),
             audit_key: None,
             consent,
+            employees: None,
         })
     }
 
     /// Use this consent service (an operator's calendar file, settings).
     pub fn with_consent(mut self, consent: ConsentService) -> AppState {
         self.consent = consent;
+        self
+    }
+
+    /// Serve employee login, sessions and administration.
+    pub fn with_employees(mut self, employees: derbes_service::employees::Employees) -> AppState {
+        self.employees = Some(employees);
         self
     }
 
@@ -105,7 +115,12 @@ impl AppState {
         api::consent::consents, api::consent::record_consents, api::consent::withdraw,
         api::consent::obligations, api::consent::report_loan_application,
         api::consent::report_offer, api::consent::accept_offer, api::consent::report_contract,
-        api::consent::contract_status
+        api::consent::contract_status,
+        employees::login, employees::totp, employees::logout, employees::me,
+        employees::create_employee, employees::list_employees, employees::employee_profile,
+        employees::disable, employees::suspend, employees::activate, employees::set_role,
+        employees::unlock, employees::enroll_totp, employees::record_undertaking,
+        employees::record_training
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -115,6 +130,7 @@ impl AppState {
         (name = "policy", description = "Published policy versions in ru/kk/en (PRE-1, 9.2)"),
         (name = "consent", description = "Consent ledger, applications and withdrawal (6.1, 6.2, 7.1c, 7.1d, L-CONSENT)"),
         (name = "loans", description = "Loan applications, offers and contracts reported by the loan system (2.1, 7.1c)"),
+        (name = "employees", description = "Employee login (password + TOTP), sessions, accounts, undertakings (4.3) and trainings (5.4)"),
         (name = "service", description = "Operations")
     )
 )]
@@ -134,6 +150,19 @@ impl utoipa::Modify for SecurityAddon {
                     .description(Some(
                         "An API key (`drb_…`) created with `derbes apikey create`; each key may \
                          name only its own purposes.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An employee session token (`drs_…`) from `POST /api/v1/auth/totp`, as \
+                         a bearer token or in the `__Host-derbes_session` cookie (then \
+                         state-changing requests also need the `X-CSRF-Token` header).",
                     ))
                     .build(),
             ),
@@ -214,6 +243,29 @@ pub fn router(state: AppState) -> Router {
             "/loans/contracts/{id}/status",
             post(api::consent::contract_status),
         )
+        .route("/auth/login", post(employees::login))
+        .route("/auth/totp", post(employees::totp))
+        .route("/auth/logout", post(employees::logout))
+        .route("/me", get(employees::me))
+        .route(
+            "/employees",
+            post(employees::create_employee).get(employees::list_employees),
+        )
+        .route("/employees/{id}", get(employees::employee_profile))
+        .route("/employees/{id}/disable", post(employees::disable))
+        .route("/employees/{id}/suspend", post(employees::suspend))
+        .route("/employees/{id}/activate", post(employees::activate))
+        .route("/employees/{id}/role", post(employees::set_role))
+        .route("/employees/{id}/unlock", post(employees::unlock))
+        .route("/employees/{id}/totp", post(employees::enroll_totp))
+        .route(
+            "/employees/{id}/undertakings",
+            post(employees::record_undertaking),
+        )
+        .route(
+            "/employees/{id}/trainings",
+            post(employees::record_training),
+        )
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -267,7 +319,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -29,6 +29,8 @@ pub enum WebError {
     UnsupportedMediaType,
     /// The subject id in the path is not a UUID.
     BadSubjectId,
+    /// The employee id in the path is not a UUID.
+    BadEmployeeId,
     /// The call named no purpose (clause 1.1: every access names one).
     MissingPurpose,
     /// No such route.
@@ -48,6 +50,7 @@ impl WebError {
             WebError::BodyTooLarge => "body_too_large",
             WebError::UnsupportedMediaType => "unsupported_media_type",
             WebError::BadSubjectId => "bad_subject_id",
+            WebError::BadEmployeeId => "bad_employee_id",
             WebError::MissingPurpose => "missing_purpose",
             WebError::NotFound => "not_found",
             WebError::MethodNotAllowed => "method_not_allowed",
@@ -60,6 +63,7 @@ impl WebError {
         match self {
             WebError::MalformedJson
             | WebError::BadSubjectId
+            | WebError::BadEmployeeId
             | WebError::MissingPurpose
             | WebError::BadQuery => StatusCode::BAD_REQUEST,
             WebError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -132,7 +136,15 @@ pub fn service_status(e: &ServiceError) -> StatusCode {
         | ServiceError::UniqueValueTaken
         | ServiceError::ValueMissing(_)
         | ServiceError::ValueExists(_) => StatusCode::CONFLICT,
-        ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ServiceError::Unauthenticated | ServiceError::InvalidCredentials => {
+            StatusCode::UNAUTHORIZED
+        }
+        ServiceError::NoUndertaking | ServiceError::RoleNotPermitted | ServiceError::CsrfFailed => {
+            StatusCode::FORBIDDEN
+        }
+        ServiceError::EmployeeNotFound => StatusCode::NOT_FOUND,
+        ServiceError::LoginTaken => StatusCode::CONFLICT,
+        ServiceError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::Store(_) | ServiceError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ServiceError::Integrity | ServiceError::KeyMismatch(_) | ServiceError::Crypto(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
@@ -195,6 +207,9 @@ impl IntoResponse for ApiError {
                     ServiceError::InvalidValues(fields) => (Vec::new(), fields, Vec::new()),
                     ServiceError::ValueMissing(c) | ServiceError::ValueExists(c) => {
                         (vec![("category", c)], Vec::new(), Vec::new())
+                    }
+                    ServiceError::InvalidInput(field) => {
+                        (vec![("field", field.to_string())], Vec::new(), Vec::new())
                     }
                     ServiceError::TooMany(n) => {
                         (vec![("max", n.to_string())], Vec::new(), Vec::new())

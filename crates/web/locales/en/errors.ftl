@@ -95,6 +95,24 @@ problem-record-exists-detail = A record with this reference already exists or is
 
 problem-application-closed-title = Application is not open
 problem-application-closed-detail = The application has already been submitted, has expired or has been removed, so it cannot be changed.
+## Employees (clauses 4.3, 5.4)
+
+problem-no-undertaking-title = No confidentiality undertaking
+problem-no-undertaking-detail = You have no signed confidentiality undertaking in force, so you have no access to personal data (clause 4.3). Ask the data-protection officer to record your undertaking.
+problem-invalid-credentials-title = Login failed
+problem-invalid-credentials-detail = The login, password or code is wrong, or login is temporarily blocked. Check them and try again later.
+problem-role-not-permitted-title = Not allowed for your role
+problem-role-not-permitted-detail = Your role does not allow this action.
+problem-employee-not-found-title = Employee not found
+problem-employee-not-found-detail = No employee with this id exists.
+problem-login-taken-title = Login taken
+problem-login-taken-detail = Another employee already has this login. Choose another one.
+problem-invalid-input-title = Invalid input
+problem-invalid-input-detail = The field { $field } is missing or invalid.
+problem-bad-employee-id-title = Bad employee id
+problem-bad-employee-id-detail = The employee id in the address is not a valid identifier (UUID).
+problem-csrf-failed-title = Request not confirmed
+problem-csrf-failed-detail = The request came without the session's CSRF token. Reload the page and try again.
 
 ## Problems raised by the web layer
 

@@ -97,6 +97,24 @@ problem-record-exists-detail = Осындай сәйкестендіргіші �
 
 problem-application-closed-title = Өтінім ашық емес
 problem-application-closed-detail = Өтінім бұрын берілген, толтыру мерзімі өткен немесе жойылған, сондықтан оны өзгерту мүмкін емес.
+## Employees (clauses 4.3, 5.4)
+
+problem-no-undertaking-title = Құпиялылық міндеттемесі жоқ
+problem-no-undertaking-detail = Сізде қолданыстағы қол қойылған құпиялылық міндеттемесі жоқ, сондықтан дербес деректерге қол жеткізу жабық (4.3-тармақ). Міндеттемені тіркеу үшін дербес деректерді өңдеуге жауапты тұлғаға жүгініңіз.
+problem-invalid-credentials-title = Кіру орындалмады
+problem-invalid-credentials-detail = Логин, құпиясөз немесе код қате, не болмаса кіру уақытша бұғатталған. Деректерді тексеріп, кейінірек қайталап көріңіз.
+problem-role-not-permitted-title = Сіздің рөліңізге рұқсат етілмеген
+problem-role-not-permitted-detail = Сіздің рөліңіз бұл әрекетті орындауға рұқсат бермейді.
+problem-employee-not-found-title = Қызметкер табылмады
+problem-employee-not-found-detail = Мұндай идентификаторы бар қызметкер жоқ.
+problem-login-taken-title = Логин бос емес
+problem-login-taken-detail = Бұл логин басқа қызметкерге тиесілі. Басқасын таңдаңыз.
+problem-invalid-input-title = Деректер қате
+problem-invalid-input-detail = { $field } өрісі толтырылмаған немесе қате толтырылған.
+problem-bad-employee-id-title = Қызметкер идентификаторы қате
+problem-bad-employee-id-detail = Сұрау мекенжайындағы қызметкер идентификаторы дұрыс идентификатор (UUID) емес.
+problem-csrf-failed-title = Сұрау расталмады
+problem-csrf-failed-detail = Сұрау сессияның CSRF-токенінсіз келді. Бетті жаңартып, қайталап көріңіз.
 
 ## Problems raised by the web layer
 

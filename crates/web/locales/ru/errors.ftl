@@ -95,6 +95,24 @@ problem-record-exists-detail = Запись с таким идентификат
 
 problem-application-closed-title = Заявка не открыта
 problem-application-closed-detail = Заявка уже подана, срок её заполнения истёк или она удалена, поэтому её нельзя изменить.
+## Employees (clauses 4.3, 5.4)
+
+problem-no-undertaking-title = Нет обязательства о конфиденциальности
+problem-no-undertaking-detail = У вас нет действующего подписанного обязательства о конфиденциальности, поэтому доступ к персональным данным закрыт (пункт 4.3). Обратитесь к ответственному за обработку персональных данных, чтобы он зарегистрировал обязательство.
+problem-invalid-credentials-title = Вход не выполнен
+problem-invalid-credentials-detail = Неверный логин, пароль или код, либо вход временно заблокирован. Проверьте данные и повторите попытку позже.
+problem-role-not-permitted-title = Недоступно для вашей роли
+problem-role-not-permitted-detail = Ваша роль не позволяет выполнить это действие.
+problem-employee-not-found-title = Сотрудник не найден
+problem-employee-not-found-detail = Сотрудника с таким идентификатором нет.
+problem-login-taken-title = Логин занят
+problem-login-taken-detail = Этот логин уже принадлежит другому сотруднику. Выберите другой.
+problem-invalid-input-title = Неверные данные
+problem-invalid-input-detail = Поле { $field } не заполнено или заполнено неверно.
+problem-bad-employee-id-title = Неверный идентификатор сотрудника
+problem-bad-employee-id-detail = Идентификатор сотрудника в адресе запроса не является корректным идентификатором (UUID).
+problem-csrf-failed-title = Запрос не подтверждён
+problem-csrf-failed-detail = Запрос пришёл без CSRF-токена сессии. Обновите страницу и повторите попытку.
 
 ## Problems raised by the web layer
 
