@@ -8,6 +8,8 @@
 mod app;
 mod audit;
 mod bench;
+mod bench_notices;
+mod notices;
 
 use app::{AnyError, Common};
 use clap::{Parser, Subcommand};
@@ -58,6 +60,10 @@ enum Command {
         /// Sign an audit checkpoint this often (seconds), when the log has grown.
         #[arg(long, env = "DERBES_CHECKPOINT_EVERY", default_value_t = 60)]
         checkpoint_every: u64,
+        /// SMTP for policy-change notices (9.2): with a host, pending notice jobs are sent in
+        /// the background.
+        #[command(flatten)]
+        smtp: notices::SmtpArgs,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -105,6 +111,11 @@ enum Command {
     },
     /// Measure throughput against raw-database baselines (see docs/benchmarks.md).
     Bench(bench::BenchArgs),
+    /// Policy-change notices by e-mail (9.2): enqueue, run, status, benchmark.
+    Notices {
+        #[command(subcommand)]
+        action: notices::NoticesAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -225,7 +236,9 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             demo,
             create,
             checkpoint_every,
-        } => serve(&common, listen, demo, create, checkpoint_every).await,
+            smtp,
+        } => serve(&common, listen, demo, create, checkpoint_every, smtp).await,
+        Command::Notices { action } => notices::run(&common, action).await,
         Command::Audit { action } => audit::run(&common, action).await,
         Command::Migrate { create } => {
             app::open_store(&common, create).await?;
@@ -281,7 +294,9 @@ async fn serve(
     demo: Option<usize>,
     create: bool,
     checkpoint_every: u64,
+    smtp: notices::SmtpArgs,
 ) -> Result<(), AnyError> {
+    let smtp_settings = smtp.settings()?;
     let opened = app::open(common, create).await?;
     let vault = opened.vault;
     let (signer, created_signer) = app::load_audit_signer(common, true)?;
@@ -344,6 +359,23 @@ async fn serve(
             }
         })
     };
+    let notice_runner = match &smtp_settings {
+        Some(settings) => {
+            let n = notices::notifier(&vault, settings, smtp.options())?;
+            println!(
+                "policy-change notices: sending pending jobs through {}:{}",
+                settings.host, settings.port
+            );
+            Some(tokio::spawn(async move {
+                n.run_until(
+                    std::time::Duration::from_secs(30),
+                    std::future::pending::<()>(),
+                )
+                .await;
+            }))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -357,6 +389,10 @@ async fn serve(
     println!("API: http://{addr}/api/v1/health — OpenAPI: http://{addr}/api/v1/openapi.json");
     derbes_web::serve(listener, state, shutdown_signal()).await?;
     checkpoints.abort();
+    if let Some(runner) = notice_runner {
+        // An interrupted delivery stays claimed and is resumed after its lease (at-least-once).
+        runner.abort();
+    }
     vault.shutdown().await;
     let now = chrono::Utc::now().timestamp_micros();
     if let Err(e) =

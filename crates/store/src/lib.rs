@@ -16,12 +16,14 @@
 #![forbid(unsafe_code)]
 
 mod backend;
+pub mod notices;
 pub mod testing;
 
 use async_trait::async_trait;
 use std::sync::Arc;
 
 pub use backend::{PgStore, SqliteStore};
+pub use notices::NoticeStore;
 
 /// A subject's pseudonymous id: the 16 bytes of a UUIDv7.
 pub type SubjectId = [u8; 16];
@@ -229,7 +231,7 @@ pub type SubjectWithValues = (SubjectRecord, Vec<ValueRecord>);
 
 /// The persistence interface. Both implementations pass the same test-suite.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: NoticeStore + Send + Sync + 'static {
     /// Which engine this is.
     fn backend(&self) -> Backend;
     /// Apply pending migrations.

@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod i18n;
+pub mod notices;
 pub mod problem;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -73,13 +74,14 @@ impl AppState {
         api::create_subject, api::create_bulk, api::search, api::read_subject,
         api::correct_values, api::supplement_values, api::history, api::verify,
         api::audit_public_key, api::audit_checkpoints, api::audit_inclusion,
-        api::audit_consistency
+        api::audit_consistency, notices::jobs, notices::job
     ),
     modifiers(&SecurityAddon),
     tags(
         (name = "subjects", description = "Borrowers' personal data"),
         (name = "registry", description = "The approved list of personal data (L-LIST)"),
         (name = "audit", description = "The tamper-evident audit log: checkpoints and proofs (8.1)"),
+        (name = "notices", description = "Policy-change notices by e-mail: jobs, progress, summary (9.2)"),
         (name = "service", description = "Operations")
     )
 )]
@@ -147,6 +149,8 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/checkpoints", get(api::audit_checkpoints))
         .route("/audit/entries/{seq}/proof", get(api::audit_inclusion))
         .route("/audit/consistency", get(api::audit_consistency))
+        .route("/notices/jobs", get(notices::jobs))
+        .route("/notices/jobs/{id}", get(notices::job))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
