@@ -44,7 +44,7 @@ impl From<NoticeCounts> for Counts {
 }
 
 /// A job's status and progress. Codes and counts only: no address, no subject.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct JobStatus {
     /// Job id.
     pub id: Uuid,
