@@ -170,7 +170,11 @@ pub async fn run(args: BenchNoticesArgs) -> Result<(), AnyError> {
     println!(
         "ratio runner / sink: {:.2}; goal ≥ 500 msg/s: {}",
         runner_rate / raw_rate.max(1e-9),
-        if runner_rate >= 500.0 { "met" } else { "NOT met" }
+        if runner_rate >= 500.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     vault.shutdown().await;
     sink.stop();

@@ -129,7 +129,10 @@ pub enum NoticesAction {
 fn print_status(s: &JobStatus) {
     println!("{}", s.summary());
     if let Some(next) = s.next_attempt_at {
-        println!("  next attempt due {}", next.format("%Y-%m-%d %H:%M:%S UTC"));
+        println!(
+            "  next attempt due {}",
+            next.format("%Y-%m-%d %H:%M:%S UTC")
+        );
     }
     for e in &s.errors {
         println!("  {:<8} {:<24} {}", e.status, e.code, e.count);
@@ -137,7 +140,11 @@ fn print_status(s: &JobStatus) {
 }
 
 /// A notifier over an opened vault.
-pub fn notifier(vault: &Vault, smtp: &SmtpSettings, opts: RunOptions) -> Result<Notifier, AnyError> {
+pub fn notifier(
+    vault: &Vault,
+    smtp: &SmtpSettings,
+    opts: RunOptions,
+) -> Result<Notifier, AnyError> {
     Ok(Notifier::new(
         vault.store().clone(),
         Arc::new(VaultRecipients::new(vault.clone())),

@@ -1021,7 +1021,12 @@ async fn c9_2_notices_cli_enqueue_run_status() {
     let (_dir, data) = temp();
     let notices = |args: &[&str]| {
         let mut cmd = derbes(&data);
-        for v in ["DERBES_SMTP_HOST", "DERBES_SMTP_PORT", "DERBES_SMTP_TLS", "DERBES_SMTP_FROM"] {
+        for v in [
+            "DERBES_SMTP_HOST",
+            "DERBES_SMTP_PORT",
+            "DERBES_SMTP_TLS",
+            "DERBES_SMTP_FROM",
+        ] {
             cmd.env_remove(v);
         }
         cmd.arg("notices").args(args);
@@ -1038,7 +1043,10 @@ async fn c9_2_notices_cli_enqueue_run_status() {
     let out = notices(&["enqueue", "--version", "3", "--url", url]);
     assert!(out.ok && out.stdout.contains("6 subjects"), "{out:?}");
     let out = notices(&["enqueue", "--version", "3", "--url", url]);
-    assert!(out.ok && out.stdout.contains("already has notice job"), "{out:?}");
+    assert!(
+        out.ok && out.stdout.contains("already has notice job"),
+        "{out:?}"
+    );
     // Sending needs an SMTP server.
     let out = notices(&["run"]);
     assert!(!out.ok && out.stderr.contains("--smtp-host"), "{out:?}");
@@ -1057,7 +1065,10 @@ async fn c9_2_notices_cli_enqueue_run_status() {
     ];
     let out = notices(&[&["run"][..], &smtp[..]].concat());
     assert!(out.ok, "{out:?}");
-    assert!(out.stdout.contains("6 sent") && out.stdout.contains("done"), "{out:?}");
+    assert!(
+        out.stdout.contains("6 sent") && out.stdout.contains("done"),
+        "{out:?}"
+    );
     let messages = sink.messages();
     assert_eq!(messages.len(), 6);
     let mut rcpts: Vec<&String> = messages.iter().flat_map(|m| &m.rcpt_to).collect();
@@ -1068,10 +1079,16 @@ async fn c9_2_notices_cli_enqueue_run_status() {
         .iter()
         .all(|m| m.raw_header("X-Policy-Version").as_deref() == Some("3")));
     // No address is printed.
-    assert!(!out.stdout.contains('@') && !out.stderr.contains('@'), "{out:?}");
+    assert!(
+        !out.stdout.contains('@') && !out.stderr.contains('@'),
+        "{out:?}"
+    );
 
     let out = notices(&["status"]);
-    assert!(out.ok && out.stdout.contains("6 sent") && out.stdout.contains("done"), "{out:?}");
+    assert!(
+        out.ok && out.stdout.contains("6 sent") && out.stdout.contains("done"),
+        "{out:?}"
+    );
     let out = notices(&["status", "--json"]);
     let jobs: Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(jobs[0]["counts"]["sent"], 6);

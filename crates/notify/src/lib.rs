@@ -29,8 +29,7 @@ pub use job::{
     POLICY_CHANGE,
 };
 pub use recipients::{
-    DefaultLanguage, RecipientError, Recipients, SubjectLanguage, VaultRecipients,
-    NOTICE_PURPOSE,
+    DefaultLanguage, RecipientError, Recipients, SubjectLanguage, VaultRecipients, NOTICE_PURPOSE,
 };
 pub use runner::{message_id, Notifier, PassReport, RunOptions, SmtpSettings, TlsMode};
 pub use texts::{MessageText, NoticeTexts, TextError, TextsInput};

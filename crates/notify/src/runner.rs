@@ -421,7 +421,12 @@ impl Notifier {
         }
     }
 
-    async fn attempt(&self, job: &JobCtx, d: ClaimedDelivery, halt: &AtomicBool) -> DeliveryOutcome {
+    async fn attempt(
+        &self,
+        job: &JobCtx,
+        d: ClaimedDelivery,
+        halt: &AtomicBool,
+    ) -> DeliveryOutcome {
         let subject_id = d.subject_id;
         if halt.load(Ordering::SeqCst) {
             return DeliveryOutcome::Released { subject_id };
@@ -503,11 +508,7 @@ impl Notifier {
 
     /// Run every open job now and then until `stop` resolves: a pass, then a wait of
     /// `poll` (or until the next retry is due, if sooner).
-    pub async fn run_until(
-        &self,
-        poll: Duration,
-        stop: impl std::future::Future<Output = ()>,
-    ) {
+    pub async fn run_until(&self, poll: Duration, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         loop {
             if let Err(e) = self.run_open_jobs().await {

@@ -319,8 +319,9 @@ async fn session(inner: Arc<Inner>, stream: TcpStream) -> std::io::Result<()> {
             None => (text.to_ascii_uppercase(), ""),
         };
         let reply: String = match verb.as_str() {
-            "EHLO" => "250-derbes-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760\r\n"
-                .into(),
+            "EHLO" => {
+                "250-derbes-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760\r\n".into()
+            }
             "HELO" => "250 derbes-sink\r\n".into(),
             "MAIL" => match path_of(arg) {
                 Some(p) if arg.to_ascii_uppercase().starts_with("FROM:") => {

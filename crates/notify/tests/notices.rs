@@ -42,7 +42,10 @@ impl Env {
 async fn envs() -> Vec<Env> {
     capture_logs();
     let mut out = Vec::new();
-    for db in both().await.expect("test databases (is PostgreSQL running?)") {
+    for db in both()
+        .await
+        .expect("test databases (is PostgreSQL running?)")
+    {
         let clock = Arc::new(FixedClock::new(t0()));
         let keys = Arc::new(KeyRing::generate(t0()).unwrap());
         let registry = Arc::new(Registry::embedded().unwrap());
@@ -146,9 +149,10 @@ fn notifier(env: &Env, langs: Arc<dyn SubjectLanguage>, opts: RunOptions) -> Not
 
 async fn enqueue(env: &Env, version: i64) -> String {
     let texts = NoticeTexts::standard(version, URL).unwrap();
-    let (status, created) = enqueue_policy_change(env.db.store.as_ref(), env.clock.as_ref(), &texts)
-        .await
-        .unwrap();
+    let (status, created) =
+        enqueue_policy_change(env.db.store.as_ref(), env.clock.as_ref(), &texts)
+            .await
+            .unwrap();
     assert!(created);
     status.id.to_string()
 }
@@ -194,7 +198,12 @@ async fn c9_2_each_subject_with_email_gets_the_notice_in_their_language() {
         let n = notifier(&env, Arc::new(Languages(langs.clone())), opts());
         let report = n.run_job(&job).await.unwrap();
         assert_eq!(
-            (report.sent, report.skipped_no_email, report.failed, report.done),
+            (
+                report.sent,
+                report.skipped_no_email,
+                report.failed,
+                report.done
+            ),
             (7, 2, 0, true),
             "[{}]",
             env.name()
@@ -202,10 +211,8 @@ async fn c9_2_each_subject_with_email_gets_the_notice_in_their_language() {
 
         let messages = env.sink.messages();
         assert_eq!(messages.len(), 7);
-        let by_rcpt: HashMap<String, &ReceivedMessage> = messages
-            .iter()
-            .map(|m| (m.rcpt_to[0].clone(), m))
-            .collect();
+        let by_rcpt: HashMap<String, &ReceivedMessage> =
+            messages.iter().map(|m| (m.rcpt_to[0].clone(), m)).collect();
         for p in &people {
             let Some(email) = &p.email else {
                 continue;
@@ -231,7 +238,10 @@ async fn c9_2_each_subject_with_email_gets_the_notice_in_their_language() {
                 msg.raw_header("Message-ID"),
                 Some(message_id(&job, &p.sid(), "mfo.example.kz"))
             );
-            assert_eq!(m.to().and_then(|a| a.first()).and_then(|a| a.address()), Some(email.as_str()));
+            assert_eq!(
+                m.to().and_then(|a| a.first()).and_then(|a| a.address()),
+                Some(email.as_str())
+            );
         }
         // Per-subject statuses, and the summary.
         let store = env.db.store.as_ref();
@@ -257,7 +267,11 @@ async fn c9_2_each_subject_with_email_gets_the_notice_in_their_language() {
             .unwrap();
         assert_eq!(status.state, "done");
         assert_eq!(
-            (status.counts.sent, status.counts.skipped_no_email, status.counts.total),
+            (
+                status.counts.sent,
+                status.counts.skipped_no_email,
+                status.counts.total
+            ),
             (7, 2, 9)
         );
         assert_eq!(status.progress_percent, 100.0);
@@ -287,7 +301,12 @@ async fn c9_2_transient_refusals_back_off_exponentially_then_fail() {
         env.sink.set_mode(SinkMode::TempFail);
 
         let r = n.run_job(&job).await.unwrap();
-        assert_eq!((r.retried, r.sent, r.done), (3, 0, false), "[{}]", env.name());
+        assert_eq!(
+            (r.retried, r.sent, r.done),
+            (3, 0, false),
+            "[{}]",
+            env.name()
+        );
         let due = |rows: &[derbes_store::notices::NoticeDeliveryRecord]| {
             rows.iter().map(|r| r.next_attempt_at).collect::<Vec<_>>()
         };
@@ -322,7 +341,11 @@ async fn c9_2_transient_refusals_back_off_exponentially_then_fail() {
         assert_eq!((status.counts.sent, status.counts.failed), (1, 2));
         assert_eq!(status.errors.len(), 1);
         assert_eq!(
-            (status.errors[0].status.as_str(), status.errors[0].code.as_str(), status.errors[0].count),
+            (
+                status.errors[0].status.as_str(),
+                status.errors[0].code.as_str(),
+                status.errors[0].count
+            ),
             ("failed", "smtp_550", 2)
         );
         assert_eq!(
@@ -347,13 +370,28 @@ async fn c9_2_attempts_are_limited_and_permanent_refusals_are_not_retried() {
             env.clock.advance(chrono::Duration::seconds(wait));
             n.run_job(&job).await.unwrap();
         }
-        let rows = env.db.store.notice_deliveries(&job, None, 10).await.unwrap();
-        let temp = rows.iter().find(|r| r.subject_id == people[1].sid()).unwrap();
+        let rows = env
+            .db
+            .store
+            .notice_deliveries(&job, None, 10)
+            .await
+            .unwrap();
+        let temp = rows
+            .iter()
+            .find(|r| r.subject_id == people[1].sid())
+            .unwrap();
         assert_eq!(
-            (temp.status.as_str(), temp.attempts, temp.last_error.as_deref()),
+            (
+                temp.status.as_str(),
+                temp.attempts,
+                temp.last_error.as_deref()
+            ),
             ("failed", 3, Some("smtp_451"))
         );
-        let perm = rows.iter().find(|r| r.subject_id == people[0].sid()).unwrap();
+        let perm = rows
+            .iter()
+            .find(|r| r.subject_id == people[0].sid())
+            .unwrap();
         assert_eq!((perm.status.as_str(), perm.attempts), ("failed", 1));
         assert!(env.db.store.notice_job(&job).await.unwrap().unwrap().state == "done");
         assert!(env.sink.messages().is_empty());
@@ -385,7 +423,11 @@ async fn c9_2_server_failing_mid_run_loses_no_notice_and_sends_none_twice() {
         let got = per_recipient(&env.sink.messages());
         assert_eq!(got.len(), 40);
         for p in &people {
-            assert_eq!(got.get(p.email.as_ref().unwrap()), Some(&1), "exactly one each");
+            assert_eq!(
+                got.get(p.email.as_ref().unwrap()),
+                Some(&1),
+                "exactly one each"
+            );
         }
         let c = env.db.store.notice_counts(&job).await.unwrap();
         assert_eq!(c.sent, 40);
@@ -409,7 +451,12 @@ async fn c9_2_a_runner_that_died_mid_job_is_resumed_after_its_claim_lease() {
         // While its lease runs, its claims are left alone (it might still be sending).
         env.clock.advance(chrono::Duration::minutes(1));
         let r = n.run_job(&job).await.unwrap();
-        assert_eq!((r.sent, r.released_stale, r.done), (7, 0, false), "[{}]", env.name());
+        assert_eq!(
+            (r.sent, r.released_stale, r.done),
+            (7, 0, false),
+            "[{}]",
+            env.name()
+        );
         env.clock.advance(chrono::Duration::minutes(10));
         let r = n.run_job(&job).await.unwrap();
         assert_eq!((r.sent, r.released_stale, r.done), (5, 5, true));
@@ -417,7 +464,12 @@ async fn c9_2_a_runner_that_died_mid_job_is_resumed_after_its_claim_lease() {
         for p in &people {
             assert_eq!(got.get(p.email.as_ref().unwrap()), Some(&1));
         }
-        let rows = env.db.store.notice_deliveries(&job, None, 20).await.unwrap();
+        let rows = env
+            .db
+            .store
+            .notice_deliveries(&job, None, 20)
+            .await
+            .unwrap();
         for d in &dead {
             let row = rows.iter().find(|r| r.subject_id == d.subject_id).unwrap();
             assert_eq!((row.status.as_str(), row.attempts), ("sent", 2));
@@ -461,7 +513,12 @@ async fn c4_1_no_address_in_logs_statuses_or_error_codes() {
         env.sink.set_mode(SinkMode::Accept);
         env.clock.advance(chrono::Duration::seconds(60));
         n.run_job(&job).await.unwrap();
-        let rows = env.db.store.notice_deliveries(&job, None, 10).await.unwrap();
+        let rows = env
+            .db
+            .store
+            .notice_deliveries(&job, None, 10)
+            .await
+            .unwrap();
         let mut texts: Vec<String> = rows
             .iter()
             .map(|r| format!("{:?} {:?}", r.last_error, r.status))
@@ -474,13 +531,22 @@ async fn c4_1_no_address_in_logs_statuses_or_error_codes() {
         for t in &texts {
             assert!(!t.contains('@'), "[{}] {t}", env.name());
         }
-        let failed = rows.iter().find(|r| r.subject_id == people[0].sid()).unwrap();
+        let failed = rows
+            .iter()
+            .find(|r| r.subject_id == people[0].sid())
+            .unwrap();
         assert_eq!(failed.last_error.as_deref(), Some("smtp_550"));
     }
     let logs = captured();
-    assert!(logs.contains("notice pass finished"), "the runner logs its passes");
+    assert!(
+        logs.contains("notice pass finished"),
+        "the runner logs its passes"
+    );
     for a in &addresses {
-        assert!(!logs.contains(a.as_str()), "an address leaked into the logs");
+        assert!(
+            !logs.contains(a.as_str()),
+            "an address leaked into the logs"
+        );
     }
 }
 

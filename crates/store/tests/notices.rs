@@ -96,9 +96,7 @@ async fn c9_2_claim_finish_and_retry_schedule() {
                     subject_id: ids[2],
                     code: "smtp_550".into(),
                 },
-                DeliveryOutcome::SkippedNoEmail {
-                    subject_id: ids[3],
-                },
+                DeliveryOutcome::SkippedNoEmail { subject_id: ids[3] },
             ],
         )
         .await
@@ -175,14 +173,24 @@ async fn c9_2_stale_claims_of_a_dead_runner_are_released_after_the_lease() {
         let s = db.store.as_ref();
         subjects(s, 3).await;
         s.enqueue_notice_job(&job("j", 1)).await.unwrap();
-        assert_eq!(s.claim_notice_deliveries("j", 1_000, 2).await.unwrap().len(), 2);
+        assert_eq!(
+            s.claim_notice_deliveries("j", 1_000, 2)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
         // A claim younger than the lease stays with its runner.
         assert_eq!(
-            s.release_stale_notice_claims("j", 1_000, 5_000).await.unwrap(),
+            s.release_stale_notice_claims("j", 1_000, 5_000)
+                .await
+                .unwrap(),
             0
         );
         assert_eq!(
-            s.release_stale_notice_claims("j", 1_001, 5_000).await.unwrap(),
+            s.release_stale_notice_claims("j", 1_001, 5_000)
+                .await
+                .unwrap(),
             2
         );
         let rows = s.notice_deliveries("j", Some("pending"), 10).await.unwrap();

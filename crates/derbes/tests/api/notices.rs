@@ -18,7 +18,10 @@ async fn c9_2_notice_jobs_by_api(backend: Backend) {
         app.create(body).await;
     }
     // No job yet.
-    assert_eq!(ok_json(app.get("/notices/jobs").await).await, Value::Array(vec![]));
+    assert_eq!(
+        ok_json(app.get("/notices/jobs").await).await,
+        Value::Array(vec![])
+    );
 
     let texts = NoticeTexts::standard(2, "https://mfo.example.kz/policy/2").unwrap();
     let (job, _) = enqueue_policy_change(app.db.store.as_ref(), &SystemClock, &texts)
