@@ -118,6 +118,9 @@ impl SmtpSettings {
     }
 }
 
+/// Most results committed in one transaction.
+const MAX_RESULTS: usize = 256;
+
 /// How a run behaves.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -347,36 +350,70 @@ impl Notifier {
             )
             .await?;
         let halt = AtomicBool::new(false);
-        loop {
-            let claimed = self
-                .store
-                .claim_notice_deliveries(&ctx.id, to_micros(self.clock.now()), self.opts.batch)
-                .await?;
-            if claimed.is_empty() {
-                break;
+        // Results go to a writer that commits whatever has arrived while its previous commit
+        // ran (group commit), so SMTP transactions keep going during database commits.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<DeliveryOutcome>(4 * MAX_RESULTS);
+        let producer = async {
+            // Moved in: the writer sees the end of the results when this block ends.
+            let tx = tx;
+            loop {
+                let claimed = self
+                    .store
+                    .claim_notice_deliveries(&ctx.id, to_micros(self.clock.now()), self.opts.batch)
+                    .await?;
+                if claimed.is_empty() {
+                    return Ok(false);
+                }
+                let mut results = futures_util::stream::iter(claimed)
+                    .map(|d| self.attempt(&ctx, d, &halt))
+                    .buffer_unordered(self.opts.concurrency.max(1));
+                while let Some(outcome) = results.next().await {
+                    if tx.send(outcome).await.is_err() {
+                        // The writer failed; its error is returned.
+                        return Ok(false);
+                    }
+                }
+                if halt.load(Ordering::SeqCst) {
+                    return Ok::<bool, NotifyError>(true);
+                }
             }
-            let mut results = futures_util::stream::iter(claimed)
-                .map(|d| self.attempt(&ctx, d, &halt))
-                .buffer_unordered(self.opts.concurrency.max(1))
-                .ready_chunks(64);
-            while let Some(chunk) = results.next().await {
-                for o in &chunk {
+        };
+        let writer = async {
+            let mut tally = PassReport::default();
+            let mut buf = Vec::with_capacity(MAX_RESULTS);
+            while let Some(first) = rx.recv().await {
+                buf.push(first);
+                while buf.len() < MAX_RESULTS {
+                    match rx.try_recv() {
+                        Ok(o) => buf.push(o),
+                        Err(_) => break,
+                    }
+                }
+                for o in &buf {
                     match o {
-                        DeliveryOutcome::Sent { .. } => report.sent += 1,
-                        DeliveryOutcome::Retry { .. } => report.retried += 1,
-                        DeliveryOutcome::Failed { .. } => report.failed += 1,
-                        DeliveryOutcome::SkippedNoEmail { .. } => report.skipped_no_email += 1,
+                        DeliveryOutcome::Sent { .. } => tally.sent += 1,
+                        DeliveryOutcome::Retry { .. } => tally.retried += 1,
+                        DeliveryOutcome::Failed { .. } => tally.failed += 1,
+                        DeliveryOutcome::SkippedNoEmail { .. } => tally.skipped_no_email += 1,
                         DeliveryOutcome::Released { .. } => continue,
                     }
-                    report.attempted += 1;
+                    tally.attempted += 1;
                 }
-                self.store.finish_notice_deliveries(&ctx.id, &chunk).await?;
+                self.store.finish_notice_deliveries(&ctx.id, &buf).await?;
+                buf.clear();
             }
-            if halt.load(Ordering::SeqCst) {
-                report.stopped = Some("server_unavailable");
-                break;
-            }
+            Ok::<PassReport, NotifyError>(tally)
+        };
+        let (stopped, tally) = tokio::join!(producer, writer);
+        let tally = tally?;
+        if stopped? {
+            report.stopped = Some("server_unavailable");
         }
+        report.attempted = tally.attempted;
+        report.sent = tally.sent;
+        report.retried = tally.retried;
+        report.failed = tally.failed;
+        report.skipped_no_email = tally.skipped_no_email;
         report.done = self
             .store
             .complete_notice_job(&ctx.id, to_micros(self.clock.now()))
