@@ -23,9 +23,14 @@ pub enum PolicyAction {
         /// When the version takes effect (RFC 3339); default: on publication (9.2).
         #[arg(long)]
         effective_at: Option<chrono::DateTime<chrono::Utc>>,
-        /// Flag the change "especially significant": subjects with an e-mail are notified.
-        #[arg(long)]
+        /// Flag the change "especially significant": subjects with an e-mail are notified
+        /// (9.2) — a notice job is enqueued at once; `derbes serve --smtp-host …` or
+        /// `derbes notices run` sends it.
+        #[arg(long, requires = "notice_url")]
         significant: bool,
+        /// Where subjects read the new version (the link in the notice e-mail).
+        #[arg(long, env = "DERBES_POLICY_URL")]
+        notice_url: Option<String>,
         /// The operator's name, as the consent states it (L-CONSENT-2).
         #[arg(
             long,
@@ -129,6 +134,7 @@ pub async fn policy(common: &Common, action: PolicyAction) -> Result<(), AnyErro
             files,
             effective_at,
             significant,
+            notice_url,
             operator_name,
             operator_bin,
         } => {
@@ -171,6 +177,20 @@ pub async fn policy(common: &Common, action: PolicyAction) -> Result<(), AnyErro
                 if v.significant { "yes" } else { "no" },
                 v.content_hash
             );
+            if let (true, Some(url)) = (v.significant, notice_url) {
+                // 9.2: a significant change is notified to every subject with an e-mail.
+                let texts = derbes_notify::NoticeTexts::standard(v.number, &url)?;
+                let (job, _) = derbes_notify::enqueue_policy_change(
+                    opened.vault.store().as_ref(),
+                    &derbes_core::clock::SystemClock,
+                    &texts,
+                )
+                .await?;
+                println!(
+                    "enqueued notice job {} for policy version {}: {} subjects",
+                    job.id, v.number, job.counts.total
+                );
+            }
         }
         PolicyAction::List => {
             let now = opened.vault.now();

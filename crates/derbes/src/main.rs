@@ -16,7 +16,9 @@ mod consent_cli;
 /// `malloc_consolidate`/`unlink_chunk` and page faults (perf, docs/benchmarks.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod bench_notices;
 mod employees;
+mod notices;
 
 use app::{AnyError, Common};
 use clap::{Parser, Subcommand};
@@ -72,6 +74,10 @@ enum Command {
         /// Hours an unfinished application is kept before it is purged (6.2).
         #[arg(long, env = "DERBES_APPLICATION_TTL_HOURS", default_value_t = 24)]
         application_ttl_hours: u32,
+        /// SMTP for policy-change notices (9.2): with a host, pending notice jobs are sent in
+        /// the background.
+        #[command(flatten)]
+        smtp: notices::SmtpArgs,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -138,6 +144,11 @@ enum Command {
     Calendar {
         #[command(subcommand)]
         action: consent_cli::CalendarAction,
+    },
+    /// Policy-change notices by e-mail (9.2): enqueue, run, status, benchmark.
+    Notices {
+        #[command(subcommand)]
+        action: notices::NoticesAction,
     },
 }
 
@@ -260,6 +271,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             create,
             checkpoint_every,
             application_ttl_hours,
+            smtp,
         } => {
             serve(
                 &common,
@@ -269,12 +281,14 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
                 create,
                 checkpoint_every,
                 application_ttl_hours,
+                smtp,
             )
             .await
         }
         Command::Policy { action } => consent_cli::policy(&common, action).await,
         Command::Applications { action } => consent_cli::applications(&common, action).await,
         Command::Calendar { action } => consent_cli::calendar(&common, action),
+        Command::Notices { action } => notices::run(&common, action).await,
         Command::Audit { action } => audit::run(&common, action).await,
         Command::Migrate { create } => {
             app::open_store(&common, create).await?;
@@ -333,7 +347,9 @@ async fn serve(
     create: bool,
     checkpoint_every: u64,
     application_ttl_hours: u32,
+    smtp: notices::SmtpArgs,
 ) -> Result<(), AnyError> {
+    let smtp_settings = smtp.settings()?;
     let opened = app::open(common, create).await?;
     let staff = employees::open(&opened, employee_args).await?;
     let vault = opened.vault;
@@ -411,6 +427,23 @@ async fn serve(
             }
         })
     };
+    let notice_runner = match &smtp_settings {
+        Some(settings) => {
+            let n = notices::notifier(&vault, settings, smtp.options())?;
+            println!(
+                "policy-change notices: sending pending jobs through {}:{}",
+                settings.host, settings.port
+            );
+            Some(tokio::spawn(async move {
+                n.run_until(
+                    std::time::Duration::from_secs(30),
+                    std::future::pending::<()>(),
+                )
+                .await;
+            }))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -426,6 +459,10 @@ async fn serve(
     checkpoints.abort();
     purger.abort();
     staff.shutdown().await;
+    if let Some(runner) = notice_runner {
+        // An interrupted delivery stays claimed and is resumed after its lease (at-least-once).
+        runner.abort();
+    }
     vault.shutdown().await;
     let now = chrono::Utc::now().timestamp_micros();
     if let Err(e) =

@@ -21,6 +21,8 @@ mod isolation;
 mod language;
 #[path = "api/logs.rs"]
 mod logs;
+#[path = "api/notices.rs"]
+mod notices;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/problems.rs"]

@@ -1132,12 +1132,30 @@ fn c9_2_policy_publish_list_show_and_calendar_deadline() {
     let out = run(cmd);
     assert!(!out.ok && out.stderr.contains("Kazakh"), "{out:?}");
     let mut cmd = derbes(&data);
-    cmd.args(["policy", "publish", ru.to_str().unwrap(), kk.to_str().unwrap()])
-        .args(["--operator-bin", "100140005679", "--significant"]);
+    cmd.args([
+        "policy",
+        "publish",
+        ru.to_str().unwrap(),
+        kk.to_str().unwrap(),
+    ])
+    .args(["--operator-bin", "100140005679", "--significant"])
+    .args(["--notice-url", "https://example.kz/policy"]);
     let out = run(cmd);
     assert!(out.ok, "{out:?}");
     assert!(out.stdout.contains("published policy version 1"), "{out:?}");
     assert!(out.stdout.contains("significant: yes"), "{out:?}");
+    // 9.2: a significant version enqueues its notice job at once.
+    assert!(
+        out.stdout.contains("enqueued notice job") && out.stdout.contains("for policy version 1"),
+        "{out:?}"
+    );
+    let mut cmd = derbes(&data);
+    cmd.args(["notices", "status"]);
+    let status = run(cmd);
+    assert!(
+        status.ok && !status.stdout.contains("no notice jobs"),
+        "{status:?}"
+    );
     let mut cmd = derbes(&data);
     cmd.args(["policy", "show", "--lang", "kk"]);
     let out = run(cmd);
@@ -1288,4 +1306,94 @@ async fn c4_3_employee_bootstrap_admin_login_list_unlock_disable() {
     assert_eq!(me.status(), 401);
     let (_, stderr) = server.stop();
     assert!(!stderr.contains(&password) && !stderr.contains(&token));
+}
+
+/// `derbes notices enqueue / run / status` against a real SMTP server (the sink) started by the
+/// test (clause 9.2): one job per version, every demo borrower notified once, the summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c9_2_notices_cli_enqueue_run_status() {
+    let (_dir, data) = temp();
+    let notices = |args: &[&str]| {
+        let mut cmd = derbes(&data);
+        for v in [
+            "DERBES_SMTP_HOST",
+            "DERBES_SMTP_PORT",
+            "DERBES_SMTP_TLS",
+            "DERBES_SMTP_FROM",
+        ] {
+            cmd.env_remove(v);
+        }
+        cmd.arg("notices").args(args);
+        run(cmd)
+    };
+    let mut cmd = derbes(&data);
+    cmd.args(["demo", "--count", "6", "--seed", "9"]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+
+    let out = notices(&["status"]);
+    assert!(out.ok && out.stdout.contains("no notice jobs"), "{out:?}");
+    let url = "https://mfo.example.kz/policy/3";
+    let out = notices(&["enqueue", "--version", "3", "--url", url]);
+    assert!(out.ok && out.stdout.contains("6 subjects"), "{out:?}");
+    let out = notices(&["enqueue", "--version", "3", "--url", url]);
+    assert!(
+        out.ok && out.stdout.contains("already has notice job"),
+        "{out:?}"
+    );
+    // Sending needs an SMTP server.
+    let out = notices(&["run"]);
+    assert!(!out.ok && out.stderr.contains("--smtp-host"), "{out:?}");
+
+    let sink = derbes_notify::sink::Sink::start().await.unwrap();
+    let port = sink.addr().port().to_string();
+    let smtp = [
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        port.as_str(),
+        "--smtp-tls",
+        "none",
+        "--smtp-from",
+        "privacy@mfo.example.kz",
+    ];
+    let out = notices(&[&["run"][..], &smtp[..]].concat());
+    assert!(out.ok, "{out:?}");
+    assert!(
+        out.stdout.contains("6 sent") && out.stdout.contains("done"),
+        "{out:?}"
+    );
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 6);
+    let mut rcpts: Vec<&String> = messages.iter().flat_map(|m| &m.rcpt_to).collect();
+    rcpts.sort();
+    rcpts.dedup();
+    assert_eq!(rcpts.len(), 6, "one message per borrower");
+    assert!(messages
+        .iter()
+        .all(|m| m.raw_header("X-Policy-Version").as_deref() == Some("3")));
+    // No address is printed.
+    assert!(
+        !out.stdout.contains('@') && !out.stderr.contains('@'),
+        "{out:?}"
+    );
+
+    let out = notices(&["status"]);
+    assert!(
+        out.ok && out.stdout.contains("6 sent") && out.stdout.contains("done"),
+        "{out:?}"
+    );
+    let out = notices(&["status", "--json"]);
+    let jobs: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(jobs[0]["counts"]["sent"], 6);
+    assert_eq!(jobs[0]["policy_version"], 3);
+    let id = jobs[0]["id"].as_str().unwrap().to_string();
+    let out = notices(&["status", &id]);
+    assert!(out.ok && out.stdout.contains("100.0%"), "{out:?}");
+    let out = notices(&["status", "0190f1f2-0000-7000-8000-000000000000"]);
+    assert!(!out.ok && out.stderr.contains("no notice job"), "{out:?}");
+    // A second run sends nothing more.
+    let out = notices(&[&["run"][..], &smtp[..]].concat());
+    assert!(out.ok, "{out:?}");
+    assert_eq!(sink.messages().len(), 6);
 }

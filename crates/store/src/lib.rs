@@ -16,9 +16,10 @@
 #![forbid(unsafe_code)]
 
 mod backend;
-pub mod packed;
 pub mod consent;
 pub mod employees;
+pub mod notices;
+pub mod packed;
 pub mod testing;
 
 use async_trait::async_trait;
@@ -29,6 +30,7 @@ pub use consent::ConsentStore;
 pub use employees::{
     EmployeeRecord, EmployeeStore, SessionRecord, ThrottleRecord, TrainingRecord, UndertakingRecord,
 };
+pub use notices::NoticeStore;
 
 /// A subject's pseudonymous id: the 16 bytes of a UUIDv7.
 pub type SubjectId = [u8; 16];
@@ -236,7 +238,7 @@ pub type SubjectWithValues = (SubjectRecord, Vec<ValueRecord>);
 
 /// The persistence interface. Both implementations pass the same test-suite.
 #[async_trait]
-pub trait Store: ConsentStore + EmployeeStore + Send + Sync + 'static {
+pub trait Store: ConsentStore + EmployeeStore + NoticeStore + Send + Sync + 'static {
     /// Which engine this is.
     fn backend(&self) -> Backend;
     /// Apply pending migrations.

@@ -76,6 +76,8 @@ pub const PROBLEM_CODES: &[&str] = &[
     "method_not_allowed",
     "bad_query",
     "internal",
+    "notice_job_not_found",
+    "bad_job_id",
 ];
 
 /// Field codes (the `code` of one invalid field) with a message in every language.

@@ -14,6 +14,7 @@
 pub mod api;
 pub mod employees;
 pub mod i18n;
+pub mod notices;
 pub mod problem;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -120,7 +121,8 @@ impl AppState {
         employees::create_employee, employees::list_employees, employees::employee_profile,
         employees::disable, employees::suspend, employees::activate, employees::set_role,
         employees::unlock, employees::enroll_totp, employees::record_undertaking,
-        employees::record_training
+        employees::record_training,
+        notices::jobs, notices::job
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -131,6 +133,7 @@ impl AppState {
         (name = "consent", description = "Consent ledger, applications and withdrawal (6.1, 6.2, 7.1c, 7.1d, L-CONSENT)"),
         (name = "loans", description = "Loan applications, offers and contracts reported by the loan system (2.1, 7.1c)"),
         (name = "employees", description = "Employee login (password + TOTP), sessions, accounts, undertakings (4.3) and trainings (5.4)"),
+        (name = "notices", description = "Policy-change notices by e-mail: jobs, progress, summary (9.2)"),
         (name = "service", description = "Operations")
     )
 )]
@@ -266,6 +269,8 @@ pub fn router(state: AppState) -> Router {
             "/employees/{id}/trainings",
             post(employees::record_training),
         )
+        .route("/notices/jobs", get(notices::jobs))
+        .route("/notices/jobs/{id}", get(notices::job))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

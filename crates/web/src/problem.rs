@@ -41,6 +41,10 @@ pub enum WebError {
     BadQuery,
     /// An unexpected failure (a bug); logged with its code, never with data.
     Internal,
+    /// No policy-change notice job with this id (9.2).
+    NoticeJobNotFound,
+    /// The notice job id in the path is not a UUID.
+    BadJobId,
 }
 
 impl WebError {
@@ -56,6 +60,8 @@ impl WebError {
             WebError::MethodNotAllowed => "method_not_allowed",
             WebError::BadQuery => "bad_query",
             WebError::Internal => "internal",
+            WebError::NoticeJobNotFound => "notice_job_not_found",
+            WebError::BadJobId => "bad_job_id",
         }
     }
 
@@ -65,10 +71,11 @@ impl WebError {
             | WebError::BadSubjectId
             | WebError::BadEmployeeId
             | WebError::MissingPurpose
-            | WebError::BadQuery => StatusCode::BAD_REQUEST,
+            | WebError::BadQuery
+            | WebError::BadJobId => StatusCode::BAD_REQUEST,
             WebError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::NotFound | WebError::NoticeJobNotFound => StatusCode::NOT_FOUND,
             WebError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             WebError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

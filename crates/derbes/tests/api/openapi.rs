@@ -36,9 +36,12 @@ fn router_routes() -> BTreeSet<(String, String)> {
             .next()
             .unwrap();
         for method in ["get", "post", "put", "patch", "delete"] {
-            if call.contains(&format!("{method}(api::"))
-                || call.contains(&format!("{method}(employees::"))
-            {
+            // A handler of any module: `get(api::…)`, `get(notices::…)`.
+            let handler = call.split(&format!("{method}(")).skip(1).any(|rest| {
+                let module = rest.split("::").next().unwrap_or("");
+                !module.is_empty() && module.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            });
+            if handler {
                 out.insert((method.to_uppercase(), format!("/api/v1{path}")));
             }
         }

@@ -143,6 +143,12 @@ problem-bad-query-detail = The query string parameters are invalid or include un
 problem-internal-title = Internal error
 problem-internal-detail = An unexpected error occurred while processing the request. Please try again later; if the error persists, contact the system administrator.
 
+problem-notice-job-not-found-title = Notice job not found
+problem-notice-job-not-found-detail = There is no policy-change notice job with this identifier. The list of jobs is at /api/v1/notices/jobs.
+
+problem-bad-job-id-title = Invalid job identifier
+problem-bad-job-id-detail = The notice job identifier in the path is not a UUID.
+
 ## Invalid fields: generic message and codes set by the service
 
 field-invalid-value = Invalid value.

@@ -145,6 +145,12 @@ problem-bad-query-detail = Сұраудың URL параметрлері қат�
 problem-internal-title = Ішкі қате
 problem-internal-detail = Сұрауды өңдеу кезінде күтпеген қате орын алды. Сұрауды кейінірек қайталаңыз; қате қайталанса, жүйе әкімшісіне хабарласыңыз.
 
+problem-notice-job-not-found-title = Хабарлама жіберу тапсырмасы табылмады
+problem-notice-job-not-found-detail = Мұндай сәйкестендіргіші бар саясаттың өзгеруі туралы хабарламалар жіберу тапсырмасы жоқ. Тапсырмалар тізімі: /api/v1/notices/jobs.
+
+problem-bad-job-id-title = Тапсырманың сәйкестендіргіші қате
+problem-bad-job-id-detail = Сұрау жолындағы хабарлама жіберу тапсырмасының сәйкестендіргіші UUID емес.
+
 ## Invalid fields: generic message and codes set by the service
 
 field-invalid-value = Жарамсыз мән.

@@ -143,6 +143,12 @@ problem-bad-query-detail = Параметры строки запроса зад
 problem-internal-title = Внутренняя ошибка
 problem-internal-detail = При обработке запроса произошла непредвиденная ошибка. Повторите запрос позже; если ошибка повторится, обратитесь к администратору системы.
 
+problem-notice-job-not-found-title = Задание рассылки не найдено
+problem-notice-job-not-found-detail = Задания рассылки уведомлений об изменении политики с таким идентификатором нет. Список заданий: /api/v1/notices/jobs.
+
+problem-bad-job-id-title = Неверный идентификатор задания
+problem-bad-job-id-detail = Идентификатор задания рассылки в пути запроса не является UUID.
+
 ## Invalid fields: generic message and codes set by the service
 
 field-invalid-value = Недопустимое значение.
