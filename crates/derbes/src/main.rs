@@ -5,6 +5,7 @@
 )]
 #![forbid(unsafe_code)]
 
+mod access;
 mod app;
 mod audit;
 mod bench;
@@ -58,6 +59,8 @@ enum Command {
         /// Sign an audit checkpoint this often (seconds), when the log has grown.
         #[arg(long, env = "DERBES_CHECKPOINT_EVERY", default_value_t = 60)]
         checkpoint_every: u64,
+        #[command(flatten)]
+        access: access::AccessArgs,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -93,6 +96,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// The access policy (Cedar) and the detection rules: check, schema, export.
+    Access {
+        #[command(subcommand)]
+        action: access::AccessAction,
     },
     /// Print the OpenAPI document (what docs/openapi.json holds).
     Openapi,
@@ -225,7 +233,9 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             demo,
             create,
             checkpoint_every,
-        } => serve(&common, listen, demo, create, checkpoint_every).await,
+            access,
+        } => serve(&common, listen, demo, create, checkpoint_every, &access).await,
+        Command::Access { action } => access::run(&common, action),
         Command::Audit { action } => audit::run(&common, action).await,
         Command::Migrate { create } => {
             app::open_store(&common, create).await?;
@@ -281,6 +291,7 @@ async fn serve(
     demo: Option<usize>,
     create: bool,
     checkpoint_every: u64,
+    access_args: &access::AccessArgs,
 ) -> Result<(), AnyError> {
     let opened = app::open(common, create).await?;
     let vault = opened.vault;
@@ -321,10 +332,19 @@ async fn serve(
             println!("demo: the database is not empty; no demo data loaded");
         }
     }
-    let state = derbes_web::AppState::new(vault.clone())?.with_audit_key(
-        signer.key_id().to_string(),
-        derbes_audit::public_key_to_base64(&signer.public_key()),
-    );
+    let (access_control, incidents) = access::security(
+        access_args,
+        vault.registry(),
+        vault.store().clone(),
+        std::sync::Arc::new(derbes_core::clock::SystemClock),
+    )?;
+    let state = derbes_web::AppState::new(vault.clone())?
+        .with_audit_key(
+            signer.key_id().to_string(),
+            derbes_audit::public_key_to_base64(&signer.public_key()),
+        )
+        .with_access(access_control)
+        .with_incidents(incidents.clone());
     let signer = std::sync::Arc::new(signer);
     let checkpoints = {
         let store = vault.store().clone();
@@ -357,6 +377,7 @@ async fn serve(
     println!("API: http://{addr}/api/v1/health — OpenAPI: http://{addr}/api/v1/openapi.json");
     derbes_web::serve(listener, state, shutdown_signal()).await?;
     checkpoints.abort();
+    incidents.shutdown().await;
     vault.shutdown().await;
     let now = chrono::Utc::now().timestamp_micros();
     if let Err(e) =

@@ -11,6 +11,8 @@ mod support;
 mod concurrency;
 #[path = "api/fuzz.rs"]
 mod fuzz;
+#[path = "api/incidents.rs"]
+mod incidents;
 #[path = "api/isolation.rs"]
 mod isolation;
 #[path = "api/language.rs"]

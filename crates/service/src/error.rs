@@ -82,6 +82,21 @@ pub enum ServiceError {
     /// The service is shutting down.
     #[error("service unavailable")]
     Unavailable,
+    /// No such incident (clause 5.5).
+    #[error("incident not found")]
+    IncidentNotFound,
+    /// The incident's status does not allow the change (e.g. acknowledging a closed one).
+    #[error("the incident is {0}")]
+    IncidentWrongStatus(String),
+    /// An incident status filter that is not `open`, `acknowledged` or `closed`.
+    #[error("invalid incident status")]
+    InvalidIncidentStatus,
+    /// A note that is empty, longer than 2000 characters or holds control characters.
+    #[error("invalid note")]
+    InvalidNote,
+    /// The access policy did not load; the policy in force is unchanged.
+    #[error("access policy rejected: {0}")]
+    AccessPolicyRejected(String),
 }
 
 impl ServiceError {
@@ -107,6 +122,11 @@ impl ServiceError {
             ServiceError::Crypto(_) => "crypto_failure",
             ServiceError::Store(_) => "storage_failure",
             ServiceError::Unavailable => "unavailable",
+            ServiceError::IncidentNotFound => "incident_not_found",
+            ServiceError::IncidentWrongStatus(_) => "incident_wrong_status",
+            ServiceError::InvalidIncidentStatus => "invalid_incident_status",
+            ServiceError::InvalidNote => "invalid_note",
+            ServiceError::AccessPolicyRejected(_) => "access_policy_rejected",
         }
     }
 }

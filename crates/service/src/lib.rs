@@ -13,6 +13,7 @@ pub mod apikeys;
 pub mod audit;
 pub mod batcher;
 pub mod error;
+pub mod incidents;
 pub mod model;
 pub mod vault;
 

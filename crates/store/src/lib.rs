@@ -16,12 +16,17 @@
 #![forbid(unsafe_code)]
 
 mod backend;
+mod incidents;
 pub mod testing;
 
 use async_trait::async_trait;
 use std::sync::Arc;
 
 pub use backend::{PgStore, SqliteStore};
+pub use incidents::{
+    IncidentEventRecord, IncidentRecord, IncidentStore, NewIncident, Raised, Transition,
+    TransitionResult,
+};
 
 /// A subject's pseudonymous id: the 16 bytes of a UUIDv7.
 pub type SubjectId = [u8; 16];
@@ -229,7 +234,7 @@ pub type SubjectWithValues = (SubjectRecord, Vec<ValueRecord>);
 
 /// The persistence interface. Both implementations pass the same test-suite.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: IncidentStore + Send + Sync + 'static {
     /// Which engine this is.
     fn backend(&self) -> Backend;
     /// Apply pending migrations.

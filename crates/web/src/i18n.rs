@@ -49,6 +49,11 @@ pub const PROBLEM_CODES: &[&str] = &[
     "crypto_failure",
     "storage_failure",
     "unavailable",
+    "incident_not_found",
+    "incident_wrong_status",
+    "invalid_incident_status",
+    "invalid_note",
+    "access_policy_rejected",
     // web
     "malformed_json",
     "body_too_large",
@@ -452,6 +457,11 @@ mod tests {
             ("category", "salary_amount".to_owned()),
             ("max", "10000".to_owned()),
             ("limit", "1 MiB".to_owned()),
+            ("status", "closed".to_owned()),
+            (
+                "reason",
+                "policy \"r1\" names unknown category \"e_mail\"".to_owned(),
+            ),
         ]
     }
 

@@ -14,6 +14,7 @@
 pub mod api;
 pub mod i18n;
 pub mod problem;
+pub mod security;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue};
@@ -39,6 +40,10 @@ pub struct AppState {
     pub catalog: Arc<i18n::Catalog>,
     /// The audit checkpoint signing key's public half, if this server signs checkpoints.
     pub audit_key: Option<api::AuditKey>,
+    /// The reloadable access policy (clause 5.4), if the server runs one.
+    pub access: Option<Arc<derbes_access::AccessControl>>,
+    /// Incidents of unauthorised access (clause 5.5).
+    pub incidents: Option<derbes_service::incidents::Incidents>,
 }
 
 impl AppState {
@@ -48,7 +53,21 @@ impl AppState {
             vault,
             catalog: Arc::new(i18n::Catalog::load()?),
             audit_key: None,
+            access: None,
+            incidents: None,
         })
+    }
+
+    /// Serve the incident API (and detection, if `incidents` has a detector).
+    pub fn with_incidents(mut self, incidents: derbes_service::incidents::Incidents) -> AppState {
+        self.incidents = Some(incidents);
+        self
+    }
+
+    /// Let security officers reload `access` with `POST /api/v1/access/reload`.
+    pub fn with_access(mut self, access: Arc<derbes_access::AccessControl>) -> AppState {
+        self.access = Some(access);
+        self
     }
 
     /// Publish the audit signing key's public half at `/api/v1/audit/public-key`.
@@ -73,12 +92,15 @@ impl AppState {
         api::create_subject, api::create_bulk, api::search, api::read_subject,
         api::correct_values, api::supplement_values, api::history, api::verify,
         api::audit_public_key, api::audit_checkpoints, api::audit_inclusion,
-        api::audit_consistency
+        api::audit_consistency,
+        security::list_incidents, security::get_incident, security::acknowledge_incident,
+        security::close_incident, security::note_incident, security::reload_access
     ),
     modifiers(&SecurityAddon),
     tags(
         (name = "subjects", description = "Borrowers' personal data"),
         (name = "registry", description = "The approved list of personal data (L-LIST)"),
+        (name = "incidents", description = "Incidents of unauthorised access and the access policy (5.5)"),
         (name = "audit", description = "The tamper-evident audit log: checkpoints and proofs (8.1)"),
         (name = "service", description = "Operations")
     )
@@ -147,6 +169,15 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/checkpoints", get(api::audit_checkpoints))
         .route("/audit/entries/{seq}/proof", get(api::audit_inclusion))
         .route("/audit/consistency", get(api::audit_consistency))
+        .route("/incidents", get(security::list_incidents))
+        .route("/incidents/{id}", get(security::get_incident))
+        .route(
+            "/incidents/{id}/acknowledge",
+            post(security::acknowledge_incident),
+        )
+        .route("/incidents/{id}/close", post(security::close_incident))
+        .route("/incidents/{id}/notes", post(security::note_incident))
+        .route("/access/reload", post(security::reload_access))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

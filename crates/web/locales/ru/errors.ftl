@@ -67,6 +67,21 @@ problem-storage-failure-detail = База данных не смогла вып�
 problem-unavailable-title = Сервис недоступен
 problem-unavailable-detail = Сервис временно недоступен (например, останавливается для обслуживания). Повторите запрос через некоторое время.
 
+problem-incident-not-found-title = Инцидент не найден
+problem-incident-not-found-detail = Инцидента с таким идентификатором нет.
+
+problem-incident-wrong-status-title = Статус инцидента не допускает действия
+problem-incident-wrong-status-detail = Инцидент в статусе «{ $status }»: принять инцидент в работу можно только пока он открыт, закрыть — только один раз.
+
+problem-invalid-incident-status-title = Неизвестный статус инцидента
+problem-invalid-incident-status-detail = Фильтр статуса должен быть одним из: open, acknowledged, closed.
+
+problem-invalid-note-title = Недопустимая заметка
+problem-invalid-note-detail = Заметка должна содержать от 1 до 2000 символов текста без управляющих символов (переводы строк допустимы).
+
+problem-access-policy-rejected-title = Политика доступа отклонена
+problem-access-policy-rejected-detail = Файл политики доступа не введён в действие; продолжает действовать прежняя политика. Причина: { $reason }
+
 ## Problems raised by the web layer
 
 problem-malformed-json-title = Некорректный JSON
