@@ -70,6 +70,7 @@ pub async fn list_incidents(
     params(("id" = String, Path, description = "Incident id")), security(("api_key" = [])),
     responses(
         (status = 200, body = IncidentDetail),
+        (status = 400, body = Problem, description = "Malformed path"),
         (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem, description = "No such incident")))]
 /// One incident: its subjects (pseudonyms) and timeline.
@@ -86,8 +87,10 @@ pub async fn get_incident(
     request_body = NoteInput, security(("api_key" = [])),
     responses(
         (status = 200, body = IncidentView),
-        (status = 400, body = Problem, description = "Malformed JSON"),
+        (status = 400, body = Problem, description = "Malformed JSON or path"),
         (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
         (status = 404, body = Problem, description = "No such incident"),
         (status = 409, body = Problem, description = "The incident is not open"),
         (status = 422, body = Problem, description = "Invalid note")))]
@@ -110,8 +113,10 @@ pub async fn acknowledge_incident(
     request_body = NoteInput, security(("api_key" = [])),
     responses(
         (status = 200, body = IncidentView),
-        (status = 400, body = Problem, description = "Malformed JSON"),
+        (status = 400, body = Problem, description = "Malformed JSON or path"),
         (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
         (status = 404, body = Problem, description = "No such incident"),
         (status = 409, body = Problem, description = "The incident is already closed"),
         (status = 422, body = Problem, description = "Invalid note")))]
@@ -134,8 +139,10 @@ pub async fn close_incident(
     request_body = NoteInput, security(("api_key" = [])),
     responses(
         (status = 200, body = IncidentEventView),
-        (status = 400, body = Problem, description = "Malformed JSON"),
+        (status = 400, body = Problem, description = "Malformed JSON or path"),
         (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
         (status = 404, body = Problem, description = "No such incident"),
         (status = 422, body = Problem, description = "Missing or invalid note")))]
 /// Add a note to an incident's timeline.

@@ -36,7 +36,9 @@ fn router_routes() -> BTreeSet<(String, String)> {
             .next()
             .unwrap();
         for method in ["get", "post", "put", "patch", "delete"] {
-            if call.contains(&format!("{method}(api::")) {
+            if call.contains(&format!("{method}(api::"))
+                || call.contains(&format!("{method}(security::"))
+            {
                 out.insert((method.to_uppercase(), format!("/api/v1{path}")));
             }
         }
