@@ -22,7 +22,7 @@ use std::time::Instant;
 struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -30,7 +30,7 @@ impl Rng {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
 }
 
@@ -121,7 +121,7 @@ fn key(r: &Req) -> (Role, String, String, u8) {
         r.0,
         r.1.clone(),
         r.2.clone(),
-        u8::from(c.contract_overdue) | u8::from(c.reveal) << 1 | u8::from(c.working_hours) << 2,
+        u8::from(c.contract_overdue) | (u8::from(c.reveal) << 1) | (u8::from(c.working_hours) << 2),
     )
 }
 
@@ -162,7 +162,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let load = t.elapsed();
     let control = AccessControl::open(None, Arc::new(registry.clone()))?;
     let reqs = mix(&registry, n);
-    let cedar_n = (n / 10).max(1000).min(reqs.len());
+    let cedar_n = std::cmp::min((n / 10).max(1000), reqs.len());
     let baseline: HashMap<(Role, String, String, u8), Decision> = reqs
         .iter()
         .map(|r| (key(r), policy.decide(&req(r))))
