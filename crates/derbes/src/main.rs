@@ -285,13 +285,15 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             serve(
                 &common,
                 &cli.employees,
-                listen,
-                demo,
-                create,
-                checkpoint_every,
-                application_ttl_hours,
-                smtp,
-                &access,
+                ServeOptions {
+                    listen,
+                    demo,
+                    create,
+                    checkpoint_every,
+                    application_ttl_hours,
+                    smtp,
+                    access,
+                },
             )
             .await
         }
@@ -350,17 +352,32 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
     }
 }
 
-async fn serve(
-    common: &Common,
-    employee_args: &employees::EmployeeArgs,
+/// What `derbes serve` was asked for.
+struct ServeOptions {
     listen: SocketAddr,
     demo: Option<usize>,
     create: bool,
     checkpoint_every: u64,
     application_ttl_hours: u32,
     smtp: notices::SmtpArgs,
-    access_args: &access::AccessArgs,
+    access: access::AccessArgs,
+}
+
+async fn serve(
+    common: &Common,
+    employee_args: &employees::EmployeeArgs,
+    options: ServeOptions,
 ) -> Result<(), AnyError> {
+    let ServeOptions {
+        listen,
+        demo,
+        create,
+        checkpoint_every,
+        application_ttl_hours,
+        smtp,
+        access: access_args,
+    } = options;
+    let access_args = &access_args;
     let smtp_settings = smtp.settings()?;
     let opened = app::open(common, create).await?;
     let staff = employees::open(&opened, employee_args).await?;

@@ -423,7 +423,7 @@ impl Incidents {
         {
             TransitionResult::Done(rec) => {
                 self.audit(actor, format!("{what}:{id}")).await?;
-                Ok(rec.into())
+                Ok((*rec).into())
             }
             TransitionResult::NotFound => Err(ServiceError::IncidentNotFound),
             TransitionResult::WrongStatus(s) => Err(ServiceError::IncidentWrongStatus(s)),

@@ -118,7 +118,7 @@ pub enum Transition {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransitionResult {
     /// Done; the incident as it is now.
-    Done(IncidentRecord),
+    Done(Box<IncidentRecord>),
     /// No such incident.
     NotFound,
     /// The incident's status does not allow it (the current status).
@@ -513,7 +513,7 @@ macro_rules! impl_incident_store {
                     let now = Self::incident_tx(&mut tx, id)
                         .await?
                         .ok_or(StoreError::NotFound)?;
-                    Ok(TransitionResult::Done(now))
+                    Ok(TransitionResult::Done(Box::new(now)))
                 }
                 .await;
                 finish(tx, result).await
