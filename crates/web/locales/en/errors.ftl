@@ -126,7 +126,7 @@ problem-invalid-note-title = Invalid note
 problem-invalid-note-detail = A note must be 1 to 2000 characters of text without control characters (line breaks are allowed).
 
 problem-access-policy-rejected-title = Access policy rejected
-problem-access-policy-rejected-detail = The access policy file was not put in force; the previous policy stays in force. Reason: { $reason }
+problem-access-policy-rejected-detail = The access policy file was not put in force; the previous policy stays in force. Reason: ({ $reason }).
 
 ## Problems raised by the web layer
 

@@ -128,7 +128,7 @@ problem-invalid-note-title = Жарамсыз жазба
 problem-invalid-note-detail = Жазба басқару таңбаларынсыз 1-ден 2000-ға дейін таңбадан тұруы керек (жол ауыстыруға болады).
 
 problem-access-policy-rejected-title = Қол жеткізу саясаты қабылданбады
-problem-access-policy-rejected-detail = Қол жеткізу саясатының файлы күшіне енгізілмеді; бұрынғы саясат қолданыста қалады. Себебі: { $reason }
+problem-access-policy-rejected-detail = Қол жеткізу саясатының файлы күшіне енгізілмеді; бұрынғы саясат қолданыста қалады. Себебі: ({ $reason }).
 
 ## Problems raised by the web layer
 

@@ -126,7 +126,7 @@ problem-invalid-note-title = Недопустимая заметка
 problem-invalid-note-detail = Заметка должна содержать от 1 до 2000 символов текста без управляющих символов (переводы строк допустимы).
 
 problem-access-policy-rejected-title = Политика доступа отклонена
-problem-access-policy-rejected-detail = Файл политики доступа не введён в действие; продолжает действовать прежняя политика. Причина: { $reason }
+problem-access-policy-rejected-detail = Файл политики доступа не введён в действие; продолжает действовать прежняя политика. Причина: ({ $reason }).
 
 ## Problems raised by the web layer
 
