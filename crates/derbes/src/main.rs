@@ -5,6 +5,7 @@
 )]
 #![forbid(unsafe_code)]
 
+mod access;
 mod app;
 mod audit;
 mod bench;
@@ -78,6 +79,8 @@ enum Command {
         /// the background.
         #[command(flatten)]
         smtp: notices::SmtpArgs,
+        #[command(flatten)]
+        access: access::AccessArgs,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -118,6 +121,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// The access policy (Cedar) and the detection rules: check, schema, export.
+    Access {
+        #[command(subcommand)]
+        action: access::AccessAction,
     },
     /// Print the OpenAPI document (what docs/openapi.json holds).
     Openapi,
@@ -272,16 +280,20 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             checkpoint_every,
             application_ttl_hours,
             smtp,
+            access,
         } => {
             serve(
                 &common,
                 &cli.employees,
-                listen,
-                demo,
-                create,
-                checkpoint_every,
-                application_ttl_hours,
-                smtp,
+                ServeOptions {
+                    listen,
+                    demo,
+                    create,
+                    checkpoint_every,
+                    application_ttl_hours,
+                    smtp,
+                    access,
+                },
             )
             .await
         }
@@ -289,6 +301,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         Command::Applications { action } => consent_cli::applications(&common, action).await,
         Command::Calendar { action } => consent_cli::calendar(&common, action),
         Command::Notices { action } => notices::run(&common, action).await,
+        Command::Access { action } => access::run(&common, action),
         Command::Audit { action } => audit::run(&common, action).await,
         Command::Migrate { create } => {
             app::open_store(&common, create).await?;
@@ -339,16 +352,32 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
     }
 }
 
-async fn serve(
-    common: &Common,
-    employee_args: &employees::EmployeeArgs,
+/// What `derbes serve` was asked for.
+struct ServeOptions {
     listen: SocketAddr,
     demo: Option<usize>,
     create: bool,
     checkpoint_every: u64,
     application_ttl_hours: u32,
     smtp: notices::SmtpArgs,
+    access: access::AccessArgs,
+}
+
+async fn serve(
+    common: &Common,
+    employee_args: &employees::EmployeeArgs,
+    options: ServeOptions,
 ) -> Result<(), AnyError> {
+    let ServeOptions {
+        listen,
+        demo,
+        create,
+        checkpoint_every,
+        application_ttl_hours,
+        smtp,
+        access: access_args,
+    } = options;
+    let access_args = &access_args;
     let smtp_settings = smtp.settings()?;
     let opened = app::open(common, create).await?;
     let staff = employees::open(&opened, employee_args).await?;
@@ -391,13 +420,21 @@ async fn serve(
         }
     }
     let consent = consent_cli::consent_service(common, vault.clone(), application_ttl_hours)?;
+    let (access_control, incidents) = access::security(
+        access_args,
+        vault.registry(),
+        vault.store().clone(),
+        std::sync::Arc::new(derbes_core::clock::SystemClock),
+    )?;
     let state = derbes_web::AppState::new(vault.clone())?
         .with_audit_key(
             signer.key_id().to_string(),
             derbes_audit::public_key_to_base64(&signer.public_key()),
         )
         .with_consent(consent.clone())
-        .with_employees(staff.clone());
+        .with_employees(staff.clone())
+        .with_access(access_control)
+        .with_incidents(incidents.clone());
     // Unfinished applications leave nothing behind once their time runs out (6.2).
     let purger = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -463,6 +500,7 @@ async fn serve(
         // An interrupted delivery stays claimed and is resumed after its lease (at-least-once).
         runner.abort();
     }
+    incidents.shutdown().await;
     vault.shutdown().await;
     let now = chrono::Utc::now().timestamp_micros();
     if let Err(e) =

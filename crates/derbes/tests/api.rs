@@ -15,6 +15,8 @@ mod consent;
 mod employees;
 #[path = "api/fuzz.rs"]
 mod fuzz;
+#[path = "api/incidents.rs"]
+mod incidents;
 #[path = "api/isolation.rs"]
 mod isolation;
 #[path = "api/language.rs"]

@@ -132,6 +132,21 @@ pub enum ServiceError {
     /// A state-changing form came without the session's CSRF token.
     #[error("CSRF token missing or wrong")]
     CsrfFailed,
+    /// No such incident (clause 5.5).
+    #[error("incident not found")]
+    IncidentNotFound,
+    /// The incident's status does not allow the change (e.g. acknowledging a closed one).
+    #[error("the incident is {0}")]
+    IncidentWrongStatus(String),
+    /// An incident status filter that is not `open`, `acknowledged` or `closed`.
+    #[error("invalid incident status")]
+    InvalidIncidentStatus,
+    /// A note that is empty, longer than 2000 characters or holds control characters.
+    #[error("invalid note")]
+    InvalidNote,
+    /// The access policy did not load; the policy in force is unchanged.
+    #[error("access policy rejected: {0}")]
+    AccessPolicyRejected(String),
 }
 
 impl ServiceError {
@@ -173,6 +188,11 @@ impl ServiceError {
             ServiceError::LoginTaken => "login_taken",
             ServiceError::InvalidInput(_) => "invalid_input",
             ServiceError::CsrfFailed => "csrf_failed",
+            ServiceError::IncidentNotFound => "incident_not_found",
+            ServiceError::IncidentWrongStatus(_) => "incident_wrong_status",
+            ServiceError::InvalidIncidentStatus => "invalid_incident_status",
+            ServiceError::InvalidNote => "invalid_note",
+            ServiceError::AccessPolicyRejected(_) => "access_policy_rejected",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod consent;
 pub mod consent_service;
 pub mod employees;
 pub mod error;
+pub mod incidents;
 pub mod model;
 pub mod totp;
 pub mod vault;

@@ -18,6 +18,7 @@
 mod backend;
 pub mod consent;
 pub mod employees;
+mod incidents;
 pub mod notices;
 pub mod packed;
 pub mod testing;
@@ -29,6 +30,10 @@ pub use backend::{PgStore, SqliteStore};
 pub use consent::ConsentStore;
 pub use employees::{
     EmployeeRecord, EmployeeStore, SessionRecord, ThrottleRecord, TrainingRecord, UndertakingRecord,
+};
+pub use incidents::{
+    IncidentEventRecord, IncidentRecord, IncidentStore, NewIncident, Raised, Transition,
+    TransitionResult,
 };
 pub use notices::NoticeStore;
 
@@ -238,7 +243,9 @@ pub type SubjectWithValues = (SubjectRecord, Vec<ValueRecord>);
 
 /// The persistence interface. Both implementations pass the same test-suite.
 #[async_trait]
-pub trait Store: ConsentStore + EmployeeStore + NoticeStore + Send + Sync + 'static {
+pub trait Store:
+    ConsentStore + EmployeeStore + NoticeStore + IncidentStore + Send + Sync + 'static
+{
     /// Which engine this is.
     fn backend(&self) -> Backend;
     /// Apply pending migrations.

@@ -65,6 +65,11 @@ pub const PROBLEM_CODES: &[&str] = &[
     "login_taken",
     "invalid_input",
     "csrf_failed",
+    "incident_not_found",
+    "incident_wrong_status",
+    "invalid_incident_status",
+    "invalid_note",
+    "access_policy_rejected",
     // web
     "malformed_json",
     "body_too_large",
@@ -473,6 +478,11 @@ mod tests {
             ("limit", "1 MiB".to_owned()),
             ("reason", "bad_reference".to_owned()),
             ("field", "display_name".to_owned()),
+            ("status", "closed".to_owned()),
+            (
+                "reason",
+                "policy \"r1\" names unknown category \"e_mail\"".to_owned(),
+            ),
         ]
     }
 

@@ -16,6 +16,7 @@ pub mod employees;
 pub mod i18n;
 pub mod notices;
 pub mod problem;
+pub mod security;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue};
@@ -46,6 +47,10 @@ pub struct AppState {
     pub consent: ConsentService,
     /// Employee accounts and sessions (absent: employee endpoints answer 503).
     pub employees: Option<derbes_service::employees::Employees>,
+    /// The reloadable access policy (clause 5.4), if the server runs one.
+    pub access: Option<Arc<derbes_access::AccessControl>>,
+    /// Incidents of unauthorised access (clause 5.5).
+    pub incidents: Option<derbes_service::incidents::Incidents>,
 }
 
 /// Why the application state could not be built.
@@ -72,6 +77,8 @@ impl AppState {
             audit_key: None,
             consent,
             employees: None,
+            access: None,
+            incidents: None,
         })
     }
 
@@ -84,6 +91,18 @@ impl AppState {
     /// Serve employee login, sessions and administration.
     pub fn with_employees(mut self, employees: derbes_service::employees::Employees) -> AppState {
         self.employees = Some(employees);
+        self
+    }
+
+    /// Serve the incident API (and detection, if `incidents` has a detector).
+    pub fn with_incidents(mut self, incidents: derbes_service::incidents::Incidents) -> AppState {
+        self.incidents = Some(incidents);
+        self
+    }
+
+    /// Let security officers reload `access` with `POST /api/v1/access/reload`.
+    pub fn with_access(mut self, access: Arc<derbes_access::AccessControl>) -> AppState {
+        self.access = Some(access);
         self
     }
 
@@ -122,12 +141,15 @@ impl AppState {
         employees::disable, employees::suspend, employees::activate, employees::set_role,
         employees::unlock, employees::enroll_totp, employees::record_undertaking,
         employees::record_training,
-        notices::jobs, notices::job
+        notices::jobs, notices::job,
+        security::list_incidents, security::get_incident, security::acknowledge_incident,
+        security::close_incident, security::note_incident, security::reload_access
     ),
     modifiers(&SecurityAddon),
     tags(
         (name = "subjects", description = "Borrowers' personal data"),
         (name = "registry", description = "The approved list of personal data (L-LIST)"),
+        (name = "incidents", description = "Incidents of unauthorised access and the access policy (5.5)"),
         (name = "audit", description = "The tamper-evident audit log: checkpoints and proofs (8.1)"),
         (name = "policy", description = "Published policy versions in ru/kk/en (PRE-1, 9.2)"),
         (name = "consent", description = "Consent ledger, applications and withdrawal (6.1, 6.2, 7.1c, 7.1d, L-CONSENT)"),
@@ -271,6 +293,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/notices/jobs", get(notices::jobs))
         .route("/notices/jobs/{id}", get(notices::job))
+        .route("/incidents", get(security::list_incidents))
+        .route("/incidents/{id}", get(security::get_incident))
+        .route(
+            "/incidents/{id}/acknowledge",
+            post(security::acknowledge_incident),
+        )
+        .route("/incidents/{id}/close", post(security::close_incident))
+        .route("/incidents/{id}/notes", post(security::note_incident))
+        .route("/access/reload", post(security::reload_access))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

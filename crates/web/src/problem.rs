@@ -138,7 +138,14 @@ pub fn service_status(e: &ServiceError) -> StatusCode {
             StatusCode::FORBIDDEN
         }
         ServiceError::InvalidValues(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ServiceError::SubjectNotFound | ServiceError::NoAuditProof(_) => StatusCode::NOT_FOUND,
+        ServiceError::SubjectNotFound
+        | ServiceError::NoAuditProof(_)
+        | ServiceError::IncidentNotFound => StatusCode::NOT_FOUND,
+        ServiceError::InvalidIncidentStatus => StatusCode::BAD_REQUEST,
+        ServiceError::IncidentWrongStatus(_) => StatusCode::CONFLICT,
+        ServiceError::InvalidNote | ServiceError::AccessPolicyRejected(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         ServiceError::SubjectExists
         | ServiceError::UniqueValueTaken
         | ServiceError::ValueMissing(_)
@@ -223,6 +230,13 @@ impl IntoResponse for ApiError {
                     }
                     ServiceError::InvalidRequest(reason) => {
                         (vec![("reason", reason.to_string())], Vec::new(), Vec::new())
+                    }
+                    ServiceError::IncidentWrongStatus(s) => {
+                        (vec![("status", s)], Vec::new(), Vec::new())
+                    }
+                    // The policy checker's message names rules, codes and lines, never data.
+                    ServiceError::AccessPolicyRejected(reason) => {
+                        (vec![("reason", reason)], Vec::new(), Vec::new())
                     }
                     _ => (Vec::new(), Vec::new(), Vec::new()),
                 };

@@ -113,6 +113,20 @@ problem-bad-employee-id-title = Bad employee id
 problem-bad-employee-id-detail = The employee id in the address is not a valid identifier (UUID).
 problem-csrf-failed-title = Request not confirmed
 problem-csrf-failed-detail = The request came without the session's CSRF token. Reload the page and try again.
+problem-incident-not-found-title = Incident not found
+problem-incident-not-found-detail = There is no incident with this id.
+
+problem-incident-wrong-status-title = Incident status does not allow this
+problem-incident-wrong-status-detail = The incident is “{ $status }”: an incident can be acknowledged only while open, and closed only once.
+
+problem-invalid-incident-status-title = Unknown incident status
+problem-invalid-incident-status-detail = The status filter must be one of open, acknowledged, closed.
+
+problem-invalid-note-title = Invalid note
+problem-invalid-note-detail = A note must be 1 to 2000 characters of text without control characters (line breaks are allowed).
+
+problem-access-policy-rejected-title = Access policy rejected
+problem-access-policy-rejected-detail = The access policy file was not put in force; the previous policy stays in force. Reason: ({ $reason }).
 
 ## Problems raised by the web layer
 

@@ -115,6 +115,20 @@ problem-bad-employee-id-title = Қызметкер идентификаторы 
 problem-bad-employee-id-detail = Сұрау мекенжайындағы қызметкер идентификаторы дұрыс идентификатор (UUID) емес.
 problem-csrf-failed-title = Сұрау расталмады
 problem-csrf-failed-detail = Сұрау сессияның CSRF-токенінсіз келді. Бетті жаңартып, қайталап көріңіз.
+problem-incident-not-found-title = Инцидент табылмады
+problem-incident-not-found-detail = Мұндай идентификаторы бар инцидент жоқ.
+
+problem-incident-wrong-status-title = Инцидент мәртебесі бұл әрекетке жол бермейді
+problem-incident-wrong-status-detail = Инцидент «{ $status }» мәртебесінде: инцидентті ол ашық тұрғанда ғана жұмысқа алуға, ал жабуды бір рет қана жасауға болады.
+
+problem-invalid-incident-status-title = Инциденттің белгісіз мәртебесі
+problem-invalid-incident-status-detail = Мәртебе сүзгісі мыналардың бірі болуы керек: open, acknowledged, closed.
+
+problem-invalid-note-title = Жарамсыз жазба
+problem-invalid-note-detail = Жазба басқару таңбаларынсыз 1-ден 2000-ға дейін таңбадан тұруы керек (жол ауыстыруға болады).
+
+problem-access-policy-rejected-title = Қол жеткізу саясаты қабылданбады
+problem-access-policy-rejected-detail = Қол жеткізу саясатының файлы күшіне енгізілмеді; бұрынғы саясат қолданыста қалады. Себебі: ({ $reason }).
 
 ## Problems raised by the web layer
 

@@ -113,6 +113,20 @@ problem-bad-employee-id-title = Неверный идентификатор со
 problem-bad-employee-id-detail = Идентификатор сотрудника в адресе запроса не является корректным идентификатором (UUID).
 problem-csrf-failed-title = Запрос не подтверждён
 problem-csrf-failed-detail = Запрос пришёл без CSRF-токена сессии. Обновите страницу и повторите попытку.
+problem-incident-not-found-title = Инцидент не найден
+problem-incident-not-found-detail = Инцидента с таким идентификатором нет.
+
+problem-incident-wrong-status-title = Статус инцидента не допускает действия
+problem-incident-wrong-status-detail = Инцидент в статусе «{ $status }»: принять инцидент в работу можно только пока он открыт, закрыть — только один раз.
+
+problem-invalid-incident-status-title = Неизвестный статус инцидента
+problem-invalid-incident-status-detail = Фильтр статуса должен быть одним из: open, acknowledged, closed.
+
+problem-invalid-note-title = Недопустимая заметка
+problem-invalid-note-detail = Заметка должна содержать от 1 до 2000 символов текста без управляющих символов (переводы строк допустимы).
+
+problem-access-policy-rejected-title = Политика доступа отклонена
+problem-access-policy-rejected-detail = Файл политики доступа не введён в действие; продолжает действовать прежняя политика. Причина: ({ $reason }).
 
 ## Problems raised by the web layer
 
