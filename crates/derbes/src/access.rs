@@ -100,14 +100,16 @@ pub fn run(common: &Common, action: AccessAction) -> Result<(), AnyError> {
     }
 }
 
-/// The access policy and the incident service for `serve`. No suspender is wired yet: the
-/// employee accounts come with the `employees` work (see docs/architecture.md).
+/// The access policy and the incident service for `serve`, and the working hours of the
+/// detection rules (the access policy's `working_hours` condition uses the same). A rule with
+/// `suspend = true` suspends the employee through `suspender` (clause 5.5).
 pub fn security(
     args: &AccessArgs,
     registry: &derbes_core::registry::Registry,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-) -> Result<(Arc<AccessControl>, Incidents), AnyError> {
+    suspender: Option<Arc<dyn derbes_service::incidents::Suspender>>,
+) -> Result<(Arc<AccessControl>, Incidents, derbes_access::WorkingHours), AnyError> {
     let access = AccessControl::open(args.access_policy.as_deref(), Arc::new(registry.clone()))
         .map_err(|e| match &args.access_policy {
             Some(p) => format!("{}: {e}", p.display()),
@@ -115,6 +117,7 @@ pub fn security(
         })?;
     let calendar = Arc::new(WorkCalendar::embedded_kz()?);
     let detector = Detector::new(load_rules(args.detection_rules.as_deref())?, calendar)?;
-    let incidents = Incidents::with_detector(store, clock, detector, None);
-    Ok((Arc::new(access), incidents))
+    let hours = detector.hours().clone();
+    let incidents = Incidents::with_detector(store, clock, detector, suspender);
+    Ok((Arc::new(access), incidents, hours))
 }

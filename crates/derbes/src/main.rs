@@ -420,12 +420,20 @@ async fn serve(
         }
     }
     let consent = consent_cli::consent_service(common, vault.clone(), application_ttl_hours)?;
-    let (access_control, incidents) = access::security(
+    let (access_control, incidents, hours) = access::security(
         access_args,
         vault.registry(),
         vault.store().clone(),
         std::sync::Arc::new(derbes_core::clock::SystemClock),
+        Some(std::sync::Arc::new(staff.clone())),
     )?;
+    // Clauses 4.1, 5.3–5.5: employee reads pass the access policy, and every employee
+    // access is reported to detection.
+    vault.install_access_guard(derbes_service::AccessGuard::new(
+        access_control.clone(),
+        hours,
+        Some(incidents.clone()),
+    ));
     let state = derbes_web::AppState::new(vault.clone())?
         .with_audit_key(
             signer.key_id().to_string(),

@@ -12,8 +12,9 @@
 //! [`ConsentLedger`] keeps the current state of every subject that has a grant or a full
 //! withdrawal in memory, built from the whole ledger when the vault opens and updated by the
 //! writers of this module right after each commit, under one write lock — so it is exact for
-//! a single derbes process (several processes writing the same PostgreSQL database would each
-//! need to reload; see docs/architecture.md). The vault asks it on every call on an existing
+//! a single derbes process; with several processes on one PostgreSQL database each follows the
+//! others' commits through the change feed ([`ConsentLedger::follow`], a `LISTEN` channel fed
+//! by a trigger), within the notification's delivery time. The vault asks it on every call on an existing
 //! subject ([`ConsentLedger::gate`]): a consent-based purpose needs a current grant; after an
 //! accepted withdrawal only legal-obligation purposes (the legal hold) may touch the subject.
 
@@ -118,6 +119,76 @@ impl ConsentLedger {
     /// holding [`ConsentLedger::writer`].
     pub(crate) fn apply(&self, events: &[ConsentEventRecord]) {
         self.apply_iter(events.iter());
+    }
+
+    /// Replace one subject's state by the fold of its stored decisions (the change feed of
+    /// another process said they changed). Call while holding [`ConsentLedger::writer`].
+    pub(crate) fn replace_subject(&self, subject: &SubjectId, events: &[ConsentEventRecord]) {
+        {
+            let mut map = match self.map.write() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            map.remove(subject);
+        }
+        self.apply_iter(events.iter());
+    }
+
+    /// Replace the whole state by `fresh` (after the change feed lost its connection).
+    pub(crate) fn replace_all(&self, fresh: ConsentLedger) {
+        let new = match fresh.map.into_inner() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let mut map = match self.map.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *map = new;
+    }
+
+    /// Follow the store's change feed (PostgreSQL, several processes): every decision another
+    /// process commits reaches this ledger within the notification's delivery time; a lost
+    /// connection reloads the whole ledger. Returns the follower task, or `None` when the
+    /// store has no feed (SQLite: one process, exact already).
+    pub async fn follow(
+        self: &std::sync::Arc<Self>,
+        store: std::sync::Arc<dyn Store>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, ServiceError> {
+        let Some(mut feed) = store.consent_feed().await? else {
+            return Ok(None);
+        };
+        let ledger = self.clone();
+        Ok(Some(tokio::spawn(async move {
+            use derbes_store::consent::FeedEvent;
+            loop {
+                let step = match feed.next().await {
+                    Ok(FeedEvent::Changed(subject)) => {
+                        let _w = ledger.writer().await;
+                        store
+                            .consent_events(&subject)
+                            .await
+                            .map(|events| ledger.replace_subject(&subject, &events))
+                            .map_err(ServiceError::from)
+                    }
+                    Ok(FeedEvent::Resync) => {
+                        tracing::warn!(
+                            code = "consent_feed_resync",
+                            "consent change feed reconnected; reloading the ledger"
+                        );
+                        let _w = ledger.writer().await;
+                        ConsentLedger::load(store.as_ref())
+                            .await
+                            .map(|fresh| ledger.replace_all(fresh))
+                    }
+                    Err(e) => Err(ServiceError::from(e)),
+                };
+                if let Err(e) = step {
+                    tracing::error!(code = e.code(), "consent change feed failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        })))
     }
 
     /// Forget a purged subject.

@@ -144,6 +144,16 @@ pub enum ServiceError {
     /// A note that is empty, longer than 2000 characters or holds control characters.
     #[error("invalid note")]
     InvalidNote,
+    /// Clauses 4.1, 5.3: the access policy does not let this employee see these categories
+    /// for this purpose (or not in clear, for a reveal or a write). `rule` names the deciding
+    /// rule; no value is ever named.
+    #[error("access denied by rule {rule}")]
+    AccessDenied {
+        /// The deciding rule (`@id` of the Cedar policy, `default-deny`, …).
+        rule: String,
+        /// The refused categories.
+        categories: Vec<String>,
+    },
     /// The access policy did not load; the policy in force is unchanged.
     #[error("access policy rejected: {0}")]
     AccessPolicyRejected(String),
@@ -193,6 +203,7 @@ impl ServiceError {
             ServiceError::InvalidIncidentStatus => "invalid_incident_status",
             ServiceError::InvalidNote => "invalid_note",
             ServiceError::AccessPolicyRejected(_) => "access_policy_rejected",
+            ServiceError::AccessDenied { .. } => "access_denied",
         }
     }
 }

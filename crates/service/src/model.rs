@@ -261,6 +261,13 @@ pub struct ValueView {
     /// The latest verification result, if any (2.2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// Clause 4.1: the access policy shows this value to the employee only masked; `value`
+    /// is then a string such as `"********2728"`. Absent when the value is in clear.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub masked: bool,
+    /// The access-policy rule that let an employee see the value (absent for systems).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// A subject as seen through one purpose: only the categories the purpose allows.
@@ -274,4 +281,45 @@ pub struct SubjectView {
     pub purpose: String,
     /// Current values of the allowed categories, sorted by category.
     pub values: Vec<ValueView>,
+    /// Categories the purpose needs but the access policy withholds from this employee
+    /// (clauses 4.1, 5.3), with the deciding rule. Absent for systems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<Withheld>,
+}
+
+/// A category the access policy withheld, and why (clause 8.1: every decision names its
+/// rule).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Withheld {
+    /// Category code.
+    pub category: String,
+    /// The deciding rule (`@id` of the Cedar policy, or `default-deny`).
+    pub rule: String,
+}
+
+/// One entry of a subject's audit trail as an employee sees it (clause 8.1): who, what,
+/// why, which categories, which rule, how it ended. Never a value.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AuditTrailEntry {
+    /// Position in the log.
+    pub seq: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (`employee:<id>`, `api_key:<id>`, `system:<name>`).
+    pub actor: String,
+    /// What (`read`, `search`, `correct`, …).
+    pub action: String,
+    /// For which purpose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// Which categories.
+    pub categories: Vec<String>,
+    /// Which rule decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// `allowed`, `denied` or `error`.
+    pub outcome: String,
+    /// Further codes (never values).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }

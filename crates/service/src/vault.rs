@@ -11,8 +11,10 @@ use crate::audit::{entry, Auditor};
 use crate::batcher::GroupCommit;
 use crate::consent::ConsentLedger;
 use crate::error::{FieldProblem, ServiceError};
+use crate::guard::{seen_of, AccessGuard, Scope};
 use crate::model::*;
 use chrono::{DateTime, Utc};
+use derbes_access::Outcome as Seen;
 use derbes_audit::{Action, Outcome};
 use derbes_core::clock::{from_micros, to_micros, Clock};
 use derbes_core::registry::{CategoryDef, PurposeDef, Registry};
@@ -37,19 +39,31 @@ pub const KEY_CHECK_META: &str = "key_check";
 /// The vault service. Cheap to clone.
 #[derive(Clone)]
 pub struct Vault {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: Arc<dyn Store>,
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
     keys: Arc<KeyRing>,
     indexer: BlindIndexer,
-    registry: Arc<Registry>,
+    pub(crate) registry: Arc<Registry>,
     clock: Arc<dyn Clock>,
     commits: GroupCommit,
     auditor: Option<Auditor>,
     /// The consent gate (crate::consent): asked on every call on an existing subject.
     ledger: Arc<ConsentLedger>,
+    /// The employee access guard (crate::guard), installed at start-up.
+    pub(crate) guard: std::sync::OnceLock<AccessGuard>,
+    /// The task following the consent change feed (PostgreSQL), stopped on shutdown.
+    follower: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(f) = &self.follower {
+            f.abort();
+        }
+    }
 }
 
 /// How a vault runs.
@@ -100,6 +114,8 @@ impl Vault {
         let commits = GroupCommit::start(store.clone());
         let auditor = options.audit.then(|| Auditor::start(store.clone()));
         let ledger = Arc::new(ConsentLedger::load(store.as_ref()).await?);
+        // Several processes on one PostgreSQL database: follow the others' consent decisions.
+        let follower = ledger.follow(store.clone()).await?;
         Ok(Vault {
             inner: Arc::new(Inner {
                 store,
@@ -110,6 +126,8 @@ impl Vault {
                 commits,
                 auditor,
                 ledger,
+                guard: std::sync::OnceLock::new(),
+                follower,
             }),
         })
     }
@@ -122,6 +140,11 @@ impl Vault {
     /// The store (for maintenance commands).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The service's clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
     }
 
     /// The current time from the service's clock.
@@ -142,7 +165,7 @@ impl Vault {
     /// Consent gate (L-PURPOSE, 7.1c): a consent-based purpose needs a current grant, and
     /// after a withdrawal only legal-obligation purposes may touch the subject. A refusal is
     /// audited as a denial.
-    async fn consent_gate(
+    pub(crate) async fn consent_gate(
         &self,
         call: &Call,
         action: Action,
@@ -340,6 +363,8 @@ impl Vault {
                 change: "create".into(),
                 superseded_at: None,
                 verification,
+                masked: false,
+                rule: None,
             });
         }
         views.sort_by(|a, b| a.category.cmp(&b.category));
@@ -362,6 +387,7 @@ impl Vault {
                 created_at: now,
                 purpose: call.purpose.clone(),
                 values: views,
+                withheld: Vec::new(),
             }),
         })
     }
@@ -471,6 +497,18 @@ impl Vault {
             Ok(w) => w,
             Err(e) => return Err(self.denied(call, Action::READ, Some(id), e).await),
         };
+        // Clauses 4.1, 5.3: an employee sees what the access policy allows, as it allows.
+        let scope = match categories {
+            Some(_) => Scope::Exact,
+            None => Scope::Default,
+        };
+        let decisions = match self
+            .employee_decisions(call, id, wanted.iter().map(String::as_str), false, scope)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => return Err(self.denied(call, Action::READ, Some(id), e).await),
+        };
         self.consent_gate(call, Action::READ, id).await?;
         let loaded = self
             .inner
@@ -478,10 +516,31 @@ impl Vault {
             .subject_with_values(id.as_bytes())
             .await?
             .ok_or(ServiceError::SubjectNotFound)?;
-        let view = self.decrypt_view(call, loaded, &wanted)?;
-        let cats = view.values.iter().map(|v| v.category.clone()).collect();
-        self.record(call, Action::READ, Some(id), cats, None)
-            .await?;
+        let shown = match &decisions {
+            Some(d) => d.allowed(),
+            None => wanted,
+        };
+        let mut view = self.decrypt_view(call, loaded, &shown)?;
+        if let Some(d) = &decisions {
+            self.apply_decisions(&mut view, d)?;
+        }
+        let cats: Vec<String> = view.values.iter().map(|v| v.category.clone()).collect();
+        let rule = self.rule_for(call, decisions.as_ref(), cats.iter().map(String::as_str));
+        let detail = view
+            .values
+            .iter()
+            .any(|v| v.masked)
+            .then(|| "masked".to_string());
+        self.record_rule(
+            call,
+            Action::READ,
+            Some(id),
+            cats,
+            rule,
+            detail,
+            seen_of(&view),
+        )
+        .await?;
         Ok(view)
     }
 
@@ -556,14 +615,60 @@ impl Vault {
                 );
                 return Err(ServiceError::Integrity);
             }
-            out.push(self.view_with(call, &dek, loaded, &wanted)?);
+            // Clauses 4.1, 5.3: an employee finds only subjects whose searched category the
+            // access policy lets them see, and sees each as the policy allows.
+            let subject_id = Uuid::from_bytes(sid);
+            let decisions = match self
+                .employee_decisions(
+                    call,
+                    subject_id,
+                    wanted.iter().map(String::as_str).chain([category]),
+                    false,
+                    Scope::Default,
+                )
+                .await
+            {
+                Ok(Some(d)) if !d.allowed().contains(category) => {
+                    let e = ServiceError::AccessDenied {
+                        rule: d.rule_of(category),
+                        categories: vec![category.to_string()],
+                    };
+                    let _ = self.denied(call, Action::SEARCH, Some(subject_id), e).await;
+                    continue;
+                }
+                Ok(d) => d,
+                Err(e @ ServiceError::AccessDenied { .. }) => {
+                    let _ = self.denied(call, Action::SEARCH, Some(subject_id), e).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut view = match &decisions {
+                Some(d) => {
+                    let shown: BTreeSet<String> =
+                        d.allowed().intersection(&wanted).cloned().collect();
+                    let mut v = self.view_with(call, &dek, loaded, &shown)?;
+                    self.apply_decisions(&mut v, d)?;
+                    v
+                }
+                None => self.view_with(call, &dek, loaded, &wanted)?,
+            };
+            view.withheld.retain(|w| w.category != category);
+            let rule = self.rule_for(
+                call,
+                decisions.as_ref(),
+                view.values
+                    .iter()
+                    .map(|v| v.category.as_str())
+                    .chain([category]),
+            );
+            out.push((view, rule));
         }
         let now = to_micros(self.now());
         let actor = call.actor.id();
-        let rule = self.rule(call);
         let mut entries: Vec<_> = out
             .iter()
-            .map(|v| {
+            .map(|(v, rule)| {
                 let mut cats: Vec<String> = v.values.iter().map(|x| x.category.clone()).collect();
                 cats.push(category.to_string());
                 entry(
@@ -588,12 +693,18 @@ impl Vault {
                 None,
                 Some(&call.purpose),
                 vec![category.to_string()],
-                Some(rule),
+                Some(self.rule(call)),
                 Some("no_match".into()),
             ));
         }
         self.append(entries).await?;
-        Ok(out)
+        for (v, _) in &out {
+            self.observe(call, Some(v.id), seen_of(v)).await;
+        }
+        if out.is_empty() {
+            self.observe(call, None, Seen::Allowed).await;
+        }
+        Ok(out.into_iter().map(|(v, _)| v).collect())
     }
 
     /// Correct current values (each category must have one); the old versions are kept as
@@ -635,6 +746,13 @@ impl Vault {
             Expect::Absent => Action::SUPPLEMENT,
         };
         if let Err(e) = self.authorize(call, self.known(&values)) {
+            return Err(self.denied(call, action, Some(id), e).await);
+        }
+        // An employee writes only what the access policy lets them see in clear (4.1).
+        if let Err(e) = self
+            .employee_decisions(call, id, self.known(&values), false, Scope::Clear)
+            .await
+        {
             return Err(self.denied(call, action, Some(id), e).await);
         }
         self.consent_gate(call, action.clone(), id).await?;
@@ -735,6 +853,13 @@ impl Vault {
         if let Err(e) = self.authorize(call, [category]) {
             return Err(self.denied(call, Action::READ, Some(id), e).await);
         }
+        let decisions = match self
+            .employee_decisions(call, id, [category], false, Scope::Exact)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => return Err(self.denied(call, Action::READ, Some(id), e).await),
+        };
         self.consent_gate(call, Action::READ, id).await?;
         let sid = *id.as_bytes();
         let subject = self
@@ -745,16 +870,21 @@ impl Vault {
             .ok_or(ServiceError::SubjectNotFound)?;
         let dek = self.unwrap(&subject)?;
         let rows = self.inner.store.history(&sid, category).await?;
-        let views = rows
+        let mut views = rows
             .iter()
             .map(|r| value_view(&dek, &sid, r))
             .collect::<Result<Vec<_>, _>>()?;
-        self.record(
+        self.mask_history(&mut views, decisions.as_ref())?;
+        let masked = views.iter().any(|v| v.masked);
+        let rule = self.rule_for(call, decisions.as_ref(), [category]);
+        self.record_rule(
             call,
             Action::READ,
             Some(id),
             vec![category.to_string()],
-            Some("history".into()),
+            rule,
+            Some(if masked { "history,masked" } else { "history" }.into()),
+            if masked { Seen::Masked } else { Seen::Allowed },
         )
         .await?;
         Ok(views)
@@ -772,6 +902,12 @@ impl Vault {
             return Err(unknown_category(category));
         }
         if let Err(e) = self.authorize(call, [category]) {
+            return Err(self.denied(call, Action::VERIFY, Some(id), e).await);
+        }
+        if let Err(e) = self
+            .employee_decisions(call, id, [category], false, Scope::Clear)
+            .await
+        {
             return Err(self.denied(call, Action::VERIFY, Some(id), e).await);
         }
         self.consent_gate(call, Action::VERIFY, id).await?;
@@ -850,7 +986,7 @@ impl Vault {
     }
 
     /// The rule that allowed a call: the purpose's map in this registry version (1.1, 3.2).
-    fn rule(&self, call: &Call) -> String {
+    pub(crate) fn rule(&self, call: &Call) -> String {
         format!(
             "purpose:{}@registry:{}",
             call.purpose,
@@ -875,6 +1011,32 @@ impl Vault {
         categories: Vec<String>,
         detail: Option<String>,
     ) -> Result<(), ServiceError> {
+        let rule = self.rule(call);
+        self.record_rule(
+            call,
+            action,
+            subject,
+            categories,
+            rule,
+            detail,
+            Seen::Allowed,
+        )
+        .await
+    }
+
+    /// Record an allowed action under `rule`, and report an employee's access to detection
+    /// (5.5) as `seen`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn record_rule(
+        &self,
+        call: &Call,
+        action: Action,
+        subject: Option<Uuid>,
+        categories: Vec<String>,
+        rule: String,
+        detail: Option<String>,
+        seen: Seen,
+    ) -> Result<(), ServiceError> {
         let e = entry(
             to_micros(self.now()),
             &call.actor.id(),
@@ -883,10 +1045,12 @@ impl Vault {
             subject.map(|s| s.to_string()),
             Some(&call.purpose),
             categories,
-            Some(self.rule(call)),
+            Some(rule),
             detail,
         );
-        self.append(vec![e]).await
+        self.append(vec![e]).await?;
+        self.observe(call, subject, seen).await;
+        Ok(())
     }
 
     fn audit_on(&self) -> bool {
@@ -912,7 +1076,7 @@ impl Vault {
 
     /// Record a refusal by the purpose or minimisation check (3.2: "refused and audited") and
     /// hand the error back. Other errors pass through unrecorded.
-    async fn denied(
+    pub(crate) async fn denied(
         &self,
         call: &Call,
         action: Action,
@@ -920,12 +1084,17 @@ impl Vault {
         err: ServiceError,
     ) -> ServiceError {
         let (rule, categories) = match &err {
-            ServiceError::UnknownPurpose => ("unknown_purpose:1.1", Vec::new()),
-            ServiceError::PurposeNotPermitted => ("purpose_not_permitted:1.1", Vec::new()),
-            ServiceError::CategoryNotAllowed(c) => ("minimisation:3.2", c.clone()),
-            ServiceError::ConsentRequired => ("consent_required:L-PURPOSE", Vec::new()),
-            ServiceError::ProcessingBlocked => ("consent_withdrawn:7.1c", Vec::new()),
-            ServiceError::NoUndertaking => ("undertaking:4.3", Vec::new()), // [employees]
+            ServiceError::UnknownPurpose => ("unknown_purpose:1.1".to_string(), Vec::new()),
+            ServiceError::PurposeNotPermitted => {
+                ("purpose_not_permitted:1.1".to_string(), Vec::new())
+            }
+            ServiceError::CategoryNotAllowed(c) => ("minimisation:3.2".to_string(), c.clone()),
+            ServiceError::ConsentRequired => ("consent_required:L-PURPOSE".to_string(), Vec::new()),
+            ServiceError::ProcessingBlocked => ("consent_withdrawn:7.1c".to_string(), Vec::new()),
+            ServiceError::NoUndertaking => ("undertaking:4.3".to_string(), Vec::new()), // [employees]
+            ServiceError::AccessDenied { rule, categories } => {
+                (format!("access:{rule}"), categories.clone())
+            }
             _ => return err,
         };
         let e = entry(
@@ -936,13 +1105,14 @@ impl Vault {
             subject.map(|s| s.to_string()),
             Some(&call.purpose),
             categories,
-            Some(rule.to_string()),
+            Some(rule),
             Some(err.code().to_string()),
         );
-        match self.append(vec![e]).await {
-            Ok(()) => err,
-            Err(audit_err) => audit_err,
+        if let Err(audit_err) = self.append(vec![e]).await {
+            return audit_err;
         }
+        self.observe(call, subject, Seen::Denied).await;
+        err
     }
 
     fn wanted(
@@ -971,7 +1141,7 @@ impl Vault {
         })
     }
 
-    fn unwrap(&self, s: &SubjectRecord) -> Result<derbes_crypto::Dek, ServiceError> {
+    pub(crate) fn unwrap(&self, s: &SubjectRecord) -> Result<derbes_crypto::Dek, ServiceError> {
         let wrapped = WrappedDek {
             kek_version: s.kek_version,
             bytes: s.wrapped_dek.clone(),
@@ -1009,6 +1179,7 @@ impl Vault {
             created_at: from_micros(subject.created_at),
             purpose: call.purpose.clone(),
             values: views,
+            withheld: Vec::new(),
         })
     }
 
@@ -1040,6 +1211,9 @@ impl Vault {
 
     /// Shut down the group-commit writer after pending commits.
     pub async fn shutdown(&self) {
+        if let Some(f) = &self.inner.follower {
+            f.abort();
+        }
         self.inner.commits.shutdown().await;
         if let Some(a) = &self.inner.auditor {
             a.shutdown().await;
@@ -1082,7 +1256,7 @@ fn echo_code(category: &str) -> String {
     }
 }
 
-fn unknown_category(category: &str) -> ServiceError {
+pub(crate) fn unknown_category(category: &str) -> ServiceError {
     ServiceError::InvalidValues(vec![FieldProblem {
         item: None,
         category: echo_code(category),
@@ -1106,7 +1280,7 @@ fn check_source(source: &Source) -> Result<(), &'static str> {
     }
 }
 
-fn value_view(
+pub(crate) fn value_view(
     dek: &derbes_crypto::Dek,
     sid: &[u8; 16],
     r: &ValueRecord,
@@ -1135,6 +1309,8 @@ fn value_view(
             .verification
             .as_deref()
             .and_then(|v| serde_json::from_str(v).ok()),
+        masked: false,
+        rule: None,
     })
 }
 

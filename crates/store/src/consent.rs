@@ -236,6 +236,10 @@ pub trait ConsentStore: Send + Sync {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<(i64, ConsentEventRecord)>, StoreError>;
+    /// The change feed of the consent ledger: which subjects' decisions other processes
+    /// committed (PostgreSQL `LISTEN`, fed by a trigger). `None` on SQLite, which one process
+    /// serves.
+    async fn consent_feed(&self) -> Result<Option<ConsentFeed>, StoreError>;
     /// The language (`ru`/`kk`/`en`) of the subject's latest policy decision.
     async fn subject_language(&self, subject: &SubjectId) -> Result<Option<String>, StoreError>;
 
@@ -329,6 +333,64 @@ const CONTRACT_COLS: &str =
     "id, subject_id, offer_id, concluded_at, status, status_at, recorded_by";
 const WITHDRAWAL_COLS: &str = "id, subject_id, received_at, channel, lang, outcome, reason, \
      open_contracts, deadline_date, deadline_at, calendar_version, recorded_by";
+
+/// The consent ledger's change feed on PostgreSQL (migration `0020_consent_feed.sql`): a
+/// listening connection on the schema's channel.
+pub struct ConsentFeed {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl std::fmt::Debug for ConsentFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsentFeed").finish_non_exhaustive()
+    }
+}
+
+/// What the feed says next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedEvent {
+    /// This subject's decisions changed (committed): reload them.
+    Changed(SubjectId),
+    /// The connection was lost and has been re-established; notifications may have been
+    /// missed: reload everything.
+    Resync,
+}
+
+impl ConsentFeed {
+    /// Wait for the next change.
+    pub async fn next(&mut self) -> Result<FeedEvent, StoreError> {
+        loop {
+            match self.listener.try_recv().await? {
+                None => return Ok(FeedEvent::Resync),
+                Some(n) => {
+                    let Ok(bytes) = hex::decode(n.payload()) else {
+                        continue;
+                    };
+                    if let Ok(id) = SubjectId::try_from(bytes.as_slice()) {
+                        return Ok(FeedEvent::Changed(id));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl SqliteStore {
+    async fn open_consent_feed(&self) -> Result<Option<ConsentFeed>, StoreError> {
+        Ok(None)
+    }
+}
+
+impl PgStore {
+    async fn open_consent_feed(&self) -> Result<Option<ConsentFeed>, StoreError> {
+        let (schema,): (String,) = sqlx::query_as("SELECT current_schema()::text")
+            .fetch_one(self.pool())
+            .await?;
+        let mut listener = sqlx::postgres::PgListener::connect_with(self.pool()).await?;
+        listener.listen(&format!("derbes_consent_{schema}")).await?;
+        Ok(Some(ConsentFeed { listener }))
+    }
+}
 
 /// Commit on success; on failure roll back now (see `backend::finish`).
 async fn finish_tx<DB: sqlx::Database, T>(
@@ -633,6 +695,10 @@ macro_rules! impl_consent_store {
                 .fetch_all(self.pool())
                 .await?;
                 rows.iter().map(|r| $rows::consent_from(r, 0)).collect()
+            }
+
+            async fn consent_feed(&self) -> Result<Option<ConsentFeed>, StoreError> {
+                self.open_consent_feed().await
             }
 
             async fn consent_events_page(

@@ -12,8 +12,8 @@ use axum::Json;
 use derbes_core::registry::{Bank, CategoryDef, PurposeDef};
 use derbes_service::apikeys;
 use derbes_service::{
-    Actor, Call, NewSubjectInput, SubjectView, ValueInput, ValueView, Verification,
-    VerificationInput,
+    Actor, AuditTrailEntry, Call, NewSubjectInput, SubjectView, ValueInput, ValueView,
+    Verification, VerificationInput,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -546,6 +546,62 @@ pub async fn history(
     let call = q.call(actor)?;
     let versions = state.vault.history(&call, id, &category).await?;
     Ok(Json(History { versions }))
+}
+
+#[utoipa::path(post, path = "/api/v1/subjects/{id}/values/{category}/reveal", tag = "subjects",
+    params(("id" = Uuid, Path, description = "Subject id"),
+        ("category" = String, Path, description = "Category code"), PurposeQuery),
+    security(("api_key" = []), ("session" = [])),
+    responses(
+        (status = 200, body = ValueView, description = "The current value in clear"),
+        (status = 400, body = Problem, description = "Bad subject id, missing or unknown purpose"),
+        (status = 401, body = Problem, description = "No, unknown or revoked API key or session"),
+        (status = 403, body = Problem, description = "Purpose not permitted, a category outside the purpose (3.2), or the access policy does not allow a reveal (4.1)"),
+        (status = 404, body = Problem, description = "No such subject"),
+        (status = 409, body = Problem, description = "The category has no current value"),
+        (status = 422, body = Problem, description = "Unknown category")))]
+/// Reveal one value in clear (clause 4.1): an employee who sees it masked may see it in clear
+/// only where the access policy allows a reveal (e.g. a call-centre operator's IIN for
+/// identification). Audited as a read with detail `reveal`.
+pub async fn reveal(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((id, category)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<PurposeQuery>,
+) -> Result<Json<ValueView>, ApiError> {
+    let id = subject_id(&id)?;
+    let call = q.call(actor)?;
+    Ok(Json(state.vault.reveal(&call, id, &category).await?))
+}
+
+/// A subject's audit trail, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditTrail {
+    /// At most 500 entries, newest first; codes only, never values.
+    pub entries: Vec<AuditTrailEntry>,
+}
+
+#[utoipa::path(get, path = "/api/v1/subjects/{id}/audit", tag = "audit",
+    params(("id" = Uuid, Path, description = "Subject id"), PurposeQuery),
+    security(("api_key" = []), ("session" = [])),
+    responses(
+        (status = 200, body = AuditTrail),
+        (status = 400, body = Problem, description = "Bad subject id, missing or unknown purpose"),
+        (status = 401, body = Problem, description = "No, unknown or revoked API key or session"),
+        (status = 403, body = Problem, description = "The purpose is not `security` or `requests`, or not permitted"),
+        (status = 404, body = Problem, description = "No such subject")))]
+/// Who did what with a subject's data, for which purpose, under which rule (clause 8.1). For
+/// the purposes `security` and `requests`; the reading is itself audited.
+pub async fn subject_audit(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PurposeQuery>,
+) -> Result<Json<AuditTrail>, ApiError> {
+    let id = subject_id(&id)?;
+    let call = q.call(actor)?;
+    let entries = state.vault.audit_trail(&call, id).await?;
+    Ok(Json(AuditTrail { entries }))
 }
 
 #[utoipa::path(put, path = "/api/v1/subjects/{id}/values/{category}/verification", tag = "subjects",

@@ -59,6 +59,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     "record_exists",
     "application_closed",
     "no_undertaking",
+    "access_denied",
     "invalid_credentials",
     "role_not_permitted",
     "employee_not_found",

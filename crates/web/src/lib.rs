@@ -127,10 +127,12 @@ impl AppState {
         api::health, api::registry, api::purposes, api::categories,
         api::create_subject, api::create_bulk, api::search, api::read_subject,
         api::correct_values, api::supplement_values, api::history, api::verify,
+        api::reveal, api::subject_audit,
         api::audit_public_key, api::audit_checkpoints, api::audit_inclusion,
         api::audit_consistency,
         api::consent::current_policy, api::consent::policy_versions,
-        api::consent::policy_version, api::consent::create_application,
+        api::consent::policy_version, api::consent::publish_policy,
+        api::consent::create_application,
         api::consent::submit_application, api::consent::abandon_application,
         api::consent::consents, api::consent::record_consents, api::consent::withdraw,
         api::consent::obligations, api::consent::report_loan_application,
@@ -220,6 +222,8 @@ pub fn router(state: AppState) -> Router {
         .route("/subjects/bulk", post(api::create_bulk))
         .route("/subjects/search", post(api::search))
         .route("/subjects/{id}", get(api::read_subject))
+        .route("/subjects/{id}/audit", get(api::subject_audit))
+        .route("/subjects/{id}/values/{category}/reveal", post(api::reveal))
         .route(
             "/subjects/{id}/values",
             post(api::supplement_values).patch(api::correct_values),
@@ -237,7 +241,10 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/entries/{seq}/proof", get(api::audit_inclusion))
         .route("/audit/consistency", get(api::audit_consistency))
         .route("/policy/current", get(api::consent::current_policy))
-        .route("/policy/versions", get(api::consent::policy_versions))
+        .route(
+            "/policy/versions",
+            get(api::consent::policy_versions).post(api::consent::publish_policy),
+        )
         .route("/policy/versions/{id}", get(api::consent::policy_version))
         .route("/applications", post(api::consent::create_application))
         .route(

@@ -153,9 +153,10 @@ pub fn service_status(e: &ServiceError) -> StatusCode {
         ServiceError::Unauthenticated | ServiceError::InvalidCredentials => {
             StatusCode::UNAUTHORIZED
         }
-        ServiceError::NoUndertaking | ServiceError::RoleNotPermitted | ServiceError::CsrfFailed => {
-            StatusCode::FORBIDDEN
-        }
+        ServiceError::NoUndertaking
+        | ServiceError::RoleNotPermitted
+        | ServiceError::CsrfFailed
+        | ServiceError::AccessDenied { .. } => StatusCode::FORBIDDEN,
         ServiceError::EmployeeNotFound => StatusCode::NOT_FOUND,
         ServiceError::LoginTaken => StatusCode::CONFLICT,
         ServiceError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -230,6 +231,9 @@ impl IntoResponse for ApiError {
                     }
                     ServiceError::InvalidRequest(reason) => {
                         (vec![("reason", reason.to_string())], Vec::new(), Vec::new())
+                    }
+                    ServiceError::AccessDenied { rule, categories } => {
+                        (vec![("rule", rule)], Vec::new(), categories)
                     }
                     ServiceError::IncidentWrongStatus(s) => {
                         (vec![("status", s)], Vec::new(), Vec::new())

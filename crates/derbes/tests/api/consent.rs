@@ -209,3 +209,92 @@ async fn c7_1c_l_purpose_gate_and_withdrawal_in_the_subjects_language(backend: B
     .await;
 }
 both_backends!(c7_1c_l_purpose_gate_and_withdrawal_in_the_subjects_language);
+
+async fn pre_1_c9_2_policy_version_published_through_the_api(backend: Backend) {
+    let app = spawn_app_with(backend, &["record_keeping"]).await;
+    let publish = |token: String, body: Value| {
+        let req = app
+            .client
+            .post(app.api("/policy/versions?purpose=record_keeping"))
+            .bearer_auth(token)
+            .json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let body = json!({
+        "text_ru": "Политика конфиденциальности, редакция 2",
+        "text_kk": "Құпиялылық саясаты, 2-редакция",
+        "significant": true,
+        "operator_name": "ТОО «МФО «Express Аванс»",
+        "operator_bin": "100140005679",
+        "notice_url": "https://mfo.example.kz/policy"
+    });
+
+    // A key without the record-keeping purpose may not publish.
+    let (_, other) = derbes_service::apikeys::create(
+        app.vault.store().as_ref(),
+        app.vault.registry(),
+        "site",
+        &["contract".to_string()],
+        app.vault.now(),
+    )
+    .await
+    .unwrap();
+    problem(
+        publish(other, body.clone()).await,
+        403,
+        "purpose_not_permitted",
+    )
+    .await;
+    // A bad BIN and a notice for an insignificant change are refused; nothing is published.
+    let mut bad = body.clone();
+    bad["operator_bin"] = json!("100140005670");
+    problem(
+        publish(app.token.clone(), bad).await,
+        422,
+        "invalid_request",
+    )
+    .await;
+    let mut bad = body.clone();
+    bad["significant"] = json!(false);
+    problem(
+        publish(app.token.clone(), bad).await,
+        422,
+        "invalid_request",
+    )
+    .await;
+    let versions = ok_json(
+        app.client
+            .get(app.api("/policy/versions"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(versions.as_array().unwrap().len(), 0);
+
+    let res = publish(app.token.clone(), body).await;
+    assert_eq!(res.status(), 201);
+    let published: Value = res.json().await.unwrap();
+    assert_eq!(published["version"]["number"], 1);
+    assert_eq!(published["version"]["significant"], true);
+    let job = published["notice_job"]
+        .as_str()
+        .expect("a notice job for 9.2");
+    assert!(app.vault.store().notice_job(job).await.unwrap().is_some());
+    // Public at once, in Kazakh.
+    let current = ok_json(
+        app.client
+            .get(app.api("/policy/current?lang=kk"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(current["text"], "Құпиялылық саясаты, 2-редакция");
+    // Published versions are immutable: the audit log names who published.
+    let log = app.vault.store().audit_entries(0, 100).await.unwrap();
+    assert!(log.iter().any(
+        |e| e.action == derbes_audit::Action::POLICY_CHANGE && e.actor.starts_with("api_key:")
+    ));
+}
+both_backends!(pre_1_c9_2_policy_version_published_through_the_api);

@@ -6,18 +6,36 @@
 
 use crate::support::{both_backends, logs, ok_json, problem, Backend, KNOWN};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use derbes_access::{AccessControl, DetectionConfig, Detector};
+use derbes_core::calendar::WorkCalendar;
 use derbes_core::clock::{Clock, FixedClock};
 use derbes_core::registry::Registry;
 use derbes_core::roles::Roles;
 use derbes_crypto::KeyRing;
 use derbes_service::employees::{EmployeeOptions, Employees, NewEmployee, PasswordParams};
-use derbes_service::{totp, Actor, Vault};
+use derbes_service::incidents::{Incidents, Suspender};
+use derbes_service::{totp, AccessGuard, Actor, Vault};
 use derbes_store::testing::{self, FreshDb};
 use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::oneshot;
+
+/// Detection rules of these tests: more than 3 distinct subjects in an hour suspends.
+const DETECTION: &str = r#"
+[working_hours]
+start = "09:00"
+end = "18:00"
+
+[[rule]]
+id = "c5_5_many_subjects"
+kind = "distinct_subjects"
+threshold = 3
+window_minutes = 60
+severity = "high"
+suspend = true
+"#;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 30, 0).unwrap()
@@ -61,9 +79,14 @@ async fn spawn(backend: Backend) -> StaffApp {
     let keys = Arc::new(KeyRing::generate(t0()).unwrap());
     let registry = Arc::new(Registry::embedded().unwrap());
     let roles = Arc::new(Roles::embedded(&registry).unwrap());
-    let vault = Vault::open(db.store.clone(), keys.clone(), registry, clock.clone())
-        .await
-        .unwrap();
+    let vault = Vault::open(
+        db.store.clone(),
+        keys.clone(),
+        registry.clone(),
+        clock.clone(),
+    )
+    .await
+    .unwrap();
     let emp = Employees::open(
         db.store.clone(),
         keys,
@@ -76,9 +99,31 @@ async fn spawn(backend: Backend) -> StaffApp {
     )
     .await
     .unwrap();
+    // As `derbes serve` runs: the embedded access policy decides employee reads, and every
+    // employee access is reported to detection, whose rules may suspend (clause 5.5).
+    let access = Arc::new(AccessControl::open(None, registry.clone()).unwrap());
+    let detector = Detector::new(
+        DetectionConfig::from_toml(DETECTION).unwrap(),
+        Arc::new(WorkCalendar::embedded_kz().unwrap()),
+    )
+    .unwrap();
+    let hours = detector.hours().clone();
+    let incidents = Incidents::with_detector(
+        db.store.clone(),
+        clock.clone(),
+        detector,
+        Some(Arc::new(emp.clone()) as Arc<dyn Suspender>),
+    );
+    assert!(vault.install_access_guard(AccessGuard::new(
+        access.clone(),
+        hours,
+        Some(incidents.clone())
+    )));
     let state = derbes_web::AppState::new(vault.clone())
         .unwrap()
-        .with_employees(emp.clone());
+        .with_employees(emp.clone())
+        .with_access(access)
+        .with_incidents(incidents);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -615,3 +660,302 @@ async fn c4_1_no_password_token_secret_or_unknown_login_in_logs(backend: Backend
     }
 }
 both_backends!(c4_1_no_password_token_secret_or_unknown_login_in_logs);
+
+// --- Employee reads under the access policy (clauses 4.1, 5.3, 5.5, 8.1) -------------------
+
+impl StaffApp {
+    /// Hire `login` as `role`, record a current undertaking (4.3), and log in.
+    async fn staffer(&self, admin: &str, login: &str, role: &str) -> (Cred, String) {
+        let c = self.hire(admin, login, role).await;
+        let res = self
+            .post(
+                &format!("/employees/{}/undertakings", c.id),
+                Some(admin),
+                &json!({"text_version": "nda-2026", "signed_on": "2026-03-02", "expires_on": "2027-03-02"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let token = self.login(&c).await;
+        (c, token)
+    }
+
+    /// Report a contract of `subject` with `status` straight into the store (as the loan
+    /// system would through the consent API).
+    async fn contract(&self, subject: &str, id: &str, status: &str) {
+        let sid = *uuid::Uuid::parse_str(subject).unwrap().as_bytes();
+        let at = derbes_core::clock::to_micros(self.clock.now());
+        self.db
+            .store
+            .insert_contract(
+                &derbes_store::consent::ContractRecord {
+                    id: id.into(),
+                    subject_id: sid,
+                    offer_id: None,
+                    concluded_at: at,
+                    status: status.into(),
+                    status_at: at,
+                    recorded_by: "system:test".into(),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn post_empty(&self, path: &str, token: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn category<'a>(view: &'a Value, c: &str) -> Option<&'a Value> {
+    view["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["category"] == c)
+}
+
+fn withheld_rule(view: &Value, c: &str) -> Option<String> {
+    view["withheld"].as_array().and_then(|w| {
+        w.iter()
+            .find(|x| x["category"] == c)
+            .map(|x| x["rule"].as_str().unwrap().to_string())
+    })
+}
+
+async fn c5_3_collector_sees_contacts_only_when_the_contract_is_overdue(backend: Backend) {
+    let app = spawn(backend).await;
+    let admin = app.bootstrap_admin().await;
+    let admin_token = app.login(&admin).await;
+    let (_, token) = app
+        .staffer(&admin_token, "debt.collector", "collector")
+        .await;
+    let subject = app.subject().await;
+    app.contract(&subject, "MFO-1", "active").await;
+    let read = format!("/subjects/{subject}?purpose=collection");
+
+    // Active contract: the name in clear, the IIN masked, no contacts (withheld by rule).
+    let view = ok_json(app.get(&read, &token).await).await;
+    assert_eq!(category(&view, "full_name").unwrap()["masked"], Value::Null);
+    let iin = category(&view, "iin").unwrap();
+    assert_eq!(iin["value"], "********2728");
+    assert_eq!(iin["masked"], true);
+    assert_eq!(iin["rule"], "c5_3_collector_iin_masked");
+    assert!(category(&view, "mobile_phone").is_none());
+    assert_eq!(
+        withheld_rule(&view, "mobile_phone").as_deref(),
+        Some("c5_3_collector_no_contacts_unless_overdue")
+    );
+    let text = view.to_string();
+    assert!(!text.contains(KNOWN.iin) && !text.contains(KNOWN.phone_e164));
+
+    // Asking for the phone by name is refused with the rule; a reveal of the masked IIN too.
+    let (_, body) = problem(
+        app.get(&format!("{read}&categories=mobile_phone"), &token)
+            .await,
+        403,
+        "access_denied",
+    )
+    .await;
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("c5_3_collector_no_contacts_unless_overdue"));
+    assert!(!body.to_string().contains(KNOWN.phone_e164));
+    let reveal = format!("/subjects/{subject}/values/iin/reveal?purpose=collection");
+    problem(app.post_empty(&reveal, &token).await, 403, "access_denied").await;
+
+    // Overdue: the contacts open.
+    app.db
+        .store
+        .set_contract_status(
+            "MFO-1",
+            "overdue",
+            derbes_core::clock::to_micros(app.clock.now()),
+            None,
+            "system:test",
+        )
+        .await
+        .unwrap();
+    let view = ok_json(app.get(&read, &token).await).await;
+    let phone = category(&view, "mobile_phone").unwrap();
+    assert_eq!(phone["value"], KNOWN.phone_e164);
+    assert_eq!(phone["rule"], "c5_3_collector_contacts_when_overdue");
+    assert_eq!(category(&view, "iin").unwrap()["masked"], true);
+
+    // Every decision is on the audit log with its rule (8.1).
+    let log = app.db.store.audit_entries(0, 1000).await.unwrap();
+    let rules: Vec<&str> = log.iter().filter_map(|e| e.rule.as_deref()).collect();
+    assert!(rules
+        .iter()
+        .any(|r| r.starts_with("access:") && r.contains("c5_3_collector_iin_masked")));
+    assert!(rules.contains(&"access:c5_3_collector_no_contacts_unless_overdue"));
+    assert!(rules
+        .iter()
+        .any(|r| r.contains("c5_3_collector_contacts_when_overdue")));
+    assert!(log
+        .iter()
+        .any(|e| e.outcome == derbes_audit::Outcome::Denied
+            && e.rule.as_deref() == Some("access:c5_3_collector_iin_masked")));
+}
+both_backends!(c5_3_collector_sees_contacts_only_when_the_contract_is_overdue);
+
+async fn c4_1_call_centre_sees_the_iin_masked_and_reveals_it_for_identification(backend: Backend) {
+    let app = spawn(backend).await;
+    let admin = app.bootstrap_admin().await;
+    let admin_token = app.login(&admin).await;
+    let (_, token) = app
+        .staffer(&admin_token, "call.centre", "call_centre")
+        .await;
+    let subject = app.subject().await;
+
+    let view = ok_json(
+        app.get(
+            &format!("/subjects/{subject}?purpose=identification"),
+            &token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(category(&view, "iin").unwrap()["value"], "********2728");
+    assert_eq!(
+        category(&view, "full_name").unwrap()["value"]["surname"],
+        KNOWN.surname
+    );
+    assert!(!view.to_string().contains(KNOWN.iin));
+
+    let revealed = ok_json(
+        app.post_empty(
+            &format!("/subjects/{subject}/values/iin/reveal?purpose=identification"),
+            &token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(revealed["value"], KNOWN.iin);
+    assert_eq!(
+        revealed["rule"],
+        "c4_1_call_centre_iin_reveal_for_identification"
+    );
+    let log = app.db.store.audit_entries(0, 1000).await.unwrap();
+    let entry = log
+        .iter()
+        .find(|e| e.detail.as_deref() == Some("reveal"))
+        .expect("the reveal is audited");
+    assert_eq!(entry.categories, vec!["iin".to_string()]);
+    assert_eq!(
+        entry.rule.as_deref(),
+        Some("access:c4_1_call_centre_iin_reveal_for_identification")
+    );
+    assert_eq!(entry.subject.as_deref(), Some(subject.as_str()));
+}
+both_backends!(c4_1_call_centre_sees_the_iin_masked_and_reveals_it_for_identification);
+
+async fn c5_5_reading_too_many_subjects_suspends_the_employee_at_once(backend: Backend) {
+    let app = spawn(backend).await;
+    let admin = app.bootstrap_admin().await;
+    let admin_token = app.login(&admin).await;
+    let (officer, token) = app
+        .staffer(&admin_token, "credit.officer", "credit_officer")
+        .await;
+    let mut ids = Vec::new();
+    for (_, body) in crate::support::demo_bodies(11, 4) {
+        let view = app
+            .vault
+            .create_subject(
+                &derbes_service::Call::new(Actor::System("test"), "contract"),
+                serde_json::from_value(body).unwrap(),
+            )
+            .await
+            .unwrap();
+        ids.push(view.id.to_string());
+    }
+    for id in &ids[..3] {
+        ok_json(
+            app.get(&format!("/subjects/{id}?purpose=contract"), &token)
+                .await,
+        )
+        .await;
+    }
+    ok_json(app.get("/me", &token).await).await;
+    // The fourth distinct subject within the hour opens the incident, which suspends.
+    ok_json(
+        app.get(&format!("/subjects/{}?purpose=contract", ids[3]), &token)
+            .await,
+    )
+    .await;
+    problem(app.get("/me", &token).await, 401, "unauthenticated").await;
+    let profile = ok_json(
+        app.get(&format!("/employees/{}", officer.id), &admin_token)
+            .await,
+    )
+    .await;
+    assert_eq!(profile["employee"]["status"], "suspended", "{profile}");
+    let incidents = app.db.store.list_incidents(None, 10).await.unwrap();
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0].rule, "c5_5_many_subjects");
+    assert_eq!(incidents[0].employee, format!("employee:{}", officer.id));
+}
+both_backends!(c5_5_reading_too_many_subjects_suspends_the_employee_at_once);
+
+async fn c8_1_subject_audit_trail_for_requests_and_security_only(backend: Backend) {
+    let app = spawn(backend).await;
+    let admin = app.bootstrap_admin().await;
+    let admin_token = app.login(&admin).await;
+    let (_, officer) = app
+        .staffer(&admin_token, "credit.officer", "credit_officer")
+        .await;
+    let (_, dpo) = app.staffer(&admin_token, "privacy.officer", "dpo").await;
+    let subject = app.subject().await;
+    ok_json(
+        app.get(&format!("/subjects/{subject}?purpose=contract"), &officer)
+            .await,
+    )
+    .await;
+
+    let trail = ok_json(
+        app.get(&format!("/subjects/{subject}/audit?purpose=requests"), &dpo)
+            .await,
+    )
+    .await;
+    let entries = trail["entries"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"create") && actions.contains(&"read"),
+        "{actions:?}"
+    );
+    let read = entries.iter().find(|e| e["action"] == "read").unwrap();
+    assert_eq!(read["purpose"], "contract");
+    assert!(read["rule"]
+        .as_str()
+        .unwrap()
+        .contains("c5_4_credit_officer_lending"));
+    assert!(!trail.to_string().contains(KNOWN.iin));
+
+    // The credit officer's purposes do not include reading audit trails.
+    problem(
+        app.get(
+            &format!("/subjects/{subject}/audit?purpose=contract"),
+            &officer,
+        )
+        .await,
+        403,
+        "access_denied",
+    )
+    .await;
+    // Reading the trail is itself on the log.
+    let log = app.db.store.audit_entries(0, 1000).await.unwrap();
+    assert!(log
+        .iter()
+        .any(|e| e.detail.as_deref() == Some("audit_trail")
+            && e.outcome == derbes_audit::Outcome::Allowed));
+}
+both_backends!(c8_1_subject_audit_trail_for_requests_and_security_only);

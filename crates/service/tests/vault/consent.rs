@@ -776,3 +776,81 @@ async fn subject_language_is_the_latest_policy_consent_language_default_ru() {
         );
     }
 }
+
+/// L-PURPOSE, 7.1c with several processes: two vaults, each with its own connection pool to
+/// one PostgreSQL database (as two `derbes serve` processes). A grant and then a withdrawal
+/// recorded through one reach the other's in-memory consent gate through the change feed
+/// (a trigger and `LISTEN`), without restarting it. On SQLite (one process) there is no feed.
+#[tokio::test]
+async fn l_purpose_a_decision_through_one_process_reaches_the_other_processs_gate() {
+    for env in envs().await {
+        if env.name() == "sqlite" {
+            assert!(env.db.store.consent_feed().await.unwrap().is_none());
+            continue;
+        }
+        let second: Arc<dyn derbes_store::Store> = Arc::new(
+            derbes_store::PgStore::open(&env.db.url)
+                .await
+                .expect("a second pool on the same database"),
+        );
+        let other = Vault::open(
+            second,
+            env.keys.clone(),
+            env.registry.clone(),
+            env.clock.clone(),
+        )
+        .await
+        .unwrap();
+        let svc = service(&env.vault);
+        svc.publish_policy("system:test", publish_input(None))
+            .await
+            .unwrap();
+        let id = apply(&svc, 41, &[("advertising", Decision::Granted)]).await;
+        let ads = sys("advertising");
+        // The other process learns of the grant from the feed (bounded wait, not a timing
+        // assertion: the test fails only if the change never arrives).
+        let until = |want_granted: bool| {
+            let other = other.clone();
+            let ads = ads.clone();
+            async move {
+                for _ in 0..200 {
+                    let r = other.read_subject(&ads, id, None).await;
+                    match (&r, want_granted) {
+                        (Ok(_), true) | (Err(ServiceError::ConsentRequired), false) => return,
+                        _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                    }
+                }
+                panic!("the other process never saw the change (granted = {want_granted})");
+            }
+        };
+        until(true).await;
+        svc.record_consents(
+            &sys("requests"),
+            id,
+            consent(1, &[("advertising", Decision::Withdrawn)]),
+        )
+        .await
+        .unwrap();
+        until(false).await;
+        // And back the other way: a decision recorded through the second process reaches the
+        // first.
+        service(&other)
+            .record_consents(
+                &sys("contract"),
+                id,
+                consent(1, &[("advertising", Decision::Granted)]),
+            )
+            .await
+            .unwrap();
+        let mut seen = false;
+        for _ in 0..200 {
+            if env.vault.read_subject(&ads, id, None).await.is_ok() {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(seen, "the first process never saw the second's grant");
+        other.shutdown().await;
+    }
+}

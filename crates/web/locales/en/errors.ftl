@@ -99,6 +99,8 @@ problem-application-closed-detail = The application has already been submitted, 
 
 problem-no-undertaking-title = No confidentiality undertaking
 problem-no-undertaking-detail = You have no signed confidentiality undertaking in force, so you have no access to personal data (clause 4.3). Ask the data-protection officer to record your undertaking.
+problem-access-denied-title = Access denied by the access policy
+problem-access-denied-detail = The access policy does not let your role see these data for this purpose (rule { $rule }). Each access is decided by role, purpose, data category and conditions (clauses 4.1, 5.3).
 problem-invalid-credentials-title = Login failed
 problem-invalid-credentials-detail = The login, password or code is wrong, or login is temporarily blocked. Check them and try again later.
 problem-role-not-permitted-title = Not allowed for your role

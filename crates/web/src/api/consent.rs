@@ -18,9 +18,10 @@ use derbes_core::registry::Lang;
 use derbes_service::consent_service::{
     ApplicationInput, ApplicationView, ConsentInput, ConsentService, ConsentState, ContractInput,
     ContractStatusInput, ContractView, LoanApplicationInput, Obligations, OfferInput, OfferView,
-    PolicyText, PolicyVersionInfo, WithdrawalDecision, WithdrawalInput,
+    PolicyText, PolicyVersionInfo, PublishInput, WithdrawalDecision, WithdrawalInput,
 };
-use serde::Deserialize;
+use derbes_service::ServiceError;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// The language to serve a policy text in.
@@ -94,6 +95,127 @@ pub async fn policy_version(
     let lang = lang_of(&q, &headers)?;
     let v = service(&state).policy_record(number).await?;
     Ok(with_language(ConsentService::policy_text(&v, lang)))
+}
+
+/// A policy version to publish (PRE-1, 9.2).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// Russian text (required).
+    pub text_ru: String,
+    /// Kazakh text (required).
+    pub text_kk: String,
+    /// English text (optional).
+    #[serde(default)]
+    pub text_en: Option<String>,
+    /// When it takes effect; default: on publication. Never before publication (9.2).
+    #[serde(default)]
+    pub effective_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// "Especially significant change" (9.2): with `notice_url`, every subject with an
+    /// e-mail is notified.
+    #[serde(default)]
+    pub significant: bool,
+    /// The operator's name as stated in the consent (L-CONSENT-2).
+    pub operator_name: String,
+    /// The operator's BIN (12 digits, checked).
+    pub operator_bin: String,
+    /// For a significant change: the page the notice links to (`https://…`).
+    #[serde(default)]
+    pub notice_url: Option<String>,
+}
+
+/// A published version, and the notice job a significant change started.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Published {
+    /// The new version.
+    pub version: PolicyVersionInfo,
+    /// The notice job (9.2), when the change is significant and a `notice_url` was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice_job: Option<String>,
+}
+
+/// Whether a notice link is an absolute http(s) URL of reasonable length without spaces.
+fn notice_url_ok(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 500
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[utoipa::path(post, path = "/api/v1/policy/versions", tag = "policy",
+    params(PurposeQuery), request_body = PublishRequest,
+    security(("api_key" = []), ("session" = [])),
+    responses(
+        (status = 201, body = Published, description = "Published; immutable from now on"),
+        (status = 400, body = Problem, description = "Malformed JSON, missing or unknown purpose"),
+        (status = 401, body = Problem, description = "No, unknown or revoked API key or session"),
+        (status = 403, body = Problem, description = "The purpose is not `record_keeping`, or not permitted to the caller"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 422, body = Problem, description = "Missing text, bad BIN or operator name, effective before publication, bad notice URL")))]
+/// Publish a new policy version (PRE-1, 9.2): Russian and Kazakh text (English optional), the
+/// effective time (may be later than now), the "significant change" flag. For the
+/// `record_keeping` purpose (the data-protection officer, or a key of the lender's site).
+/// A significant change with a `notice_url` enqueues the e-mail notice job at once.
+pub async fn publish_policy(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(q): ApiQuery<PurposeQuery>,
+    ApiJson(input): ApiJson<PublishRequest>,
+) -> Result<(StatusCode, Json<Published>), ApiError> {
+    let call = q.call(actor)?;
+    if call.purpose != "record_keeping" || !call.actor.may_use(&call.purpose) {
+        return Err(ApiError::Service(ServiceError::PurposeNotPermitted));
+    }
+    let notice = match (&input.notice_url, input.significant) {
+        (Some(url), _) if !notice_url_ok(url) => {
+            return Err(ApiError::Service(ServiceError::InvalidRequest(
+                "bad_notice_url",
+            )))
+        }
+        (Some(_), false) => {
+            return Err(ApiError::Service(ServiceError::InvalidRequest(
+                "notice_only_for_significant",
+            )))
+        }
+        (url, _) => url.clone(),
+    };
+    let version = service(&state)
+        .publish_policy(
+            &call.actor.id(),
+            PublishInput {
+                text_ru: input.text_ru,
+                text_kk: input.text_kk,
+                text_en: input.text_en,
+                effective_at: input.effective_at,
+                significant: input.significant,
+                operator_name: input.operator_name,
+                operator_bin: input.operator_bin,
+            },
+        )
+        .await?;
+    let mut notice_job = None;
+    if let Some(url) = notice {
+        let texts = derbes_notify::NoticeTexts::standard(version.number, &url)
+            .map_err(|_| ApiError::Service(ServiceError::InvalidRequest("bad_notice_url")))?;
+        let (job, _) = derbes_notify::enqueue_policy_change(
+            state.vault.store().as_ref(),
+            state.vault.clock().as_ref(),
+            &texts,
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(code = e.code(), "enqueuing the policy-change notice failed");
+            ApiError::Service(ServiceError::Unavailable)
+        })?;
+        notice_job = Some(job.id.to_string());
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(Published {
+            version,
+            notice_job,
+        }),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/applications", tag = "consent",
