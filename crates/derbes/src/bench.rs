@@ -50,6 +50,8 @@ const SAMPLE_SEED: u64 = 20_260_103;
 const GOAL_INGEST: f64 = 0.5;
 const GOAL_READS: f64 = 0.5;
 const GOAL_CREATES: f64 = 1.0;
+/// Issue 3: reads with the audit log reach at least 70 % of reads without it.
+const GOAL_AUDIT_COST: f64 = 0.7;
 
 const DERBES_INGEST_DB: &str = "derbes-ingest.db";
 const BASELINE_INGEST_DB: &str = "baseline-ingest.db";
@@ -191,7 +193,8 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
             details.push(ingest.detail());
         }
         if run_reads {
-            let reads = bench_reads(&ingest, args.reads, args.read_tasks).await?;
+            let reads =
+                bench_reads(&ingest, args.reads, args.read_tasks, !args.without_audit).await?;
             if reads.derbes.failures + reads.baseline.failures + reads.store_only.failures > 0 {
                 failed.push(format!(
                     "{} derbes reads, {} store-only reads and {} baseline reads did not return \
@@ -207,6 +210,16 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
                 derbes: reads.derbes.rate(),
                 baseline: reads.baseline.rate(),
                 goal: GOAL_READS,
+            });
+            let (on, off) = reads.audit_on_off();
+            rows.push(ResultRow {
+                name: format!(
+                    "2b. audit cost: reads with the audit log on vs off, same run, {} tasks (reads/s; baseline = off)",
+                    reads.tasks
+                ),
+                derbes: on,
+                baseline: off,
+                goal: GOAL_AUDIT_COST,
             });
             details.push(reads.detail());
         }
@@ -381,6 +394,16 @@ async fn open_vault(
     path: &Path,
     audit: bool,
 ) -> Result<(Vault, SqliteStore, BlindIndexer), AnyError> {
+    let (vault, store, indexer, _) = open_vault_twin(path, audit).await?;
+    Ok((vault, store, indexer))
+}
+
+/// [`open_vault`], and a second vault on the same store and keys with the audit log the
+/// other way round (for the same-run audit-cost comparison, issue 3).
+async fn open_vault_twin(
+    path: &Path,
+    audit: bool,
+) -> Result<(Vault, SqliteStore, BlindIndexer, Vault), AnyError> {
     let url = format!("sqlite://{}", path.display());
     let store = SqliteStore::open(
         &url,
@@ -393,16 +416,25 @@ async fn open_vault(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let keys = KeyRing::generate(clock.now())?;
     let indexer = keys.blind_indexer();
-    let registry = Registry::embedded().map_err(|e| format!("embedded registry: {e}"))?;
+    let registry = Arc::new(Registry::embedded().map_err(|e| format!("embedded registry: {e}"))?);
+    let keys = Arc::new(keys);
     let vault = Vault::open_with(
         Arc::new(store.clone()),
-        Arc::new(keys),
-        Arc::new(registry),
-        clock,
+        keys.clone(),
+        registry.clone(),
+        clock.clone(),
         VaultOptions { audit },
     )
     .await?;
-    Ok((vault, store, indexer))
+    let twin = Vault::open_with(
+        Arc::new(store.clone()),
+        keys,
+        registry,
+        clock,
+        VaultOptions { audit: !audit },
+    )
+    .await?;
+    Ok((vault, store, indexer, twin))
 }
 
 /// `synchronous` and `journal_mode` of a connection; refuses anything but FULL + WAL, on which
@@ -486,6 +518,8 @@ fn file_size(path: &Path) -> u64 {
 struct Ingest {
     subjects: usize,
     vault: Vault,
+    /// The same store and keys with the audit log the other way round.
+    twin: Vault,
     /// The vault's blind indexer (for the store-only read pass).
     indexer: BlindIndexer,
     derbes_time: Duration,
@@ -541,6 +575,7 @@ impl Ingest {
 
     async fn close(self) {
         self.vault.shutdown().await;
+        self.twin.shutdown().await;
         self.baseline.close().await;
     }
 }
@@ -573,7 +608,7 @@ async fn bench_ingest(
 
     // derbes: the vault's pipeline.
     let path = scratch.file(DERBES_INGEST_DB);
-    let (vault, store, indexer) = open_vault(&path, audit).await?;
+    let (vault, store, indexer, twin) = open_vault_twin(&path, audit).await?;
     let store_durability = durability(store.pool(), "derbes store").await?;
     progress("ingest: derbes");
     let (io, cpu) = (written_bytes(), cpu_time());
@@ -590,6 +625,7 @@ async fn bench_ingest(
     Ok(Ingest {
         subjects,
         vault,
+        twin,
         indexer,
         derbes_time,
         prepare_time,
@@ -757,6 +793,12 @@ impl Timed {
 struct Reads {
     tasks: usize,
     derbes: Timed,
+    /// The same reads through the twin vault (audit log the other way round), run twice
+    /// interleaved with the main side's second pass: (twin, main again).
+    twin: Timed,
+    derbes_again: Timed,
+    /// Whether the main side runs with the audit log.
+    audit: bool,
     baseline: Timed,
     /// The store's part of a derbes read alone: the blind-index lookup with its rows decoded,
     /// nothing decrypted, no purpose check.
@@ -764,7 +806,37 @@ struct Reads {
 }
 
 impl Reads {
+    /// Read rates with the audit log on (the mean of the two passes of the side that has it,
+    /// when that is the main side) and off.
+    fn audit_on_off(&self) -> (f64, f64) {
+        let main = (self.derbes.rate() + self.derbes_again.rate()) / 2.0;
+        if self.audit {
+            (main, self.twin.rate())
+        } else {
+            (self.twin.rate(), main)
+        }
+    }
+
     fn detail(&self) -> String {
+        let (on, off) = self.audit_on_off();
+        format!(
+            "{}\n        audit cost (same run, same store, same sample): main side ({}) {} then \
+             {} reads/s, the other side ({}) {} reads/s, p99 {} vs {}; with the audit log \
+             reads run at {:.2}× of without (goal ≥ {GOAL_AUDIT_COST:.2}×: the audit costs at \
+             most 30 %).",
+            self.detail_main(),
+            if self.audit { "audit on" } else { "audit off" },
+            group(self.derbes.rate()),
+            group(self.derbes_again.rate()),
+            if self.audit { "audit off" } else { "audit on" },
+            group(self.twin.rate()),
+            self.derbes.pct(99),
+            self.twin.pct(99),
+            if off > 0.0 { on / off } else { 0.0 },
+        )
+    }
+
+    fn detail_main(&self) -> String {
         format!(
             "reads: {} IINs sampled from the ingested set, split over {} concurrent \
              tasks on each side, each side reading through {READ_POOL} connections; derbes p50 {} p99 {}, {} of CPU per read; baseline p50 {} \
@@ -789,7 +861,12 @@ impl Reads {
     }
 }
 
-async fn bench_reads(ingest: &Ingest, n: usize, tasks: usize) -> Result<Reads, AnyError> {
+async fn bench_reads(
+    ingest: &Ingest,
+    n: usize,
+    tasks: usize,
+    audit: bool,
+) -> Result<Reads, AnyError> {
     let tasks = tasks.max(1);
     let sample: Vec<&String> = sample_indexes(ingest.iins.len(), n, SAMPLE_SEED)
         .into_iter()
@@ -842,35 +919,18 @@ async fn bench_reads(ingest: &Ingest, n: usize, tasks: usize) -> Result<Reads, A
         Timed::new(&start, lat, bad)
     };
 
+    // One untimed pass first, so neither side of the audit comparison pays the page cache's
+    // and the connections' warm-up.
+    progress("reads: derbes warm-up (untimed)");
+    derbes_reads(&ingest.vault, &for_derbes, tasks).await?;
     progress("reads: derbes");
-    let derbes = {
-        let start = Stopwatch::start();
-        let mut handles = Vec::with_capacity(tasks);
-        for t in 0..tasks {
-            let vault = ingest.vault.clone();
-            let keys = for_derbes.clone();
-            handles.push(tokio::spawn(async move {
-                let call = Call::new(Actor::System("bench"), "contract");
-                let mut lat = Vec::with_capacity(keys.len() / tasks + 1);
-                let mut bad = 0usize;
-                for key in keys.iter().skip(t).step_by(tasks) {
-                    let t0 = Instant::now();
-                    let found = vault.find_subjects(&call, "iin", key, None).await?;
-                    lat.push(t0.elapsed());
-                    let ok = found.len() == 1
-                        && found
-                            .first()
-                            .is_some_and(|s| s.values.len() == VALUES_PER_SUBJECT);
-                    if !ok {
-                        bad += 1;
-                    }
-                }
-                Ok::<_, AnyError>((lat, bad))
-            }));
-        }
-        let (lat, bad) = join_timed(handles).await?;
-        Timed::new(&start, lat, bad)
-    };
+    let derbes = derbes_reads(&ingest.vault, &for_derbes, tasks).await?;
+    // Issue 3: what the audit log costs, in the same run — the twin vault (same store, same
+    // keys, audit the other way round), then the main side again, so drift shows.
+    progress("reads: derbes, audit log the other way round");
+    let twin = derbes_reads(&ingest.twin, &for_derbes, tasks).await?;
+    progress("reads: derbes again");
+    let derbes_again = derbes_reads(&ingest.vault, &for_derbes, tasks).await?;
     // The store's share of a derbes read: the same lookups without the service around them.
     let registry = ingest.vault.registry();
     let def = registry
@@ -920,9 +980,46 @@ async fn bench_reads(ingest: &Ingest, n: usize, tasks: usize) -> Result<Reads, A
     Ok(Reads {
         tasks,
         derbes,
+        twin,
+        derbes_again,
+        audit,
         baseline,
         store_only,
     })
+}
+
+/// One pass of purpose-checked reads by IIN through `vault`, over `tasks` concurrent tasks.
+async fn derbes_reads(
+    vault: &Vault,
+    keys: &Arc<Vec<serde_json::Value>>,
+    tasks: usize,
+) -> Result<Timed, AnyError> {
+    let start = Stopwatch::start();
+    let mut handles = Vec::with_capacity(tasks);
+    for t in 0..tasks {
+        let vault = vault.clone();
+        let keys = keys.clone();
+        handles.push(tokio::spawn(async move {
+            let call = Call::new(Actor::System("bench"), "contract");
+            let mut lat = Vec::with_capacity(keys.len() / tasks + 1);
+            let mut bad = 0usize;
+            for key in keys.iter().skip(t).step_by(tasks) {
+                let t0 = Instant::now();
+                let found = vault.find_subjects(&call, "iin", key, None).await?;
+                lat.push(t0.elapsed());
+                let ok = found.len() == 1
+                    && found
+                        .first()
+                        .is_some_and(|s| s.values.len() == VALUES_PER_SUBJECT);
+                if !ok {
+                    bad += 1;
+                }
+            }
+            Ok::<_, AnyError>((lat, bad))
+        }));
+    }
+    let (lat, bad) = join_timed(handles).await?;
+    Ok(Timed::new(&start, lat, bad))
 }
 
 type TaskResult = Result<(Vec<Duration>, usize), AnyError>;
