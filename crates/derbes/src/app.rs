@@ -240,20 +240,165 @@ pub fn demo_input(s: derbes_demo::DemoSubject) -> NewSubjectInput {
 }
 
 /// Load `count` fictional borrowers (seeded) in transactions of 1,000.
-pub async fn load_demo(vault: &Vault, seed: u64, count: usize) -> Result<usize, AnyError> {
+pub async fn load_demo(
+    vault: &Vault,
+    seed: u64,
+    count: usize,
+) -> Result<Vec<uuid::Uuid>, AnyError> {
     let call = Call::new(Actor::System("demo"), "contract");
     let mut gen = derbes_demo::DemoGen::new(seed);
-    let mut done = 0;
-    while done < count {
-        let n = (count - done).min(1000);
+    let mut ids = Vec::with_capacity(count);
+    while ids.len() < count {
+        let n = (count - ids.len()).min(1000);
         let batch: Vec<NewSubjectInput> = (&mut gen).take(n).map(demo_input).collect();
-        vault
+        let made = vault
             .create_subjects(&call, batch)
             .await
             .map_err(|e| format!("loading demo data: {e}"))?;
-        done += n;
+        ids.extend(made);
     }
-    Ok(done)
+    Ok(ids)
+}
+
+/// The lender's published policy (the seed text, Russian and Kazakh interleaved as it came
+/// from the PDF), shipped for the demo.
+const DEMO_POLICY: &str = include_str!("../../demo/data/privacy-policy-ru-kk.txt");
+
+/// Split the interleaved seed policy into its Russian and Kazakh texts: blocks (separated by
+/// blank lines) with letters only Kazakh has (ә ғ қ ң ө ұ ү һ і) are Kazakh, the rest Russian.
+/// Good enough for demo data; a lender publishes its own files with `derbes policy publish`.
+pub fn split_demo_policy(text: &str) -> (String, String) {
+    const KK: &[char] = &[
+        'ә', 'ғ', 'қ', 'ң', 'ө', 'ұ', 'ү', 'һ', 'і', 'Ә', 'Ғ', 'Қ', 'Ң', 'Ө', 'Ұ', 'Ү', 'Һ', 'І',
+    ];
+    let (mut ru, mut kk) = (Vec::new(), Vec::new());
+    let mut last_kk = false;
+    for block in text.split("\n \n").flat_map(|b| b.split("\n\n")) {
+        let joined = block
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if joined.is_empty() {
+            continue;
+        }
+        let has_cyrillic = joined
+            .chars()
+            .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(c)));
+        let is_kk = if joined.contains(KK) {
+            true
+        } else if has_cyrillic {
+            false
+        } else {
+            last_kk
+        };
+        last_kk = is_kk;
+        if is_kk {
+            kk.push(joined)
+        } else {
+            ru.push(joined)
+        }
+    }
+    (ru.join("\n\n"), kk.join("\n\n"))
+}
+
+/// Demo employees: one per role, each with a current confidentiality undertaking (4.3) —
+/// except the administrator, who needs none — so the console can be tried at once.
+pub const DEMO_STAFF: &[(&str, &str, &str)] = &[
+    ("demo.admin", "Әкімші Демо", "admin"),
+    ("demo.credit", "Айгүл Несиеқызы", "credit_officer"),
+    ("demo.collector", "Ерлан Өндірісов", "collector"),
+    ("demo.callcentre", "Динара Байланысова", "call_centre"),
+    ("demo.security", "Марат Қорғанов", "security_officer"),
+    ("demo.dpo", "Сәуле Дербесова", "dpo"),
+];
+
+/// Publish the demo policy, report contracts for the first demo borrowers (some overdue, so a
+/// collector sees contacts), and create the demo employees. Prints what a user needs to log
+/// in; the passwords and TOTP secrets are shown once, as for any new account.
+pub async fn load_demo_extras(
+    vault: &Vault,
+    consent: &derbes_service::ConsentService,
+    staff: &derbes_service::employees::Employees,
+    subjects: &[uuid::Uuid],
+) -> Result<(), AnyError> {
+    use derbes_service::consent_service::{ContractInput, ContractStatus, PublishInput};
+    let (text_ru, text_kk) = split_demo_policy(DEMO_POLICY);
+    let v = consent
+        .publish_policy(
+            "system:demo",
+            PublishInput {
+                text_ru,
+                text_kk,
+                text_en: None,
+                effective_at: None,
+                significant: false,
+                operator_name: "ТОО «Микрофинансовая организация «Express Аванс»".into(),
+                operator_bin: "100140005679".into(),
+            },
+        )
+        .await
+        .map_err(|e| format!("publishing the demo policy: {e}"))?;
+    println!("demo: published policy version {} (ru, kk)", v.number);
+    let call = Call::new(Actor::System("demo"), "contract");
+    for (i, id) in subjects.iter().take(20).enumerate() {
+        let status = if i % 2 == 0 {
+            ContractStatus::Active
+        } else {
+            ContractStatus::Overdue
+        };
+        consent
+            .report_contract(
+                &call,
+                ContractInput {
+                    id: format!("DEMO-{:04}", i + 1),
+                    subject: *id,
+                    offer_id: None,
+                    concluded_at: None,
+                    status: Some(status),
+                },
+            )
+            .await
+            .map_err(|e| format!("demo contracts: {e}"))?;
+    }
+    println!("demo: 20 contracts (10 active, 10 overdue) for the first 20 borrowers");
+    let by = Actor::System("demo");
+    let today = derbes_core::calendar::to_almaty(vault.now()).date_naive();
+    let in_a_year = today + chrono::Duration::days(365);
+    println!("demo: employees for the console (password, then a TOTP code from the secret):");
+    for (login, name, role) in DEMO_STAFF {
+        let made = staff
+            .create(
+                &by,
+                derbes_service::employees::NewEmployee {
+                    login: (*login).into(),
+                    display_name: (*name).into(),
+                    role: (*role).into(),
+                },
+            )
+            .await
+            .map_err(|e| format!("demo employee {login}: {e}"))?;
+        if *role != "admin" {
+            staff
+                .record_undertaking(
+                    &by,
+                    &made.employee.id.to_string(),
+                    derbes_service::employees::UndertakingInput {
+                        text_version: "nda-demo".into(),
+                        signed_on: today,
+                        expires_on: in_a_year,
+                    },
+                )
+                .await
+                .map_err(|e| format!("demo undertaking {login}: {e}"))?;
+        }
+        println!(
+            "  {login:<16} {role:<17} password {}  TOTP secret {}",
+            made.password, made.totp.secret
+        );
+    }
+    Ok(())
 }
 
 /// Load the audit checkpoint signing key, creating it (mode 0600, atomically) when `create`
@@ -314,6 +459,28 @@ pub fn load_audit_signer(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn pre_1_demo_policy_splits_into_russian_and_kazakh() {
+        let (ru, kk) = super::split_demo_policy(super::DEMO_POLICY);
+        assert!(
+            ru.contains("Политика в отношении обработки"),
+            "{}",
+            &ru[..200]
+        );
+        assert!(kk.contains("дербес деректерді өңдеуге"), "{}", &kk[..200]);
+        for c in ['ә', 'қ', 'ң', 'ө', 'ұ', 'ү', 'і'] {
+            assert!(kk.contains(c), "Kazakh text lacks {c}");
+            assert!(!ru.contains(c), "Russian text holds {c}");
+        }
+        assert!(
+            ru.len() > 10_000 && kk.len() > 10_000,
+            "{} {}",
+            ru.len(),
+            kk.len()
+        );
+    }
+
     use super::redact_url;
 
     #[test]

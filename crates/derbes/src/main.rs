@@ -321,7 +321,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             }
             let seed = seed
                 .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64);
-            let n = app::load_demo(&opened.vault, seed, count).await?;
+            let n = app::load_demo(&opened.vault, seed, count).await?.len();
             println!("loaded {n} fictional borrowers (seed {seed})");
             Ok(())
         }
@@ -396,9 +396,11 @@ async fn serve(
             common.key_path().display()
         );
     }
+    let consent = consent_cli::consent_service(common, vault.clone(), application_ttl_hours)?;
     if let Some(count) = demo {
         if vault.store().count_subjects().await? == 0 {
-            let n = app::load_demo(&vault, 1, count).await?;
+            let ids = app::load_demo(&vault, 1, count).await?;
+            let n = ids.len();
             let purposes: Vec<String> = vault
                 .registry()
                 .purposes()
@@ -415,11 +417,11 @@ async fn serve(
             .await?;
             println!("demo: loaded {n} fictional borrowers");
             println!("demo: API key {} (all purposes): {token}", info.id);
+            app::load_demo_extras(&vault, &consent, &staff, &ids).await?;
         } else {
             println!("demo: the database is not empty; no demo data loaded");
         }
     }
-    let consent = consent_cli::consent_service(common, vault.clone(), application_ttl_hours)?;
     let (access_control, incidents, hours) = access::security(
         access_args,
         vault.registry(),
