@@ -41,13 +41,14 @@ fn screenshot_dir(db: Db) -> PathBuf {
 }
 
 struct Driver {
-    child: tokio::process::Child,
+    child: std::process::Child,
     url: String,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.child.start_kill();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -63,11 +64,10 @@ async fn start_driver() -> Driver {
         .local_addr()
         .unwrap()
         .port();
-    let child = tokio::process::Command::new(driver)
+    let child = std::process::Command::new(driver)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("start chromedriver");
     let url = format!("http://127.0.0.1:{port}");
@@ -124,6 +124,17 @@ async fn click(c: &Client, css: &str) {
         .unwrap();
 }
 
+/// Click, then wait until the next page shows `until` (a click returns before a form's
+/// navigation is certain to have finished).
+async fn click_to(c: &Client, css: &str, until: &str) {
+    click(c, css).await;
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(until))
+        .await
+        .unwrap_or_else(|e| panic!("after clicking {css}: no {until}: {e}"));
+}
+
 async fn path_of(c: &Client) -> String {
     let u = c.current_url().await.unwrap();
     match u.query() {
@@ -152,12 +163,13 @@ async fn walk(app: &ConsoleApp, c: &Client, dir: &Path) -> Vec<(&'static str, Du
     shot(c, dir, "01-login").await;
     fill(c, "#login", &staff.login).await;
     fill(c, "#password", &staff.password).await;
-    click(c, "button[type=submit]").await;
-    assert_eq!(path_of(c).await, "/console/totp");
+    click_to(c, "main button[type=submit]", "#code").await;
+    let at = path_of(c).await;
+    assert_eq!(at, "/console/totp", "{}", c.source().await.unwrap());
     lap("password", &mut t);
     // …then the TOTP code.
     fill(c, "#code", &app.code(&staff)).await;
-    click(c, "main button[type=submit]").await;
+    click_to(c, "main button[type=submit]", "#undertakings").await;
     assert_eq!(path_of(c).await, "/console/profile");
     lap("totp", &mut t);
     // Chromium accepted the `__Host-` Secure session cookie on http://127.0.0.1.
@@ -181,11 +193,11 @@ async fn walk(app: &ConsoleApp, c: &Client, dir: &Path) -> Vec<(&'static str, Du
     shot(c, dir, "02-profile").await;
 
     // Search by IIN with a purpose (POST: the IIN never enters a URL).
-    click(c, "a[href='/console/search']").await;
+    click_to(c, "a[href='/console/search']", "#value").await;
     click(c, "#purpose option[value='identification']").await;
     click(c, "#category option[value='iin']").await;
     fill(c, "#value", IIN).await;
-    click(c, "main button[type=submit]").await;
+    click_to(c, "main button[type=submit]", "#results").await;
     assert_eq!(path_of(c).await, "/console/search");
     let src = c.source().await.unwrap();
     assert!(
@@ -197,7 +209,7 @@ async fn walk(app: &ConsoleApp, c: &Client, dir: &Path) -> Vec<(&'static str, Du
     lap("search", &mut t);
 
     // The borrower: the IIN masked, with "show in full".
-    click(c, "main table a").await;
+    click_to(c, "main table a", "span[data-category='iin']").await;
     let path = path_of(c).await;
     assert_eq!(
         path,
@@ -217,7 +229,12 @@ async fn walk(app: &ConsoleApp, c: &Client, dir: &Path) -> Vec<(&'static str, Du
     lap("subject", &mut t);
 
     // Switch to Kazakh: the same page, translated labels.
-    click(c, "a[hreflang='kk']").await;
+    click_to(
+        c,
+        "a[hreflang='kk']",
+        "html[lang='kk'] span[data-category='iin']",
+    )
+    .await;
     assert_eq!(path_of(c).await, path, "the switcher returns to the page");
     let src = c.source().await.unwrap();
     assert!(src.contains("<html lang=\"kk\""), "html lang=kk");
@@ -237,7 +254,7 @@ async fn walk(app: &ConsoleApp, c: &Client, dir: &Path) -> Vec<(&'static str, Du
     lap("language", &mut t);
 
     // Sign out: back to the (Kazakh) login page; the session is gone.
-    click(c, "form[action='/console/logout'] button").await;
+    click_to(c, "form[action='/console/logout'] button", "#password").await;
     assert_eq!(path_of(c).await, "/console/login");
     let src = c.source().await.unwrap();
     assert!(src.contains("Кіру"), "the Kazakh login page");
