@@ -399,6 +399,7 @@ async fn c4_1_pages_send_csp_and_security_headers(db: Db) {
 both_dbs!(c4_1_pages_send_csp_and_security_headers);
 
 async fn c4_1_no_iin_in_any_url_the_pages_produce(db: Db) {
+    let logs = crate::support::logs();
     let app = spawn_console(db).await;
     let clerk = app.hire("aigerim.s", "call_centre").await;
     let mut a = Agent::new(&app);
@@ -450,6 +451,11 @@ async fn c4_1_no_iin_in_any_url_the_pages_produce(db: Db) {
     a.post("/console/logout", &[("csrf", &revealed.csrf())])
         .await;
     assert!(a.urls.len() > 20, "too few URLs seen: {:?}", a.urls);
+    // Nor in the server's log (request logs carry route templates only).
+    let log = logs.contents();
+    for secret in [IIN, PHONE, "8 777 123 45 67"] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
     for url in &a.urls {
         for secret in [IIN, PHONE, PHONE_DIGITS, "2728", "4567"] {
             assert!(!url.contains(secret), "{secret} in URL {url}");
@@ -541,6 +547,12 @@ async fn c4_1_every_kazakh_page_has_no_english_or_message_id_leftovers(db: Db) {
         b.get(&format!("/console/subjects/{id}/audit?purpose=security"))
             .await,
     ));
+    let trail = &pages.last().unwrap().1;
+    assert_eq!(trail.status, StatusCode::OK, "{}", trail.body);
+    assert!(
+        trail.body.contains(&format!("employee:{}", clerk.id)),
+        "the clerk's search and read are on the audit trail (8.1)"
+    );
     let english = english_words();
     assert!(english.len() > 50, "{}", english.len());
     let allowed = ["aigerim", "nurlan", "nda", "pd-protection", "protection"];
