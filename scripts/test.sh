@@ -26,4 +26,8 @@ if ! pg_up; then
 fi
 psql "$PG_URL" -qAtc 'select 1' >/dev/null || { echo "FAIL: cannot connect to $PG_URL" >&2; exit 1; }
 
+# The console's browser test (crates/derbes/tests/browser.rs) needs headless Chromium and
+# chromedriver; it fails (never skips) without them.
+./scripts/install-browser.sh
+
 cargo test --workspace --locked "$@"

@@ -27,6 +27,8 @@ mod logs;
 mod notices;
 #[path = "api/openapi.rs"]
 mod openapi;
+#[path = "api/pages.rs"]
+mod pages;
 #[path = "api/problems.rs"]
 mod problems;
 #[path = "api/subjects.rs"]

@@ -413,7 +413,7 @@ fn last_resort(lang: Lang) -> &'static str {
     }
 }
 
-fn bundle(
+pub(crate) fn bundle(
     lang: Lang,
     file: &'static str,
     text: &str,

@@ -15,6 +15,7 @@ pub mod api;
 pub mod employees;
 pub mod i18n;
 pub mod notices;
+pub mod pages;
 pub mod problem;
 pub mod security;
 
@@ -51,6 +52,8 @@ pub struct AppState {
     pub access: Option<Arc<derbes_access::AccessControl>>,
     /// Incidents of unauthorised access (clause 5.5).
     pub incidents: Option<derbes_service::incidents::Incidents>,
+    /// Server-rendered pages: texts and options.
+    pub pages: pages::PagesState,
 }
 
 /// Why the application state could not be built.
@@ -79,7 +82,14 @@ impl AppState {
             employees: None,
             access: None,
             incidents: None,
+            pages: pages::PagesState::load(pages::PageOptions::default())?,
         })
+    }
+
+    /// Page options (e.g. `Secure` cookies off for plain HTTP on a non-local host).
+    pub fn with_page_options(mut self, options: pages::PageOptions) -> AppState {
+        self.pages.options = options;
+        self
     }
 
     /// Use this consent service (an operator's calendar file, settings).
@@ -317,6 +327,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
         .nest("/api/v1", api)
+        .merge(pages::router(state.clone()))
         .fallback(api::not_found)
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn_with_state(
@@ -327,7 +338,7 @@ pub fn router(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))

@@ -311,6 +311,15 @@ pub async fn render(State(state): State<AppState>, req: Request, next: Next) -> 
     let pending = match res.extensions_mut().remove::<PendingProblem>() {
         Some(p) => p,
         None => {
+            // Pages render their own translated errors (crate::pages).
+            let html = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/html"));
+            if html {
+                return res;
+            }
             let status = res.status();
             let bare = res.headers().get(header::CONTENT_TYPE).is_none();
             let web = match status {

@@ -1,0 +1,122 @@
+# Texts of the server-rendered pages (the employee console), English.
+# Every id here exists in ru/ and kk/ too (checked at start-up and by tests).
+
+layout-brand = derbes
+layout-console = employee console
+layout-skip = Skip to content
+layout-nav = Main menu
+layout-language = Language
+layout-footer = Personal data are confidential (policy clauses 4.1–4.3). Every action is recorded in the audit log.
+layout-signed-in-as = Signed in as { $name }
+nav-profile = My profile
+nav-search = Find a borrower
+nav-incidents = Incidents
+nav-logout = Log out
+value-yes = yes
+value-no = no
+status-active = active
+status-disabled = disabled
+status-suspended = suspended
+error-back = Back to the console
+
+login-title = Sign in
+login-login = Login
+login-password = Password
+login-submit = Continue
+login-hint = After the password you will be asked for the six-digit code from your authenticator app.
+login-failed = The login, password or code is wrong, or the account is locked. Try again or contact the administrator.
+
+totp-title = Confirmation code
+totp-code = Six-digit code
+totp-hint = Open your authenticator app and enter the current code for derbes.
+totp-submit = Sign in
+totp-restart = Start again
+totp-failed = The code is wrong or has expired. Sign in again.
+
+profile-title = My profile
+profile-access-yes = You have access to personal data: a confidentiality undertaking is in force (clause 4.3).
+profile-access-no = You have no access to personal data: no confidentiality undertaking is in force (clause 4.3). Contact the data protection officer.
+profile-name = Name
+profile-login = Login
+profile-role = Role
+profile-status = Account status
+profile-purposes = Purposes you may name
+profile-undertakings = Confidentiality undertakings
+profile-undertakings-hint = Clause 4.3: access to personal data only with a signed, current undertaking.
+profile-trainings = Training acknowledgements
+profile-trainings-hint = Clause 5.4: employees are informed of the data protection rules.
+profile-none = None on record.
+profile-text-version = Text version
+profile-signed-on = Signed on
+profile-expires-on = Expires on
+profile-in-force = In force
+profile-course = Course
+profile-course-version = Version
+profile-completed-on = Completed on
+profile-repeat-by = Repeat by
+profile-current = Current
+
+search-title = Find a borrower
+search-purpose = Purpose of the access
+search-purpose-hint = Every access names a purpose (clause 1.1); you see only the data this purpose needs (clause 3.2).
+search-by = Search by
+search-value = Value
+search-value-hint = The value is sent in the form body and never appears in an address.
+search-submit = Search
+search-results = Results
+search-nothing = Nobody found.
+search-subject = Pseudonymous id
+search-summary = Name
+search-open = Open
+search-invalid = The value is not valid for the chosen field.
+
+subject-title = Borrower
+subject-id = Pseudonymous id
+subject-purpose = Purpose
+subject-values = Data shown for this purpose
+subject-category = Data
+subject-value = Value
+subject-source = Source
+subject-obtained = Obtained
+subject-masked = masked
+subject-reveal = Show in full
+subject-revealed = shown in full, recorded
+subject-withheld = Withheld by the access policy
+subject-withheld-hint = The access policy does not let your role see these data for this purpose.
+subject-audit-link = Who accessed these data (audit trail)
+reveal-refused = The access policy does not allow showing this value in full.
+
+audit-title = Audit trail
+audit-hint = Every action on the borrower's data, newest first (clause 8.1). Actors are pseudonymous ids.
+audit-empty = No entries.
+audit-at = Time
+audit-actor = Who
+audit-action = Action
+audit-purpose = Purpose
+audit-categories = Data
+audit-outcome = Outcome
+audit-rule = Rule
+audit-back = Back to the borrower
+
+incidents-title = Incidents
+incidents-hint = Suspected unauthorised access raised by the detection rules (clause 5.5), newest first.
+incidents-empty = No incidents.
+incidents-opened = Opened
+incidents-rule = Rule
+incidents-employee = Employee
+incidents-severity = Severity
+incidents-status = Status
+incidents-subjects = Subjects affected
+incident-title = Incident
+incident-affected = Affected subjects (pseudonymous ids)
+incident-timeline = Timeline
+incident-event = Event
+incident-detail = Detail
+incident-back = All incidents
+
+source-subject = the borrower
+source-employee = an employee
+source-credit-bureau = credit bureau
+source-pension-centre = pension payments centre
+source-other-organisation = other organisation
+source-automatic = automatic
