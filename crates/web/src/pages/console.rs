@@ -9,7 +9,7 @@
 //! is addressed by the pseudonymous id, and the purpose (a registry code) is the only query.
 
 use super::csrf::{self, CheckedSession};
-use super::vault_compat::{self, Shown, ShownSubject};
+use super::views::{self, Shown, ShownSubject};
 use super::{cookie, render, see_other, Chrome, PageError, PageLang, UserNav};
 use crate::employees::ClientIp;
 use crate::i18n::Lang;
@@ -588,7 +588,7 @@ async fn search_submit(
         let mut page = search_page_for(&state, lang, &s, &f.purpose, &f.category);
         let call = Call::new(s.session.actor.clone(), f.purpose.clone());
         let value = serde_json::Value::String(f.value.trim().to_string());
-        match vault_compat::find(&state, &call, &f.category, &value).await {
+        match views::find(&state, &call, &f.category, &value).await {
             Ok(found) => {
                 page.searched = true;
                 page.results = found
@@ -744,7 +744,7 @@ async fn subject(
         let id = subject_id(&raw)?;
         let purpose = purpose_of(q.as_ref().ok().and_then(|q| q.purpose.as_deref()))?;
         let call = Call::new(s.session.actor.clone(), purpose.clone());
-        let shown = vault_compat::read(&state, &call, id).await?;
+        let shown = views::read(&state, &call, id).await?;
         let page = subject_page(&state, lang, &s, &purpose, &shown, None);
         Ok::<_, PageError>(render(StatusCode::OK, &page))
     }
@@ -776,13 +776,17 @@ async fn reveal(
         let id = subject_id(&raw)?;
         let purpose = purpose_of(Some(&f.purpose))?;
         let call = Call::new(s.session.actor.clone(), purpose.clone());
-        let shown = vault_compat::read(&state, &call, id).await?;
-        match vault_compat::reveal(&state, &call, id, &f.category).await {
+        let shown = views::read(&state, &call, id).await?;
+        match views::reveal(&state, &call, id, &f.category).await {
             Ok(v) => {
                 let page = subject_page(&state, lang, &s, &purpose, &shown, Some(&v));
                 Ok(render(StatusCode::OK, &page))
             }
-            Err(ServiceError::RoleNotPermitted | ServiceError::CategoryNotAllowed(_)) => {
+            Err(
+                ServiceError::AccessDenied { .. }
+                | ServiceError::RoleNotPermitted
+                | ServiceError::CategoryNotAllowed(_),
+            ) => {
                 let mut page = subject_page(&state, lang, &s, &purpose, &shown, None);
                 page.error = Some(page.c.t("reveal-refused"));
                 Ok(render(StatusCode::FORBIDDEN, &page))
@@ -829,7 +833,7 @@ async fn audit(
         let id = subject_id(&raw)?;
         let purpose = purpose_of(q.as_ref().ok().and_then(|q| q.purpose.as_deref()))?;
         let call = Call::new(s.session.actor.clone(), purpose.clone());
-        let trail = vault_compat::audit_trail(&state, &call, id).await?;
+        let trail = views::audit_trail(&state, &call, id).await?;
         let path = format!(
             "/console/subjects/{id}/audit?purpose={}",
             super::encode_path(&purpose)

@@ -27,7 +27,7 @@
 pub mod console;
 pub mod csrf;
 pub mod texts;
-mod vault_compat;
+mod views;
 
 use crate::i18n::Lang;
 use crate::AppState;
