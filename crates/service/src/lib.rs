@@ -12,12 +12,15 @@
 pub mod apikeys;
 pub mod audit;
 pub mod batcher;
+pub mod cabinet;
 pub mod consent;
 pub mod consent_service;
 pub mod employees;
 pub mod error;
 pub mod incidents;
 pub mod model;
+pub mod report;
+pub mod sms;
 pub mod totp;
 pub mod vault;
 
