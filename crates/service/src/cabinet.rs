@@ -120,6 +120,8 @@ pub struct NewSubjectSession {
     pub expires_at: DateTime<Utc>,
     /// Idle limit in seconds.
     pub idle_seconds: i64,
+    /// For cookie-authenticated state-changing requests: the `X-CSRF-Token` header value.
+    pub csrf_token: String,
 }
 
 /// An authenticated cabinet session.
@@ -827,10 +829,25 @@ impl Cabinet {
         )])
         .await?;
         Ok(NewSubjectSession {
+            csrf_token: self.csrf_token(&token),
             token,
             expires_at,
             idle_seconds: self.inner.settings.session_idle.num_seconds(),
         })
+    }
+
+    /// The CSRF token of a session: an HMAC of its token (nothing to store).
+    pub fn csrf_token(&self, token: &str) -> String {
+        b64url(&self.inner.indexer.index("cabinet_csrf", token))
+    }
+
+    /// Check a presented CSRF token against the session token (constant time).
+    pub fn verify_csrf(&self, token: &str, presented: &str) -> Result<(), ServiceError> {
+        if ct_eq(self.csrf_token(token).as_bytes(), presented.as_bytes()) {
+            Ok(())
+        } else {
+            Err(ServiceError::CsrfFailed)
+        }
     }
 
     /// The session of a token, or `unauthenticated` (unknown, revoked, idle or expired).

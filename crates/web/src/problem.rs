@@ -171,6 +171,8 @@ pub fn service_status(e: &ServiceError) -> StatusCode {
         | ServiceError::RecordExists
         | ServiceError::ApplicationClosed => StatusCode::CONFLICT,
         ServiceError::PolicyNotFound | ServiceError::RecordNotFound => StatusCode::NOT_FOUND,
+        ServiceError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::RequestWrongStatus(_) => StatusCode::CONFLICT,
     }
 }
 
@@ -231,7 +233,7 @@ impl IntoResponse for ApiError {
                     ServiceError::InvalidRequest(reason) => {
                         (vec![("reason", reason.to_string())], Vec::new(), Vec::new())
                     }
-                    ServiceError::IncidentWrongStatus(s) => {
+                    ServiceError::IncidentWrongStatus(s) | ServiceError::RequestWrongStatus(s) => {
                         (vec![("status", s)], Vec::new(), Vec::new())
                     }
                     // The policy checker's message names rules, codes and lines, never data.
