@@ -977,6 +977,7 @@ impl Cabinet {
                 .unwrap_or_else(|| "***".to_string());
             let purposes = registry
                 .purposes_for(&v.category)
+                .filter(|p| p.subject_visible) // L-TIPPING-OFF
                 .map(|p| PurposeUse {
                     code: p.code.to_string(),
                     name: p.name.get(lang).to_string(),
