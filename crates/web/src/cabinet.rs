@@ -165,7 +165,10 @@ pub struct CodeVerify {
 #[utoipa::path(post, path = "/api/v1/cabinet/login/code", tag = "cabinet",
     params(LangQuery),
     request_body = CodeRequest,
-    responses(
+    responses((status = 400, body = Problem, description = "Malformed JSON or query"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        
         (status = 202, body = CodeChallenge, description = "A code was sent if the phone is registered; the answer is the same either way"),
         (status = 422, body = Problem, description = "Not a phone number"),
         (status = 429, body = Problem, description = "Too many codes for this phone or from this address")))]
@@ -184,7 +187,11 @@ pub async fn request_code(
 
 #[utoipa::path(post, path = "/api/v1/cabinet/login/verify", tag = "cabinet",
     request_body = CodeVerify,
-    responses(
+    responses((status = 400, body = Problem, description = "Malformed JSON or query"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 422, body = Problem, description = "Missing fields"),
+        
         (status = 200, body = NewSubjectSession, description = "Logged in; the token is also set as the cabinet cookie"),
         (status = 401, body = Problem, description = "Wrong, expired, used or exhausted code (one answer for all)")))]
 /// Step 2 of the subject login (7.1b): the code gives a cabinet session.
@@ -323,7 +330,10 @@ pub async fn my_requests(
 
 #[utoipa::path(post, path = "/api/v1/cabinet/requests", tag = "cabinet",
     request_body = RequestInput, security(("cabinet" = [])),
-    responses((status = 201, body = RequestView, description = "Filed, numbered, with its legal deadline"),
+    responses((status = 400, body = Problem, description = "Malformed JSON or query"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 201, body = RequestView, description = "Filed, numbered, with its legal deadline"),
         (status = 401, body = Problem, description = "No session"),
         (status = 422, body = Problem, description = "Empty or too long text, unknown category, invalid proposed value")))]
 /// File a request: correction, blocking, destruction, complaint or question (7.1a,
@@ -339,7 +349,8 @@ pub async fn file_request(
 
 #[utoipa::path(get, path = "/api/v1/cabinet/requests/{id}", tag = "cabinet",
     params(("id" = String, Path, description = "Request id")), security(("cabinet" = [])),
-    responses((status = 200, body = RequestView, description = "The request"),
+    responses((status = 400, body = Problem, description = "Malformed path"),
+        (status = 200, body = RequestView, description = "The request"),
         (status = 401, body = Problem, description = "No session"),
         (status = 404, body = Problem, description = "No such request of mine")))]
 /// One of my requests.
@@ -373,7 +384,11 @@ pub struct PublicationInput {
 
 #[utoipa::path(put, path = "/api/v1/cabinet/consents/publication", tag = "cabinet",
     params(LangQuery), request_body = PublicationInput, security(("cabinet" = [])),
-    responses((status = 200, body = ConsentState, description = "Recorded"),
+    responses((status = 400, body = Problem, description = "Malformed JSON or query"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 422, body = Problem, description = "Bad evidence or language"),
+        (status = 200, body = ConsentState, description = "Recorded"),
         (status = 401, body = Problem, description = "No session"),
         (status = 403, body = Problem, description = "Consent withdrawn (legal hold only)"),
         (status = 404, body = Problem, description = "No policy in force")))]
@@ -460,7 +475,9 @@ pub async fn staff_list(
 #[utoipa::path(get, path = "/api/v1/subject-requests/{id}", tag = "subject-requests",
     params(("id" = String, Path, description = "Request id"), PurposeQuery),
     security(("api_key" = []), ("session" = [])),
-    responses((status = 200, body = StaffRequestView, description = "The request"),
+    responses((status = 400, body = Problem, description = "Missing purpose"),
+        (status = 401, body = Problem, description = "No API key or session"),
+        (status = 200, body = StaffRequestView, description = "The request"),
         (status = 403, body = Problem, description = "Purpose not permitted"),
         (status = 404, body = Problem, description = "No such request")))]
 /// One request, for staff.
@@ -478,7 +495,11 @@ pub async fn staff_get(
     params(("id" = String, Path, description = "Request id"), PurposeQuery),
     request_body = RequestUpdateInput,
     security(("api_key" = []), ("session" = [])),
-    responses((status = 200, body = StaffRequestView, description = "Changed"),
+    responses((status = 400, body = Problem, description = "Malformed JSON or query"),
+        (status = 413, body = Problem, description = "Body over 1 MiB"),
+        (status = 415, body = Problem, description = "Body is not application/json"),
+        (status = 401, body = Problem, description = "No API key or session"),
+        (status = 200, body = StaffRequestView, description = "Changed"),
         (status = 403, body = Problem, description = "Purpose not permitted"),
         (status = 404, body = Problem, description = "No such request"),
         (status = 409, body = Problem, description = "The request's status does not allow this"),
