@@ -37,9 +37,7 @@ impl CabinetArgs {
         let sms: Arc<dyn SmsGateway> = match self.sms_sink.as_str() {
             "none" => return Ok(None),
             "console" => {
-                eprintln!(
-                    "WARNING: --sms-sink console prints login codes; for development only"
-                );
+                eprintln!("WARNING: --sms-sink console prints login codes; for development only");
                 Arc::new(ConsoleSmsSink::console())
             }
             "http" => {

@@ -9,6 +9,7 @@ mod access;
 mod app;
 mod audit;
 mod bench;
+mod bench_cabinet;
 mod cabinet_cli;
 mod consent_cli;
 

@@ -125,7 +125,12 @@ fn layout(report: &Report) -> Vec<Vec<(f32, Run)>> {
     let mut pages: Vec<Vec<(f32, Run)>> = vec![Vec::new()];
     let mut y = MARGIN + TITLE_SIZE;
     let bottom = PAGE_H - MARGIN - 2.0 * LINE;
-    let push = |pages: &mut Vec<Vec<(f32, Run)>>, y: &mut f32, size: f32, x: f32, text: String, advance: f32| {
+    let push = |pages: &mut Vec<Vec<(f32, Run)>>,
+                y: &mut f32,
+                size: f32,
+                x: f32,
+                text: String,
+                advance: f32| {
         if *y > bottom {
             pages.push(Vec::new());
             *y = MARGIN + size;

@@ -26,10 +26,16 @@ fn text_of(pdf: &[u8]) -> String {
 fn c7_1b_kazakh_report_title_and_letters_extractable() {
     let pdf = render_pdf(&report("Дербес деректер туралы анықтама", "kk")).unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
-    assert!(pdf.len() < 400_000, "the font is subset, not embedded whole: {}", pdf.len());
+    assert!(
+        pdf.len() < 400_000,
+        "the font is subset, not embedded whole: {}",
+        pdf.len()
+    );
     let text = text_of(&pdf);
     assert!(text.contains("Дербес деректер туралы анықтама"), "{text}");
-    for letter in ["Ә", "Ғ", "Қ", "Ң", "Ө", "Ұ", "Ү", "Һ", "І", "ә", "ғ", "қ", "ң", "ө", "ұ", "ү", "һ", "і"] {
+    for letter in [
+        "Ә", "Ғ", "Қ", "Ң", "Ө", "Ұ", "Ү", "Һ", "І", "ә", "ғ", "қ", "ң", "ө", "ұ", "ү", "һ", "і",
+    ] {
         assert!(text.contains(letter), "letter {letter} missing");
     }
     assert!(text.contains("Жұмабеков"));

@@ -607,6 +607,16 @@ impl Cabinet {
         }
     }
 
+    /// The same cabinet (store, keys, settings) sending through another gateway — for
+    /// benchmarks and tools that need to read the code they caused.
+    pub fn new_for_bench(other: &Cabinet, sms: Arc<dyn SmsGateway>) -> Cabinet {
+        Cabinet::new(
+            other.inner.consent.clone(),
+            sms,
+            other.inner.settings.clone(),
+        )
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &CabinetSettings {
         &self.inner.settings
@@ -697,10 +707,7 @@ impl Cabinet {
             .blind_key()
             .ok_or(ServiceError::InvalidInput("phone"))?;
         if let Some(ip) = client {
-            let ip_key = self
-                .inner
-                .indexer
-                .index("cabinet_otp_ip", &ip.to_string());
+            let ip_key = self.inner.indexer.index("cabinet_otp_ip", &ip.to_string());
             self.throttle(&ip_key, self.inner.settings.sends_per_ip)
                 .await?;
         }
@@ -742,7 +749,14 @@ impl Cabinet {
             "identification",
             Vec::new(),
             "cabinet_login:7.1b",
-            Some(if subject.is_some() { "sent" } else { "no_subject" }.into()),
+            Some(
+                if subject.is_some() {
+                    "sent"
+                } else {
+                    "no_subject"
+                }
+                .into(),
+            ),
         )])
         .await?;
         if subject.is_some() {
@@ -769,8 +783,7 @@ impl Cabinet {
         code: &str,
     ) -> Result<NewSubjectSession, ServiceError> {
         let refuse = || ServiceError::InvalidCredentials;
-        if challenge_id.len() > 64 || code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit())
-        {
+        if challenge_id.len() > 64 || code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(refuse());
         }
         let now = self.now();
@@ -920,14 +933,12 @@ impl Cabinet {
 
     /// When the business relationship ended (for retention from `relationship_end`):
     /// `Err(())` while a contract is unfulfilled.
-    async fn relationship_end(
-        &self,
-        s: &SubjectRecord,
-    ) -> Result<Result<i64, ()>, ServiceError> {
+    async fn relationship_end(&self, s: &SubjectRecord) -> Result<Result<i64, ()>, ServiceError> {
         let contracts = self.store().contracts_of(&s.id).await?;
-        if contracts.iter().any(|c| {
-            ContractStatus::parse(&c.status).is_none_or(|st| st.is_unfulfilled())
-        }) {
+        if contracts
+            .iter()
+            .any(|c| ContractStatus::parse(&c.status).is_none_or(|st| st.is_unfulfilled()))
+        {
             return Ok(Err(()));
         }
         let mut end = contracts.iter().map(|c| c.status_at).max();
@@ -941,7 +952,11 @@ impl Cabinet {
     /// Everything held about the subject (7.1a), in `lang`. Audited as a read of every
     /// category under `requests` (L-RIGHTS); accesses under purposes hidden from the subject
     /// (`financial_monitoring`, L-TIPPING-OFF) are left out.
-    pub async fn my_data(&self, session: &SubjectSession, lang: Lang) -> Result<MyData, ServiceError> {
+    pub async fn my_data(
+        &self,
+        session: &SubjectSession,
+        lang: Lang,
+    ) -> Result<MyData, ServiceError> {
         let id = session.subject;
         let call = session.call();
         let s = self.subject_record(id).await?;
@@ -1213,7 +1228,10 @@ impl Cabinet {
 
     /// The register of the subject's exports (5.4).
     pub async fn exports(&self, session: &SubjectSession) -> Result<Vec<ExportView>, ServiceError> {
-        let rows = self.store().exports_of(&session.subject.to_string()).await?;
+        let rows = self
+            .store()
+            .exports_of(&session.subject.to_string())
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| ExportView {
@@ -1279,13 +1297,9 @@ impl Cabinet {
         s: &SubjectRecord,
         r: &SubjectRequestRecord,
     ) -> Result<RequestView, ServiceError> {
-        let body: RequestBody = serde_json::from_slice(&self.open(
-            s,
-            REQUEST_LABEL,
-            r.dek_version,
-            &r.body,
-        )?)
-        .map_err(|_| ServiceError::Integrity)?;
+        let body: RequestBody =
+            serde_json::from_slice(&self.open(s, REQUEST_LABEL, r.dek_version, &r.body)?)
+                .map_err(|_| ServiceError::Integrity)?;
         let answer = match &r.answer {
             Some(a) => Some(
                 String::from_utf8(self.open(s, ANSWER_LABEL, r.dek_version, a)?)
@@ -1499,13 +1513,17 @@ impl Cabinet {
     /// Check a staff call: the purpose `requests` (L-RIGHTS), which the actor may name; a
     /// refusal is audited.
     async fn staff(&self, call: &Call, subject: Option<Uuid>) -> Result<(), ServiceError> {
-        let result = self.vault().authorize(call, std::iter::empty()).and_then(|_| {
-            if call.purpose == REQUESTS_PURPOSE && !matches!(call.actor, Actor::Subject { .. }) {
-                Ok(())
-            } else {
-                Err(ServiceError::PurposeNotPermitted)
-            }
-        });
+        let result = self
+            .vault()
+            .authorize(call, std::iter::empty())
+            .and_then(|_| {
+                if call.purpose == REQUESTS_PURPOSE && !matches!(call.actor, Actor::Subject { .. })
+                {
+                    Ok(())
+                } else {
+                    Err(ServiceError::PurposeNotPermitted)
+                }
+            });
         if let Err(e) = result {
             self.audit(vec![self.entry(
                 &call.actor.id(),
@@ -1595,7 +1613,11 @@ impl Cabinet {
     }
 
     /// One request, for staff. Audited.
-    pub async fn get_request(&self, call: &Call, id: &str) -> Result<StaffRequestView, ServiceError> {
+    pub async fn get_request(
+        &self,
+        call: &Call,
+        id: &str,
+    ) -> Result<StaffRequestView, ServiceError> {
         self.staff(call, None).await?;
         let r = self
             .store()
@@ -1735,10 +1757,10 @@ impl Cabinet {
             ExportFormat::Json => {
                 serde_json::to_vec_pretty(&data).map_err(|_| ServiceError::Unavailable)?
             }
-            ExportFormat::Pdf => derbes_report::render_pdf(&crate::report::subject_report(
-                &data, lang, &export_id,
-            ))
-            .map_err(|_| ServiceError::Unavailable)?,
+            ExportFormat::Pdf => {
+                derbes_report::render_pdf(&crate::report::subject_report(&data, lang, &export_id))
+                    .map_err(|_| ServiceError::Unavailable)?
+            }
         };
         let staff_session = SubjectSession {
             subject,

@@ -208,7 +208,10 @@ pub fn subject_report(data: &MyData, lang: Lang, export_id: &str) -> Report {
                             "{} — {}{}: {} ({})",
                             date(a.at),
                             a.actor_kind,
-                            a.role.as_deref().map(|r| format!("/{r}")).unwrap_or_default(),
+                            a.role
+                                .as_deref()
+                                .map(|r| format!("/{r}"))
+                                .unwrap_or_default(),
                             a.purpose_name.as_deref().unwrap_or("-"),
                             a.action
                         )

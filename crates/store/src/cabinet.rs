@@ -157,14 +157,12 @@ pub trait CabinetStore: Send + Sync {
     /// Record activity.
     async fn touch_subject_session(&self, token_hash: &[u8], now: i64) -> Result<(), StoreError>;
     /// Revoke (logout).
-    async fn revoke_subject_session(&self, token_hash: &[u8], now: i64)
-        -> Result<(), StoreError>;
+    async fn revoke_subject_session(&self, token_hash: &[u8], now: i64) -> Result<(), StoreError>;
 
     /// Store a request; the store assigns the next number of its year. Returns the seq.
     async fn insert_subject_request(&self, r: &SubjectRequestRecord) -> Result<i64, StoreError>;
     /// A request by id.
-    async fn subject_request(&self, id: &str)
-        -> Result<Option<SubjectRequestRecord>, StoreError>;
+    async fn subject_request(&self, id: &str) -> Result<Option<SubjectRequestRecord>, StoreError>;
     /// A subject's requests, newest first.
     async fn subject_requests_of(
         &self,
@@ -187,7 +185,8 @@ pub trait CabinetStore: Send + Sync {
 }
 
 const OTP_COLS: &str = "id, subject_id, code_hash, created_at, expires_at, attempts, used_at";
-const SESSION_COLS: &str = "token_hash, subject_id, created_at, last_seen_at, expires_at, revoked_at";
+const SESSION_COLS: &str =
+    "token_hash, subject_id, created_at, last_seen_at, expires_at, revoked_at";
 const REQUEST_COLS: &str = "id, year, seq, subject_id, kind, status, body, dek_version, category, \
      received_at, deadline_date, deadline_at, calendar_version, updated_at, reason, answer, \
      handled_by";

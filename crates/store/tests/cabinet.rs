@@ -52,11 +52,18 @@ async fn c7_1b_otp_challenges_counted_and_used_once() {
         .await
         .unwrap();
         assert_eq!(s.otp("ch-unknown").await.unwrap().unwrap().subject_id, None);
-        assert_eq!(s.otp_attempt("ch-1").await.unwrap().unwrap().attempts, 1, "{name}");
+        assert_eq!(
+            s.otp_attempt("ch-1").await.unwrap().unwrap().attempts,
+            1,
+            "{name}"
+        );
         assert_eq!(s.otp_attempt("ch-1").await.unwrap().unwrap().attempts, 2);
         assert!(s.use_otp("ch-1", 15).await.unwrap());
         assert!(!s.use_otp("ch-1", 16).await.unwrap(), "{name}: once");
-        assert!(s.otp_attempt("ch-1").await.unwrap().is_none(), "used: no more attempts");
+        assert!(
+            s.otp_attempt("ch-1").await.unwrap().is_none(),
+            "used: no more attempts"
+        );
         assert!(s.otp_attempt("nope").await.unwrap().is_none());
         assert_eq!(s.purge_otps(11).await.unwrap(), 2);
         assert!(s.otp("ch-1").await.unwrap().is_none());
@@ -78,13 +85,21 @@ async fn c7_1b_subject_sessions_touch_and_revoke() {
         s.insert_subject_session(&rec).await.unwrap();
         s.touch_subject_session(&rec.token_hash, 5).await.unwrap();
         assert_eq!(
-            s.subject_session(&rec.token_hash).await.unwrap().unwrap().last_seen_at,
+            s.subject_session(&rec.token_hash)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_seen_at,
             5
         );
         s.revoke_subject_session(&rec.token_hash, 6).await.unwrap();
         s.revoke_subject_session(&rec.token_hash, 7).await.unwrap();
         assert_eq!(
-            s.subject_session(&rec.token_hash).await.unwrap().unwrap().revoked_at,
+            s.subject_session(&rec.token_hash)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at,
             Some(6)
         );
         assert!(s.subject_session(&[2; 32]).await.unwrap().is_none());
@@ -96,13 +111,34 @@ async fn l_rights_deadlines_requests_numbered_per_year_and_status_guarded() {
     for db in both().await.unwrap() {
         let s = db.store.as_ref();
         let name = s.backend().as_str();
-        assert_eq!(s.insert_subject_request(&request("r1", [1; 16], 2026)).await.unwrap(), 1);
-        assert_eq!(s.insert_subject_request(&request("r2", [2; 16], 2026)).await.unwrap(), 2);
-        assert_eq!(s.insert_subject_request(&request("r3", [1; 16], 2027)).await.unwrap(), 1);
+        assert_eq!(
+            s.insert_subject_request(&request("r1", [1; 16], 2026))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.insert_subject_request(&request("r2", [2; 16], 2026))
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            s.insert_subject_request(&request("r3", [1; 16], 2027))
+                .await
+                .unwrap(),
+            1
+        );
         let r1 = s.subject_request("r1").await.unwrap().unwrap();
         assert_eq!(r1.number(), "Z-2026-000001", "{name}");
         assert_eq!(s.subject_requests_of(&[1; 16]).await.unwrap().len(), 2);
-        assert_eq!(s.subject_requests(Some("received"), 10).await.unwrap().len(), 3);
+        assert_eq!(
+            s.subject_requests(Some("received"), 10)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
         assert_eq!(s.subject_requests(None, 2).await.unwrap().len(), 2);
         let up = |status: &str, from: &[&str]| RequestUpdate {
             status: status.into(),
@@ -112,8 +148,14 @@ async fn l_rights_deadlines_requests_numbered_per_year_and_status_guarded() {
             handled_by: "employee:x".into(),
             at: 150,
         };
-        assert!(s.update_subject_request("r1", &up("in_progress", &["received"])).await.unwrap());
-        assert!(!s.update_subject_request("r1", &up("in_progress", &["received"])).await.unwrap());
+        assert!(s
+            .update_subject_request("r1", &up("in_progress", &["received"]))
+            .await
+            .unwrap());
+        assert!(!s
+            .update_subject_request("r1", &up("in_progress", &["received"]))
+            .await
+            .unwrap());
         let mut refuse = up("refused", &["received", "in_progress"]);
         refuse.reason = Some("no_ground".into());
         assert!(s.update_subject_request("r1", &refuse).await.unwrap());

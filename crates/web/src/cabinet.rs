@@ -168,7 +168,7 @@ pub struct CodeVerify {
     responses((status = 400, body = Problem, description = "Malformed JSON or query"),
         (status = 413, body = Problem, description = "Body over 1 MiB"),
         (status = 415, body = Problem, description = "Body is not application/json"),
-        
+
         (status = 202, body = CodeChallenge, description = "A code was sent if the phone is registered; the answer is the same either way"),
         (status = 422, body = Problem, description = "Not a phone number"),
         (status = 429, body = Problem, description = "Too many codes for this phone or from this address")))]
@@ -191,7 +191,7 @@ pub async fn request_code(
         (status = 413, body = Problem, description = "Body over 1 MiB"),
         (status = 415, body = Problem, description = "Body is not application/json"),
         (status = 422, body = Problem, description = "Missing fields"),
-        
+
         (status = 200, body = NewSubjectSession, description = "Logged in; the token is also set as the cabinet cookie"),
         (status = 401, body = Problem, description = "Wrong, expired, used or exhausted code (one answer for all)")))]
 /// Step 2 of the subject login (7.1b): the code gives a cabinet session.
@@ -219,7 +219,10 @@ pub async fn verify_code(
     responses((status = 204, description = "Logged out"),
         (status = 401, body = Problem, description = "No session")))]
 /// End the cabinet session.
-pub async fn logout(State(state): State<AppState>, auth: SubjectAuth) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    auth: SubjectAuth,
+) -> Result<Response, ApiError> {
     service(&state)?.logout(&auth.token).await?;
     let clear = format!("{CABINET_COOKIE}=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     let mut res = StatusCode::NO_CONTENT.into_response();
@@ -253,10 +256,8 @@ fn download(export: derbes_service::cabinet::Export) -> Response {
     let mut res = export.bytes.into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"{}\"",
-        export.file_name
-    )) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", export.file_name))
+    {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     if let Ok(v) = HeaderValue::from_str(&export.id) {

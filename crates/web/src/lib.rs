@@ -352,10 +352,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cabinet/withdrawal", post(cabinet::withdraw))
         .route("/subject-requests", get(cabinet::staff_list))
         .route("/subject-requests/{id}", get(cabinet::staff_get))
-        .route(
-            "/subject-requests/{id}/status",
-            post(cabinet::staff_update),
-        )
+        .route("/subject-requests/{id}/status", post(cabinet::staff_update))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -153,10 +153,20 @@ async fn c7_1b_login_by_code_without_enumeration(backend: Backend) {
     apply(&app, &site, KNOWN.body(false)).await;
 
     // Registered and unregistered phones get answers of the same shape and status.
-    let known = post_json(&app, "/cabinet/login/code", &json!({"phone": KNOWN.phone_typed})).await;
+    let known = post_json(
+        &app,
+        "/cabinet/login/code",
+        &json!({"phone": KNOWN.phone_typed}),
+    )
+    .await;
     assert_eq!(known.status(), StatusCode::ACCEPTED);
     let known: Value = known.json().await.unwrap();
-    let unknown = post_json(&app, "/cabinet/login/code", &json!({"phone": "+7 702 000 11 22"})).await;
+    let unknown = post_json(
+        &app,
+        "/cabinet/login/code",
+        &json!({"phone": "+7 702 000 11 22"}),
+    )
+    .await;
     assert_eq!(unknown.status(), StatusCode::ACCEPTED);
     let unknown: Value = unknown.json().await.unwrap();
     assert_eq!(keys_of(&known), keys_of(&unknown));
@@ -198,16 +208,31 @@ async fn c7_1b_login_by_code_without_enumeration(backend: Backend) {
     assert_eq!(me["values"].as_array().unwrap().len(), 6);
     // A cabinet token is no API key; an API key is no cabinet session.
     problem(
-        cab_get(&app, &token, "/subjects/00000000-0000-0000-0000-000000000000?purpose=contract").await,
+        cab_get(
+            &app,
+            &token,
+            "/subjects/00000000-0000-0000-0000-000000000000?purpose=contract",
+        )
+        .await,
         401,
         "unauthenticated",
     )
     .await;
-    problem(cab_get(&app, &site, "/cabinet/me").await, 401, "unauthenticated").await;
+    problem(
+        cab_get(&app, &site, "/cabinet/me").await,
+        401,
+        "unauthenticated",
+    )
+    .await;
 
     // Resend is limited per phone (3 per window; this is the 2nd..4th).
     for i in 0..3 {
-        let res = post_json(&app, "/cabinet/login/code", &json!({"phone": KNOWN.phone_typed})).await;
+        let res = post_json(
+            &app,
+            "/cabinet/login/code",
+            &json!({"phone": KNOWN.phone_typed}),
+        )
+        .await;
         if i < 2 {
             assert_eq!(res.status(), StatusCode::ACCEPTED);
         } else {
@@ -215,9 +240,21 @@ async fn c7_1b_login_by_code_without_enumeration(backend: Backend) {
         }
     }
     // Logout ends the session.
-    let res = cab_send(&app, reqwest::Method::POST, &token, "/cabinet/logout", &json!({})).await;
+    let res = cab_send(
+        &app,
+        reqwest::Method::POST,
+        &token,
+        "/cabinet/logout",
+        &json!({}),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    problem(cab_get(&app, &token, "/cabinet/me").await, 401, "unauthenticated").await;
+    problem(
+        cab_get(&app, &token, "/cabinet/me").await,
+        401,
+        "unauthenticated",
+    )
+    .await;
 }
 both_backends!(c7_1b_login_by_code_without_enumeration);
 
@@ -226,11 +263,15 @@ async fn c7_1b_attempts_limited_per_code(backend: Backend) {
     publish(&app).await;
     let site = site_key(&app).await;
     apply(&app, &site, KNOWN.body(false)).await;
-    let c: Value = post_json(&app, "/cabinet/login/code", &json!({"phone": KNOWN.phone_typed}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let c: Value = post_json(
+        &app,
+        "/cabinet/login/code",
+        &json!({"phone": KNOWN.phone_typed}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let code = code_for(&app, KNOWN.phone_e164).await;
     let wrong = if code == "111111" { "222222" } else { "111111" };
     for _ in 0..5 {
@@ -347,7 +388,15 @@ async fn c7_1a_my_data_lists_sources_and_destruction_date(backend: Backend) {
     assert_eq!(employer["retention"]["status"], "planned");
     let date = employer["retention"]["destruction_date"].as_str().unwrap();
     let year: i32 = date[..4].parse().unwrap();
-    assert_eq!(year, chrono::Utc::now().format("%Y").to_string().parse::<i32>().unwrap() + 5);
+    assert_eq!(
+        year,
+        chrono::Utc::now()
+            .format("%Y")
+            .to_string()
+            .parse::<i32>()
+            .unwrap()
+            + 5
+    );
     assert!(employer["retention"]["rules"]
         .as_array()
         .unwrap()
@@ -383,7 +432,10 @@ async fn l_tipping_off_financial_monitoring_accesses_never_shown(backend: Backen
             !accesses.contains("financial_monitoring"),
             "L-TIPPING-OFF: {accesses}"
         );
-        assert!(accesses.contains("\"aml\""), "customer due diligence is shown");
+        assert!(
+            accesses.contains("\"aml\""),
+            "customer due diligence is shown"
+        );
         assert!(!text.contains("финансовому мониторингу"));
     }
 }
@@ -398,7 +450,10 @@ async fn c5_4_c7_1b_exports_registered_with_their_hash(backend: Backend) {
     let res = cab_get(&app, &token, "/cabinet/export.json").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/json");
-    let sha_json = res.headers()["x-content-sha256"].to_str().unwrap().to_string();
+    let sha_json = res.headers()["x-content-sha256"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let id_json = res.headers()["x-export-id"].to_str().unwrap().to_string();
     let bytes = res.bytes().await.unwrap();
     assert_eq!(hex_of(&Sha256::digest(&bytes)), sha_json);
@@ -408,7 +463,10 @@ async fn c5_4_c7_1b_exports_registered_with_their_hash(backend: Backend) {
     let res = cab_get(&app, &token, "/cabinet/export.pdf?lang=kk").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/pdf");
-    let sha_pdf = res.headers()["x-content-sha256"].to_str().unwrap().to_string();
+    let sha_pdf = res.headers()["x-content-sha256"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let pdf = res.bytes().await.unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
     assert_eq!(hex_of(&Sha256::digest(&pdf)), sha_pdf);
@@ -458,7 +516,9 @@ async fn l_rights_deadlines_requests_numbered_and_handled_by_staff(backend: Back
     .await;
     assert_eq!(res.status(), 201);
     let corr: Value = res.json().await.unwrap();
-    let year = derbes_core::calendar::to_almaty(now).format("%Y").to_string();
+    let year = derbes_core::calendar::to_almaty(now)
+        .format("%Y")
+        .to_string();
     assert_eq!(corr["number"], format!("Z-{year}-000001"));
     assert_eq!(corr["status"], "received");
     assert_eq!(corr["working_days"], 1);
@@ -480,15 +540,27 @@ async fn l_rights_deadlines_requests_numbered_and_handled_by_staff(backend: Back
     assert_eq!(q["working_days"], 10);
     // An invalid proposed value, an empty text: 422.
     problem(
-        cab_send(&app, reqwest::Method::POST, &token, "/cabinet/requests",
-            &json!({"kind": "correction", "text": "x", "category": "iin", "proposed_value": "123"})).await,
+        cab_send(
+            &app,
+            reqwest::Method::POST,
+            &token,
+            "/cabinet/requests",
+            &json!({"kind": "correction", "text": "x", "category": "iin", "proposed_value": "123"}),
+        )
+        .await,
         422,
         "invalid_values",
     )
     .await;
     problem(
-        cab_send(&app, reqwest::Method::POST, &token, "/cabinet/requests",
-            &json!({"kind": "question", "text": "  "})).await,
+        cab_send(
+            &app,
+            reqwest::Method::POST,
+            &token,
+            "/cabinet/requests",
+            &json!({"kind": "question", "text": "  "}),
+        )
+        .await,
         422,
         "invalid_request",
     )
@@ -505,7 +577,12 @@ async fn l_rights_deadlines_requests_numbered_and_handled_by_staff(backend: Back
         "purpose_not_permitted",
     )
     .await;
-    problem(cab_get(&app, &staff, "/subject-requests").await, 400, "missing_purpose").await;
+    problem(
+        cab_get(&app, &staff, "/subject-requests").await,
+        400,
+        "missing_purpose",
+    )
+    .await;
     let id = corr["id"].as_str().unwrap();
     let status = |body: Value| {
         let path = format!("/subject-requests/{id}/status?purpose=requests");
@@ -515,15 +592,27 @@ async fn l_rights_deadlines_requests_numbered_and_handled_by_staff(backend: Back
     };
     let r = ok_json(status(json!({"status": "in_progress"})).await).await;
     assert_eq!(r["status"], "in_progress");
-    problem(status(json!({"status": "refused"})).await, 422, "invalid_request").await;
+    problem(
+        status(json!({"status": "refused"})).await,
+        422,
+        "invalid_request",
+    )
+    .await;
     let r = ok_json(
-        status(json!({"status": "refused", "reason": "value_confirmed_by_document",
-                      "answer": "Дерек құжатпен расталды"}))
+        status(
+            json!({"status": "refused", "reason": "value_confirmed_by_document",
+                      "answer": "Дерек құжатпен расталды"}),
+        )
         .await,
     )
     .await;
     assert_eq!(r["status"], "refused");
-    problem(status(json!({"status": "answered"})).await, 409, "request_wrong_status").await;
+    problem(
+        status(json!({"status": "answered"})).await,
+        409,
+        "request_wrong_status",
+    )
+    .await;
     // The subject sees it.
     let mine = ok_json(cab_get(&app, &token, &format!("/cabinet/requests/{id}")).await).await;
     assert_eq!(mine["status"], "refused");
@@ -562,7 +651,12 @@ async fn c7_1_one_subject_never_reaches_anothers_data(backend: Backend) {
     )
     .await;
     problem(
-        cab_get(&app, &tb, "/cabinet/requests/00000000-0000-7000-8000-000000000000").await,
+        cab_get(
+            &app,
+            &tb,
+            "/cabinet/requests/00000000-0000-7000-8000-000000000000",
+        )
+        .await,
         404,
         "record_not_found",
     )
@@ -648,7 +742,14 @@ async fn c7_1c_c7_1d_consents_from_the_cabinet(backend: Backend) {
     .await;
     assert_eq!(res.status(), 201);
     let d = ok_json(
-        cab_send(&app, reqwest::Method::POST, &token, "/cabinet/withdrawal?lang=ru", &json!({})).await,
+        cab_send(
+            &app,
+            reqwest::Method::POST,
+            &token,
+            "/cabinet/withdrawal?lang=ru",
+            &json!({}),
+        )
+        .await,
     )
     .await;
     assert_eq!(d["outcome"], "refused");
@@ -662,11 +763,15 @@ async fn c7_1b_cookie_session_needs_csrf(backend: Backend) {
     publish(&app).await;
     let site = site_key(&app).await;
     apply(&app, &site, KNOWN.body(false)).await;
-    let c: Value = post_json(&app, "/cabinet/login/code", &json!({"phone": KNOWN.phone_typed}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let c: Value = post_json(
+        &app,
+        "/cabinet/login/code",
+        &json!({"phone": KNOWN.phone_typed}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let code = code_for(&app, KNOWN.phone_e164).await;
     let res = post_json(
         &app,
@@ -676,7 +781,11 @@ async fn c7_1b_cookie_session_needs_csrf(backend: Backend) {
     .await;
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.starts_with("__Host-derbes_cabinet=drc_"));
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Secure"));
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Secure")
+    );
     let s: Value = res.json().await.unwrap();
     let pair = cookie.split(';').next().unwrap().to_string();
     let get = app
@@ -723,7 +832,10 @@ async fn c4_1_no_phone_code_or_iin_in_cabinet_logs(backend: Backend) {
         &app,
         &site,
         values(vec![
-            value("full_name", json!({"surname": "Серікбаева", "given": "Дана"})),
+            value(
+                "full_name",
+                json!({"surname": "Серікбаева", "given": "Дана"}),
+            ),
             value("iin", json!(LOG_IIN)),
             value("mobile_phone", json!(LOG_PHONE_TYPED)),
         ]),
@@ -734,14 +846,39 @@ async fn c4_1_no_phone_code_or_iin_in_cabinet_logs(backend: Backend) {
     let _ = cab_get(&app, &token, "/cabinet/me").await;
     let _ = cab_get(&app, &token, "/cabinet/export.pdf").await;
     // Failures too: a wrong code, an unknown phone, a bad phone.
-    let _ = post_json(&app, "/cabinet/login/verify", &json!({"challenge_id": "x", "code": "123456"})).await;
-    let _ = post_json(&app, "/cabinet/login/code", &json!({"phone": "+7 705 431 77 30"})).await;
-    let _ = post_json(&app, "/cabinet/login/code", &json!({"phone": "705-431-77-29-99"})).await;
+    let _ = post_json(
+        &app,
+        "/cabinet/login/verify",
+        &json!({"challenge_id": "x", "code": "123456"}),
+    )
+    .await;
+    let _ = post_json(
+        &app,
+        "/cabinet/login/code",
+        &json!({"phone": "+7 705 431 77 30"}),
+    )
+    .await;
+    let _ = post_json(
+        &app,
+        "/cabinet/login/code",
+        &json!({"phone": "705-431-77-29-99"}),
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let log = logs().contents();
-    assert!(log.contains("/cabinet/login/code"), "the requests were logged (by route)");
+    assert!(
+        log.contains("/cabinet/login/code"),
+        "the requests were logged (by route)"
+    );
     let digits: String = LOG_PHONE.chars().filter(char::is_ascii_digit).collect();
-    for needle in [LOG_PHONE, &digits[1..], "431-77-29", LOG_IIN, &token, "7054317730"] {
+    for needle in [
+        LOG_PHONE,
+        &digits[1..],
+        "431-77-29",
+        LOG_IIN,
+        &token,
+        "7054317730",
+    ] {
         assert!(!log.contains(needle), "{needle} leaked into the log");
     }
     // The code is 6 digits: look for it next to the words of a message, not by itself.
