@@ -421,6 +421,54 @@ pub struct PurposeDef {
     pub description: Option<Names>,
     /// The only categories this purpose may read, write or transfer (non-empty).
     pub categories: BTreeSet<CategoryCode>,
+    /// Whether accesses under this purpose are shown to the subject (7.1a). `false` only
+    /// where a law forbids telling the subject — `financial_monitoring` (L-TIPPING-OFF:
+    /// reports to the financial-monitoring authority are never revealed).
+    pub subject_visible: bool,
+}
+
+/// What a retention period is counted from (L-RETENTION-AML, L-RETENTION-OTHER, L-CB-CONSENT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionFrom {
+    /// The end of the business relationship: the last contract fulfilled (repaid, written
+    /// off, assigned); with no contract, the subject's last application.
+    RelationshipEnd,
+    /// When the value was obtained.
+    Collection,
+    /// The subject's latest consent decision.
+    Consent,
+}
+
+impl RetentionFrom {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetentionFrom::RelationshipEnd => "relationship_end",
+            RetentionFrom::Collection => "collection",
+            RetentionFrom::Consent => "consent",
+        }
+    }
+}
+
+/// A retention rule (7.1a "processing periods including storage periods"; L-DESTRUCTION):
+/// the categories it keeps, for how long, counted from what, on which legal ground.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetentionRule {
+    /// Stable code.
+    pub code: String,
+    /// Years kept (1..=75).
+    pub years: u32,
+    /// What the period is counted from.
+    pub from: RetentionFrom,
+    /// The law or policy clause the period comes from (e.g. `AML Law 191-IV Art. 11 p.4`).
+    pub law: String,
+    /// Spec row(s) (e.g. `L-RETENTION-AML`).
+    pub clause: String,
+    /// Display names.
+    pub name: Names,
+    /// The categories it keeps.
+    pub categories: BTreeSet<CategoryCode>,
 }
 
 /// A bank by its 3-digit IBAN bank code.
@@ -567,6 +615,20 @@ pub enum RegistryError {
         /// The language.
         lang: &'static str,
     },
+    /// A retention rule is malformed (`reason`: `code`, `years`, `law`, `categories`).
+    #[error("retention rule \"{rule}\" is invalid: {reason}")]
+    BadRetention {
+        /// The rule's code.
+        rule: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A category has no retention rule (checked at server start-up).
+    #[error("category \"{category}\" has no retention rule")]
+    NoRetention {
+        /// The category's code.
+        category: String,
+    },
     /// A bank code that is not 3 digits.
     #[error("bank code \"{code}\" is invalid: must be 3 digits")]
     BadBankCode {
@@ -606,6 +668,8 @@ impl RegistryError {
             RegistryError::EmptyName { .. } => "registry_empty_name",
             RegistryError::BadBankCode { .. } => "registry_bad_bank_code",
             RegistryError::BadBic { .. } => "registry_bad_bic",
+            RegistryError::BadRetention { .. } => "registry_bad_retention",
+            RegistryError::NoRetention { .. } => "registry_no_retention",
         }
     }
 }
@@ -620,6 +684,8 @@ struct RawRegistry {
     purpose: Vec<RawPurpose>,
     #[serde(default)]
     bank: Vec<RawBank>,
+    #[serde(default)]
+    retention: Vec<RawRetention>,
 }
 
 #[derive(Deserialize)]
@@ -653,6 +719,24 @@ struct RawPurpose {
     name: Names,
     #[serde(default)]
     description: Option<Names>,
+    categories: Vec<String>,
+    #[serde(default = "yes")]
+    subject_visible: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    code: String,
+    years: u32,
+    from: RetentionFrom,
+    law: String,
+    clause: String,
+    name: Names,
     categories: Vec<String>,
 }
 
@@ -696,6 +780,7 @@ pub struct Registry {
     categories: BTreeMap<CategoryCode, CategoryDef>,
     purposes: BTreeMap<PurposeCode, PurposeDef>,
     banks: BTreeMap<String, Bank>,
+    retention: Vec<RetentionRule>,
 }
 
 impl Registry {
@@ -827,6 +912,7 @@ impl Registry {
                     name: p.name,
                     description: p.description,
                     categories: cats,
+                    subject_visible: p.subject_visible,
                 },
             );
         }
@@ -862,11 +948,60 @@ impl Registry {
             );
         }
 
+        let mut retention: Vec<RetentionRule> = Vec::new();
+        for r in raw.retention {
+            if !valid_code(&r.code) || retention.iter().any(|x| x.code == r.code) {
+                return Err(RegistryError::BadRetention {
+                    rule: r.code,
+                    reason: "code",
+                });
+            }
+            if r.years == 0 || r.years > 75 {
+                return Err(RegistryError::BadRetention {
+                    rule: r.code,
+                    reason: "years",
+                });
+            }
+            if r.law.trim().is_empty() || r.clause.trim().is_empty() {
+                return Err(RegistryError::BadRetention {
+                    rule: r.code,
+                    reason: "law",
+                });
+            }
+            check_names(&r.name, || format!("retention \"{}\"", r.code), "name")?;
+            if r.categories.is_empty() {
+                return Err(RegistryError::BadRetention {
+                    rule: r.code,
+                    reason: "categories",
+                });
+            }
+            let mut cats = BTreeSet::new();
+            for name in &r.categories {
+                let Some((known, _)) = categories.get_key_value(name.as_str()) else {
+                    return Err(RegistryError::UnknownCategory {
+                        purpose: format!("retention:{}", r.code),
+                        category: name.clone(),
+                    });
+                };
+                cats.insert(known.clone());
+            }
+            retention.push(RetentionRule {
+                code: r.code,
+                years: r.years,
+                from: r.from,
+                law: r.law,
+                clause: r.clause,
+                name: r.name,
+                categories: cats,
+            });
+        }
+
         Ok(Registry {
             version: raw.version,
             categories,
             purposes,
             banks,
+            retention,
         })
     }
 
@@ -928,6 +1063,34 @@ impl Registry {
     /// The bank an IBAN belongs to, if it is in the table.
     pub fn bank_for(&self, iban: &Iban) -> Option<&Bank> {
         self.bank(iban.bank_code())
+    }
+
+    /// The retention rules (7.1a, L-DESTRUCTION).
+    pub fn retention(&self) -> &[RetentionRule] {
+        &self.retention
+    }
+
+    /// The retention rules that keep `category`.
+    pub fn retention_for(&self, category: &str) -> impl Iterator<Item = &RetentionRule> + '_ {
+        let category = category.to_owned();
+        self.retention
+            .iter()
+            .filter(move |r| r.categories.contains(category.as_str()))
+    }
+
+    /// Start-up check of the server (7.1a): every category has a retention rule, so the
+    /// cabinet can always say how long a value is kept and when it will be destroyed.
+    pub fn check_retention_complete(&self) -> Result<(), RegistryError> {
+        match self
+            .categories
+            .keys()
+            .find(|c| self.retention_for(c.as_str()).next().is_none())
+        {
+            Some(c) => Err(RegistryError::NoRetention {
+                category: c.to_string(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The blind-indexed categories.

@@ -120,6 +120,8 @@ enum Only {
     Ingest,
     Reads,
     Creates,
+    /// The personal cabinet: "my data" and the JSON export (7.1a, 7.1b).
+    Cabinet,
 }
 
 /// Run the benchmarks.
@@ -140,6 +142,13 @@ pub async fn run(_common: &Common, args: BenchArgs) -> Result<(), AnyError> {
 }
 
 async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
+    if args.only == Some(Only::Cabinet) {
+        let rows = crate::bench_cabinet::run(&scratch.dir).await?;
+        if args.markdown {
+            println!("\n| cabinet (50 values, 20 consents, 1,000 audit entries) | p50 ms | p99 ms |\n|---|---|---|\n{rows}");
+        }
+        return Ok(());
+    }
     let machine = Machine::probe(&scratch.dir).await;
     println!(
         "derbes bench {} — SQLite, {} (UTC)",

@@ -9,6 +9,8 @@ mod access;
 mod app;
 mod audit;
 mod bench;
+mod bench_cabinet;
+mod cabinet_cli;
 mod consent_cli;
 
 /// The process's allocator: mimalloc. A create or read allocates many small, short-lived
@@ -81,6 +83,8 @@ enum Command {
         smtp: notices::SmtpArgs,
         #[command(flatten)]
         access: access::AccessArgs,
+        #[command(flatten)]
+        cabinet: cabinet_cli::CabinetArgs,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -281,6 +285,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             application_ttl_hours,
             smtp,
             access,
+            cabinet,
         } => {
             serve(
                 &common,
@@ -293,6 +298,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
                     application_ttl_hours,
                     smtp,
                     access,
+                    cabinet,
                 },
             )
             .await
@@ -361,6 +367,7 @@ struct ServeOptions {
     application_ttl_hours: u32,
     smtp: notices::SmtpArgs,
     access: access::AccessArgs,
+    cabinet: cabinet_cli::CabinetArgs,
 }
 
 async fn serve(
@@ -376,12 +383,15 @@ async fn serve(
         application_ttl_hours,
         smtp,
         access: access_args,
+        cabinet: cabinet_args,
     } = options;
     let access_args = &access_args;
     let smtp_settings = smtp.settings()?;
     let opened = app::open(common, create).await?;
     let staff = employees::open(&opened, employee_args).await?;
     let vault = opened.vault;
+    // 7.1a: the cabinet must be able to say how long every category is kept.
+    vault.registry().check_retention_complete()?;
     let (signer, created_signer) = app::load_audit_signer(common, true)?;
     if created_signer {
         println!(
@@ -445,6 +455,10 @@ async fn serve(
         .with_employees(staff.clone())
         .with_access(access_control)
         .with_incidents(incidents.clone());
+    let state = match cabinet_args.cabinet(consent.clone())? {
+        Some(cabinet) => state.with_cabinet(cabinet),
+        None => state,
+    };
     // Unfinished applications leave nothing behind once their time runs out (6.2).
     let purger = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));

@@ -7,6 +7,8 @@
 #[path = "api/support.rs"]
 mod support;
 
+#[path = "api/cabinet.rs"]
+mod cabinet;
 #[path = "api/concurrency.rs"]
 mod concurrency;
 #[path = "api/consent.rs"]

@@ -559,6 +559,7 @@ impl Employees {
             }
             Actor::System(_) => "system".to_string(),
             Actor::ApiKey { .. } => "api_key".to_string(),
+            Actor::Subject { .. } => "subject".to_string(),
         }
     }
 
@@ -573,7 +574,7 @@ impl Employees {
         let allowed = match by {
             Actor::System(_) => true,
             Actor::Employee { role, .. } => self.inner.roles.role(role).is_some_and(need),
-            Actor::ApiKey { .. } => false,
+            Actor::ApiKey { .. } | Actor::Subject { .. } => false,
         };
         let rule = self.role_rule(by);
         if allowed {

@@ -157,6 +157,12 @@ pub enum ServiceError {
     /// The access policy did not load; the policy in force is unchanged.
     #[error("access policy rejected: {0}")]
     AccessPolicyRejected(String),
+    /// Too many one-time codes asked for one phone or from one address (7.1b); try later.
+    #[error("too many requests; try again later")]
+    RateLimited,
+    /// A subject request's status does not allow the change (e.g. answering a refused one).
+    #[error("the request is {0}")]
+    RequestWrongStatus(String),
 }
 
 impl ServiceError {
@@ -204,6 +210,8 @@ impl ServiceError {
             ServiceError::InvalidNote => "invalid_note",
             ServiceError::AccessPolicyRejected(_) => "access_policy_rejected",
             ServiceError::AccessDenied { .. } => "access_denied",
+            ServiceError::RateLimited => "rate_limited",
+            ServiceError::RequestWrongStatus(_) => "request_wrong_status",
         }
     }
 }

@@ -12,6 +12,7 @@
 pub mod apikeys;
 pub mod audit;
 pub mod batcher;
+pub mod cabinet;
 pub mod consent;
 pub mod consent_service;
 pub mod employees;
@@ -19,6 +20,8 @@ pub mod error;
 pub mod guard;
 pub mod incidents;
 pub mod model;
+pub mod report;
+pub mod sms;
 pub mod totp;
 pub mod vault;
 

@@ -34,7 +34,17 @@ pub enum Actor {
         /// (clause 4.3); the vault re-checks its dates against its own clock.
         undertaking: Option<UndertakingTerm>,
     },
+    /// A borrower in their personal cabinet (7.1a–d), by a subject session bound to their
+    /// own pseudonymous id: the cabinet service only ever acts on this id.
+    Subject {
+        /// The subject's pseudonymous id.
+        id: Uuid,
+    },
 }
+
+/// The purposes a subject's own calls name: access to the cabinet (`identification`) and
+/// the exercise of their rights (`requests`: L-RIGHTS, PD Law Art. 24).
+pub const SUBJECT_PURPOSES: &[&str] = &["identification", "requests"];
 
 /// The dates of a confidentiality undertaking (clause 4.3): in force on Almaty calendar days
 /// `signed_on ≤ day < expires_on`.
@@ -61,6 +71,7 @@ impl Actor {
             Actor::ApiKey { id, .. } => format!("api_key:{id}"),
             Actor::System(name) => format!("system:{name}"),
             Actor::Employee { id, .. } => format!("employee:{id}"),
+            Actor::Subject { id } => format!("subject:{id}"),
         }
     }
 
@@ -69,7 +80,7 @@ impl Actor {
     /// undertaking in force.
     pub fn may_access_personal_data(&self, now: DateTime<Utc>) -> bool {
         match self {
-            Actor::ApiKey { .. } | Actor::System(_) => true,
+            Actor::ApiKey { .. } | Actor::System(_) | Actor::Subject { .. } => true,
             Actor::Employee { undertaking, .. } => undertaking.is_some_and(|u| u.in_force(now)),
         }
     }
@@ -80,6 +91,7 @@ impl Actor {
             Actor::ApiKey { purposes, .. } => purposes.iter().any(|p| p == purpose),
             Actor::System(_) => true,
             Actor::Employee { purposes, .. } => purposes.iter().any(|p| p == purpose),
+            Actor::Subject { .. } => SUBJECT_PURPOSES.contains(&purpose),
         }
     }
 }

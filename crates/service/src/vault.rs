@@ -1209,6 +1209,23 @@ impl Vault {
         Ok(out)
     }
 
+    /// Every current value of a loaded subject, decrypted — for the subject's own access
+    /// (7.1a, L-RIGHTS: the subject may see all their data), not through a purpose's map.
+    /// Only the cabinet calls it, for the session's own subject, and audits the read.
+    pub(crate) fn all_values_for_subject(
+        &self,
+        loaded: &SubjectWithValues,
+    ) -> Result<Vec<ValueView>, ServiceError> {
+        let dek = self.unwrap(&loaded.0)?;
+        let mut out = loaded
+            .1
+            .iter()
+            .map(|r| value_view(&dek, &loaded.0.id, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.category.cmp(&b.category));
+        Ok(out)
+    }
+
     /// Shut down the group-commit writer after pending commits.
     pub async fn shutdown(&self) {
         if let Some(f) = &self.inner.follower {

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod backend;
+pub mod cabinet;
 pub mod consent;
 pub mod employees;
 mod incidents;
@@ -27,6 +28,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 pub use backend::{PgStore, SqliteStore};
+pub use cabinet::CabinetStore;
 pub use consent::ConsentStore;
 pub use employees::{
     EmployeeRecord, EmployeeStore, SessionRecord, ThrottleRecord, TrainingRecord, UndertakingRecord,
@@ -244,7 +246,7 @@ pub type SubjectWithValues = (SubjectRecord, Vec<ValueRecord>);
 /// The persistence interface. Both implementations pass the same test-suite.
 #[async_trait]
 pub trait Store:
-    ConsentStore + EmployeeStore + NoticeStore + IncidentStore + Send + Sync + 'static
+    ConsentStore + EmployeeStore + NoticeStore + IncidentStore + CabinetStore + Send + Sync + 'static
 {
     /// Which engine this is.
     fn backend(&self) -> Backend;

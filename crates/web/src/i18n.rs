@@ -71,6 +71,8 @@ pub const PROBLEM_CODES: &[&str] = &[
     "invalid_incident_status",
     "invalid_note",
     "access_policy_rejected",
+    "rate_limited",
+    "request_wrong_status",
     // web
     "malformed_json",
     "body_too_large",

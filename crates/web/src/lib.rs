@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod cabinet;
 pub mod employees;
 pub mod i18n;
 pub mod notices;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub incidents: Option<derbes_service::incidents::Incidents>,
     /// Server-rendered pages: texts and options.
     pub pages: pages::PagesState,
+    /// The personal cabinet (7.1a–d); absent: cabinet routes answer 503.
+    pub cabinet: Option<derbes_service::cabinet::Cabinet>,
 }
 
 /// Why the application state could not be built.
@@ -83,6 +86,7 @@ impl AppState {
             access: None,
             incidents: None,
             pages: pages::PagesState::load(pages::PageOptions::default())?,
+            cabinet: None,
         })
     }
 
@@ -95,6 +99,12 @@ impl AppState {
     /// Use this consent service (an operator's calendar file, settings).
     pub fn with_consent(mut self, consent: ConsentService) -> AppState {
         self.consent = consent;
+        self
+    }
+
+    /// Serve the personal cabinet and the staff API of subjects' requests.
+    pub fn with_cabinet(mut self, cabinet: derbes_service::cabinet::Cabinet) -> AppState {
+        self.cabinet = Some(cabinet);
         self
     }
 
@@ -155,7 +165,11 @@ impl AppState {
         employees::record_training,
         notices::jobs, notices::job,
         security::list_incidents, security::get_incident, security::acknowledge_incident,
-        security::close_incident, security::note_incident, security::reload_access
+        security::close_incident, security::note_incident, security::reload_access,
+        cabinet::request_code, cabinet::verify_code, cabinet::logout, cabinet::me,
+        cabinet::export_json, cabinet::export_pdf, cabinet::exports, cabinet::my_requests,
+        cabinet::file_request, cabinet::my_request, cabinet::consents, cabinet::set_publication,
+        cabinet::withdraw, cabinet::staff_list, cabinet::staff_get, cabinet::staff_update
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -168,6 +182,8 @@ impl AppState {
         (name = "loans", description = "Loan applications, offers and contracts reported by the loan system (2.1, 7.1c)"),
         (name = "employees", description = "Employee login (password + TOTP), sessions, accounts, undertakings (4.3) and trainings (5.4)"),
         (name = "notices", description = "Policy-change notices by e-mail: jobs, progress, summary (9.2)"),
+        (name = "cabinet", description = "The borrower's personal cabinet: login by phone + one-time code, my data, exports, requests, consents (7.1a-d, 5.4)"),
+        (name = "subject-requests", description = "Subjects' requests for staff, with legal deadlines in working days (L-RIGHTS-DEADLINES)"),
         (name = "service", description = "Operations")
     )
 )]
@@ -200,6 +216,20 @@ impl utoipa::Modify for SecurityAddon {
                         "An employee session token (`drs_…`) from `POST /api/v1/auth/totp`, as \
                          a bearer token or in the `__Host-derbes_session` cookie (then \
                          state-changing requests also need the `X-CSRF-Token` header).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cabinet",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A subject's cabinet session token (`drc_…`) from `POST \
+                         /api/v1/cabinet/login/verify`, as a bearer token or in the \
+                         `__Host-derbes_cabinet` cookie (then state-changing requests also need \
+                         the `X-CSRF-Token` header).",
                     ))
                     .build(),
             ),
@@ -319,6 +349,27 @@ pub fn router(state: AppState) -> Router {
         .route("/incidents/{id}/close", post(security::close_incident))
         .route("/incidents/{id}/notes", post(security::note_incident))
         .route("/access/reload", post(security::reload_access))
+        .route("/cabinet/login/code", post(cabinet::request_code))
+        .route("/cabinet/login/verify", post(cabinet::verify_code))
+        .route("/cabinet/logout", post(cabinet::logout))
+        .route("/cabinet/me", get(cabinet::me))
+        .route("/cabinet/export.json", get(cabinet::export_json))
+        .route("/cabinet/export.pdf", get(cabinet::export_pdf))
+        .route("/cabinet/exports", get(cabinet::exports))
+        .route(
+            "/cabinet/requests",
+            get(cabinet::my_requests).post(cabinet::file_request),
+        )
+        .route("/cabinet/requests/{id}", get(cabinet::my_request))
+        .route("/cabinet/consents", get(cabinet::consents))
+        .route(
+            "/cabinet/consents/publication",
+            put(cabinet::set_publication),
+        )
+        .route("/cabinet/withdrawal", post(cabinet::withdraw))
+        .route("/subject-requests", get(cabinet::staff_list))
+        .route("/subject-requests/{id}", get(cabinet::staff_get))
+        .route("/subject-requests/{id}/status", post(cabinet::staff_update))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -172,6 +172,8 @@ pub fn service_status(e: &ServiceError) -> StatusCode {
         | ServiceError::RecordExists
         | ServiceError::ApplicationClosed => StatusCode::CONFLICT,
         ServiceError::PolicyNotFound | ServiceError::RecordNotFound => StatusCode::NOT_FOUND,
+        ServiceError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::RequestWrongStatus(_) => StatusCode::CONFLICT,
     }
 }
 
@@ -235,7 +237,7 @@ impl IntoResponse for ApiError {
                     ServiceError::AccessDenied { rule, categories } => {
                         (vec![("rule", rule)], Vec::new(), categories)
                     }
-                    ServiceError::IncidentWrongStatus(s) => {
+                    ServiceError::IncidentWrongStatus(s) | ServiceError::RequestWrongStatus(s) => {
                         (vec![("status", s)], Vec::new(), Vec::new())
                     }
                     // The policy checker's message names rules, codes and lines, never data.

@@ -62,6 +62,8 @@ pub struct TestApp {
     pub db: FreshDb,
     /// The vault the server runs on (for making more API keys).
     pub vault: Vault,
+    /// Every SMS the cabinet sent (7.1b).
+    pub sms: derbes_service::sms::MemorySmsSink,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -94,6 +96,13 @@ pub async fn spawn_app_with(backend: Backend, purposes: &[&str]) -> TestApp {
         .await
         .expect("vault");
     let state = derbes_web::AppState::new(vault.clone()).expect("message catalog");
+    let sms = derbes_service::sms::MemorySmsSink::new();
+    let cabinet = derbes_service::cabinet::Cabinet::new(
+        state.consent.clone(),
+        Arc::new(sms.clone()),
+        derbes_service::cabinet::CabinetSettings::default(),
+    );
+    let state = state.with_cabinet(cabinet);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -107,6 +116,7 @@ pub async fn spawn_app_with(backend: Backend, purposes: &[&str]) -> TestApp {
         token: String::new(),
         db,
         vault,
+        sms,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -132,6 +132,12 @@ problem-invalid-note-detail = Жазба басқару таңбаларынсы
 problem-access-policy-rejected-title = Қол жеткізу саясаты қабылданбады
 problem-access-policy-rejected-detail = Қол жеткізу саясатының файлы күшіне енгізілмеді; бұрынғы саясат қолданыста қалады. Себебі: ({ $reason }).
 
+problem-rate-limited-title = Сұраныстар тым көп
+problem-rate-limited-detail = Осы нөмірге немесе осы мекенжайдан кіру кодтары тым көп сұралды. Кейінірек қайталап көріңіз.
+
+problem-request-wrong-status-title = Өтініштің мәртебесі бұл әрекетке жол бермейді
+problem-request-wrong-status-detail = Өтініш «{ $status }» мәртебесінде: өтініш «алынды» мәртебесінен «жұмыста» мәртебесіне, содан кейін бір рет «жауап берілді», «орындалды» немесе «бас тартылды» мәртебесіне өтеді.
+
 ## Problems raised by the web layer
 
 problem-malformed-json-title = JSON қате жазылған

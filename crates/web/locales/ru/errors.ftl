@@ -130,6 +130,12 @@ problem-invalid-note-detail = Заметка должна содержать о�
 problem-access-policy-rejected-title = Политика доступа отклонена
 problem-access-policy-rejected-detail = Файл политики доступа не введён в действие; продолжает действовать прежняя политика. Причина: ({ $reason }).
 
+problem-rate-limited-title = Слишком много запросов
+problem-rate-limited-detail = Для этого номера или с этого адреса запрошено слишком много кодов входа. Повторите попытку позже.
+
+problem-request-wrong-status-title = Статус обращения не позволяет это действие
+problem-request-wrong-status-detail = Обращение в статусе «{ $status }»: обращение переходит из «получено» в «в работе», затем один раз в «отвечено», «исполнено» или «отказано».
+
 ## Problems raised by the web layer
 
 problem-malformed-json-title = Некорректный JSON
