@@ -381,7 +381,7 @@ impl RequestStatus {
     }
 
     /// Statuses a request may move to this one from.
-    fn statuses_before(self) -> &'static [&'static str] {
+    fn allowed_predecessors(self) -> &'static [&'static str] {
         match self {
             RequestStatus::Received => &[],
             RequestStatus::InProgress => &["received"],
@@ -1686,7 +1686,7 @@ impl Cabinet {
                     status: input.status.as_str().to_string(),
                     from: input
                         .status
-                        .statuses_before()
+                        .allowed_predecessors()
                         .iter()
                         .map(|s| s.to_string())
                         .collect(),
