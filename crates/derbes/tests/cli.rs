@@ -619,7 +619,7 @@ fn c1_1_registry_check_valid_and_broken() {
     let out = run(cmd);
     assert!(out.ok, "{out:?}");
     assert!(out.stdout.contains("is valid"), "{out:?}");
-    assert!(out.stdout.contains("27 purposes"), "{out:?}");
+    assert!(out.stdout.contains("28 purposes"), "{out:?}");
 
     let mut cmd = derbes(&data);
     cmd.args(["registry", "export"]);

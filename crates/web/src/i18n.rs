@@ -482,6 +482,7 @@ mod tests {
             ("reason", "bad_reference".to_owned()),
             ("field", "display_name".to_owned()),
             ("status", "closed".to_owned()),
+            ("rule", "c5_3_collector_iin_masked".to_owned()),
             (
                 "reason",
                 "policy \"r1\" names unknown category \"e_mail\"".to_owned(),
