@@ -67,6 +67,22 @@ impl AccessGuard {
     }
 }
 
+impl AccessGuard {
+    /// A guard with the working hours of the embedded detection rules and the embedded
+    /// Kazakhstan calendar (what `derbes serve` runs without `--detection-rules`).
+    pub fn with_embedded_hours(
+        control: Arc<AccessControl>,
+        incidents: Option<Incidents>,
+    ) -> Result<AccessGuard, String> {
+        let cfg = derbes_access::DetectionConfig::embedded().map_err(|e| e.to_string())?;
+        let calendar =
+            derbes_core::calendar::WorkCalendar::embedded_kz().map_err(|e| e.to_string())?;
+        let hours =
+            WorkingHours::new(cfg.start, cfg.end, Arc::new(calendar)).map_err(|e| e.to_string())?;
+        Ok(AccessGuard::new(control, hours, incidents))
+    }
+}
+
 /// The access policy's decisions for one employee call on one subject, by category.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Decisions {
@@ -207,6 +223,35 @@ impl Vault {
         }
     }
 
+    /// Admit a call on one category of one subject: the category exists, the purpose and
+    /// minimisation checks (1.1, 3.2), the access policy for an employee (4.1, 5.3) and the
+    /// consent gate (L-PURPOSE); refusals are audited as `action`.
+    pub(crate) async fn admit_one(
+        &self,
+        call: &Call,
+        id: Uuid,
+        category: &str,
+        action: Action,
+        reveal: bool,
+        scope: Scope,
+    ) -> Result<Option<Decisions>, ServiceError> {
+        if self.inner.registry.category(category).is_none() {
+            return Err(crate::vault::unknown_category(category));
+        }
+        if let Err(e) = self.authorize(call, [category]) {
+            return Err(self.denied(call, action, Some(id), e).await);
+        }
+        let decisions = match self
+            .employee_decisions(call, id, [category], reveal, scope)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => return Err(self.denied(call, action, Some(id), e).await),
+        };
+        self.consent_gate(call, action, id).await?;
+        Ok(decisions)
+    }
+
     /// Whether any contract of the subject is overdue (the `contract_overdue` condition).
     async fn contract_overdue(&self, id: Uuid) -> Result<bool, ServiceError> {
         let contracts = self.inner.store.contracts_of(id.as_bytes()).await?;
@@ -296,20 +341,9 @@ impl Vault {
         id: Uuid,
         category: &str,
     ) -> Result<ValueView, ServiceError> {
-        if self.inner.registry.category(category).is_none() {
-            return Err(crate::vault::unknown_category(category));
-        }
-        if let Err(e) = self.authorize(call, [category]) {
-            return Err(self.denied(call, Action::READ, Some(id), e).await);
-        }
-        let decisions = match self
-            .employee_decisions(call, id, [category], true, Scope::Clear)
-            .await
-        {
-            Ok(d) => d,
-            Err(e) => return Err(self.denied(call, Action::READ, Some(id), e).await),
-        };
-        self.consent_gate(call, Action::READ, id).await?;
+        let decisions = self
+            .admit_one(call, id, category, Action::READ, true, Scope::Clear)
+            .await?;
         let sid = *id.as_bytes();
         let (subject, values) = self
             .inner

@@ -847,20 +847,9 @@ impl Vault {
         id: Uuid,
         category: &str,
     ) -> Result<Vec<ValueView>, ServiceError> {
-        if self.inner.registry.category(category).is_none() {
-            return Err(unknown_category(category));
-        }
-        if let Err(e) = self.authorize(call, [category]) {
-            return Err(self.denied(call, Action::READ, Some(id), e).await);
-        }
-        let decisions = match self
-            .employee_decisions(call, id, [category], false, Scope::Exact)
-            .await
-        {
-            Ok(d) => d,
-            Err(e) => return Err(self.denied(call, Action::READ, Some(id), e).await),
-        };
-        self.consent_gate(call, Action::READ, id).await?;
+        let decisions = self
+            .admit_one(call, id, category, Action::READ, false, Scope::Exact)
+            .await?;
         let sid = *id.as_bytes();
         let subject = self
             .inner
@@ -898,19 +887,8 @@ impl Vault {
         category: &str,
         input: VerificationInput,
     ) -> Result<Verification, ServiceError> {
-        if self.inner.registry.category(category).is_none() {
-            return Err(unknown_category(category));
-        }
-        if let Err(e) = self.authorize(call, [category]) {
-            return Err(self.denied(call, Action::VERIFY, Some(id), e).await);
-        }
-        if let Err(e) = self
-            .employee_decisions(call, id, [category], false, Scope::Clear)
-            .await
-        {
-            return Err(self.denied(call, Action::VERIFY, Some(id), e).await);
-        }
-        self.consent_gate(call, Action::VERIFY, id).await?;
+        self.admit_one(call, id, category, Action::VERIFY, false, Scope::Clear)
+            .await?;
         let problem = |code: &str, detail: &str| {
             ServiceError::InvalidValues(vec![FieldProblem {
                 item: None,

@@ -68,13 +68,9 @@ async fn envs() -> Vec<Env> {
         .unwrap();
         // Employee reads pass the embedded access policy, as under `derbes serve` (4.1).
         let access = Arc::new(derbes_access::AccessControl::open(None, registry.clone()).unwrap());
-        let hours = derbes_access::WorkingHours::new(
-            chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-            chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
-            Arc::new(derbes_core::calendar::WorkCalendar::embedded_kz().unwrap()),
-        )
-        .unwrap();
-        assert!(vault.install_access_guard(derbes_service::AccessGuard::new(access, hours, None)));
+        assert!(vault.install_access_guard(
+            derbes_service::AccessGuard::with_embedded_hours(access, None).unwrap()
+        ));
         let emp = Employees::open(db.store.clone(), keys, roles, clock.clone(), options())
             .await
             .unwrap();

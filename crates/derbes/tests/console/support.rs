@@ -100,17 +100,10 @@ pub async fn spawn_console(db: Db) -> ConsoleApp {
     let incidents = Incidents::new(fresh.store.clone(), clock.clone());
     // As `derbes serve`: employee reads pass the access policy inside the vault (4.1, 5.3),
     // within the embedded detection rules' working hours.
-    let hours = derbes_access::WorkingHours::new(
-        derbes_access::DetectionConfig::embedded().unwrap().start,
-        derbes_access::DetectionConfig::embedded().unwrap().end,
-        Arc::new(derbes_core::calendar::WorkCalendar::embedded_kz().unwrap()),
-    )
-    .unwrap();
-    assert!(vault.install_access_guard(derbes_service::AccessGuard::new(
-        access.clone(),
-        hours,
-        Some(incidents.clone()),
-    )));
+    assert!(vault.install_access_guard(
+        derbes_service::AccessGuard::with_embedded_hours(access.clone(), Some(incidents.clone()))
+            .unwrap()
+    ));
     let state = derbes_web::AppState::new(vault.clone())
         .unwrap()
         .with_employees(emp.clone())
