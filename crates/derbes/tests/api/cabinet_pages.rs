@@ -303,7 +303,7 @@ async fn c7_1c_cabinet_pages_withdrawal_refused_while_loan_open_then_kazakh(back
     assert_eq!(p.status, 200);
     assert!(
         p.body
-            .contains("class=\"notice\" role=\"status\" id=\"notice\""),
+            .contains("class=\"note\" role=\"status\" id=\"notice\""),
         "{}",
         p.body
     );
