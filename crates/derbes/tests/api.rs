@@ -9,6 +9,8 @@ mod support;
 
 #[path = "api/cabinet.rs"]
 mod cabinet;
+#[path = "api/cabinet_pages.rs"]
+mod cabinet_pages;
 #[path = "api/concurrency.rs"]
 mod concurrency;
 #[path = "api/consent.rs"]

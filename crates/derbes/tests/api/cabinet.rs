@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-async fn publish(app: &TestApp) {
+pub(crate) async fn publish(app: &TestApp) {
     let svc = ConsentService::new(
         app.vault.clone(),
         Arc::new(WorkCalendar::embedded_kz().expect("calendar")),
@@ -35,7 +35,7 @@ async fn publish(app: &TestApp) {
 }
 
 /// A subject made through the site's application with consent to policy v1; returns its id.
-async fn apply(app: &TestApp, token: &str, mut body: Value) -> String {
+pub(crate) async fn apply(app: &TestApp, token: &str, mut body: Value) -> String {
     body["consent"] = json!({
         "policy_version": 1, "lang": "kk", "channel": "web_form",
         "evidence": {"ip": "198.51.100.9", "user_agent": "TestBrowser/1.0"},
@@ -64,7 +64,7 @@ async fn apply(app: &TestApp, token: &str, mut body: Value) -> String {
     v["subject"].as_str().unwrap().to_string()
 }
 
-async fn site_key(app: &TestApp) -> String {
+pub(crate) async fn site_key(app: &TestApp) -> String {
     app.new_key("site", &["contract", "requests", "identification"])
         .await
         .1
@@ -80,7 +80,7 @@ async fn post_json(app: &TestApp, path: &str, body: &Value) -> reqwest::Response
 }
 
 /// The code last sent to `phone`, waiting for the background send.
-async fn code_for(app: &TestApp, phone: &str) -> String {
+pub(crate) async fn code_for(app: &TestApp, phone: &str) -> String {
     for _ in 0..100 {
         if let Some(c) = app.sms.last_code(phone) {
             return c;

@@ -100,7 +100,7 @@ struct CsrfField {
     csrf: String,
 }
 
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -136,6 +136,9 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     }
     let PageLang(lang) = PageLang::of(req.headers());
+    if req.uri().path().starts_with("/cabinet") {
+        return super::cabinet::guard(state, req, next).await;
+    }
     let Some(employees) = state.employees.clone() else {
         return PageError::Service(ServiceError::Unavailable).page(&state, lang, None);
     };

@@ -24,6 +24,7 @@
 //! so this also works in local tests); [`PageOptions::secure_cookies`] can drop `Secure` and
 //! the prefix for a plain-HTTP deployment behind nothing (not recommended).
 
+pub mod cabinet;
 pub mod console;
 pub mod csrf;
 pub mod texts;
@@ -157,6 +158,8 @@ pub struct Chrome {
     pub langs: Vec<LangLink>,
     /// The signed-in person, if any.
     pub user: Option<UserNav>,
+    /// A page of the borrower's cabinet (brand link and name).
+    pub cabinet: bool,
     texts: Arc<texts::PageTexts>,
 }
 
@@ -182,6 +185,7 @@ impl Chrome {
             title,
             langs,
             user: None,
+            cabinet: path.starts_with("/cabinet"),
             texts,
         }
     }
@@ -431,6 +435,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/static/derbes.css", get(stylesheet))
         .route("/lang/{code}", get(switch_language))
         .merge(console::routes())
+        .merge(cabinet::routes())
+        .route("/cabinet/{*rest}", get(not_found).post(not_found))
         .route("/console/{*rest}", get(not_found).post(not_found))
         .route("/static/{*rest}", get(not_found))
         .layer(axum::middleware::from_fn_with_state(

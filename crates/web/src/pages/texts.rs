@@ -68,6 +68,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/incident.html",
         include_str!("../../templates/console/incident.html"),
     ),
+    (
+        "cabinet/login.html",
+        include_str!("../../templates/cabinet/login.html"),
+    ),
+    (
+        "cabinet/code.html",
+        include_str!("../../templates/cabinet/code.html"),
+    ),
+    (
+        "cabinet/my_data.html",
+        include_str!("../../templates/cabinet/my_data.html"),
+    ),
 ];
 
 /// Ids the code picks at run time (not literally in a template), e.g. yes/no words.
@@ -88,6 +100,32 @@ pub const CODE_IDS: &[&str] = &[
     "source-pension-centre",
     "source-other-organisation",
     "source-automatic",
+    "cab-login-invalid",
+    "cab-code-failed",
+    "cab-years",
+    "cab-destruction-after-contract",
+    "cab-policy-version",
+    "cab-scope-policy",
+    "cab-consent-granted",
+    "cab-consent-not-granted",
+    "cab-deadline",
+    "cab-saved",
+    "basis-consent",
+    "basis-contract",
+    "basis-legal-obligation",
+    "basis-legitimate-interest",
+    "decision-granted",
+    "decision-refused",
+    "decision-withdrawn",
+    "cab-actor-employee",
+    "cab-actor-lender-system",
+    "cab-actor-subject",
+    "cab-actor-derbes",
+    "cab-status-received",
+    "cab-status-in-progress",
+    "cab-status-answered",
+    "cab-status-done",
+    "cab-status-refused",
 ];
 
 /// The page texts of all languages.
