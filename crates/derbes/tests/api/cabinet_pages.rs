@@ -334,3 +334,88 @@ async fn c7_1c_cabinet_pages_withdrawal_refused_while_loan_open_then_kazakh(back
     }
 }
 both_backends!(c7_1c_cabinet_pages_withdrawal_refused_while_loan_open_then_kazakh);
+
+async fn l_rights_deadlines_request_filed_from_the_cabinet_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app).await;
+    let site = site_key(&app).await;
+    apply(&app, &site, KNOWN.body(false)).await;
+    let mut a = Agent::new(&app);
+    a.login(KNOWN.phone_typed, KNOWN.phone_e164).await;
+    let page = a.get("/cabinet").await;
+    assert!(
+        page.body.contains("id=\"file-request\""),
+        "the request form is on the page"
+    );
+    let csrf = page.csrf();
+
+    // A correction without naming the data is refused with a translated message; nothing filed.
+    let p = a
+        .post(
+            "/cabinet/request",
+            &[
+                ("csrf", &csrf),
+                ("kind", "correction"),
+                ("category", ""),
+                ("text", "Фамилия с ошибкой"),
+            ],
+        )
+        .await;
+    assert!(p.status.is_client_error(), "{}", p.status);
+    assert!(!p.body.contains("Z-2026-"), "{}", p.body);
+
+    // A correction of the surname: numbered, with its 1-working-day deadline (L-RIGHTS-DEADLINES).
+    let p = a
+        .post(
+            "/cabinet/request",
+            &[
+                ("csrf", &csrf),
+                ("kind", "correction"),
+                ("category", "full_name"),
+                ("text", "Фамилия с ошибкой"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("id=\"notice\""), "{}", p.body);
+    assert!(p.body.contains("№ Z-2026-"), "{}", p.body);
+    // The request is listed with its status, and staff see it on the API.
+    let page = a.get("/cabinet").await;
+    assert!(page.body.contains("№ Z-2026-"), "listed on my data");
+    let (_, staff) = derbes_service::apikeys::create(
+        app.vault.store().as_ref(),
+        app.vault.registry(),
+        "dpo-desk",
+        &["requests".to_string()],
+        app.vault.now(),
+    )
+    .await
+    .unwrap();
+    let list = ok_json(
+        app.client
+            .get(app.api("/subject-requests?purpose=requests"))
+            .bearer_auth(staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(list.to_string().contains("correction"), "{list}");
+    let before = list.to_string().matches("Z-2026-").count();
+    assert_eq!(before, 1, "{list}");
+    // Without the form's CSRF token nothing is filed.
+    let p = a
+        .post(
+            "/cabinet/request",
+            &[("kind", "question"), ("text", "Что вы храните?")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let page = a.get("/cabinet").await;
+    assert_eq!(
+        page.body.matches("№ Z-2026-").count(),
+        1,
+        "nothing more was filed"
+    );
+}
+both_backends!(l_rights_deadlines_request_filed_from_the_cabinet_page);

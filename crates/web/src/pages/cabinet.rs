@@ -23,7 +23,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use chrono::{DateTime, Utc};
-use derbes_service::cabinet::{Cabinet, ExportFormat, MyData, SubjectSession};
+use derbes_service::cabinet::{
+    Cabinet, ExportFormat, MyData, RequestInput, RequestKind, SubjectSession,
+};
 use derbes_service::consent_service::{Evidence, WithdrawalDecision};
 use derbes_service::ServiceError;
 use serde::Deserialize;
@@ -42,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cabinet/export", post(export))
         .route("/cabinet/withdraw", post(withdraw))
         .route("/cabinet/publication", post(publication))
+        .route("/cabinet/request", post(file_request))
         .route("/cabinet/logout", post(logout))
 }
 
@@ -737,6 +740,63 @@ async fn publication(
         let notice = Notice {
             refused: false,
             text: c.t("cab-saved"),
+        };
+        show(&state, lang, &s, None, Some(notice)).await
+    }
+    .await;
+    result.unwrap_or_else(|e| e.page(&state, lang, None))
+}
+
+/// The request form (7.1a, L-RIGHTS): kind, optional category, text.
+#[derive(Debug, Deserialize)]
+pub struct RequestForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// `POST /cabinet/request`: file a request (question, correction, blocking, destruction,
+/// complaint); the page answers with its number and legal deadline (L-RIGHTS-DEADLINES).
+async fn file_request(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Extension(s): Extension<CheckedSubject>,
+    form: Result<Form<RequestForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let result = async {
+        let Form(f) =
+            form.map_err(|_| PageError::Web("malformed_json", StatusCode::BAD_REQUEST))?;
+        let kind = RequestKind::parse(&f.kind)
+            .ok_or(PageError::Web("malformed_json", StatusCode::BAD_REQUEST))?;
+        let category = Some(f.category.trim().to_string()).filter(|c| !c.is_empty());
+        // A category is asked of a correction only; for other kinds the choice is ignored.
+        let category = if kind == RequestKind::Correction {
+            category
+        } else {
+            None
+        };
+        let r = cabinet(&state)?
+            .file_request(
+                &s.session,
+                RequestInput {
+                    kind,
+                    text: f.text,
+                    category,
+                    proposed_value: None,
+                },
+            )
+            .await?;
+        let c = Chrome::new(&state, lang, "/cabinet", "cab-title");
+        let notice = Notice {
+            refused: false,
+            text: format!(
+                "{} {}",
+                c.t1("cab-request-filed", "number", &r.number),
+                c.t1("cab-deadline", "date", &r.deadline_date)
+            ),
         };
         show(&state, lang, &s, None, Some(notice)).await
     }

@@ -110,6 +110,7 @@ pub const CODE_IDS: &[&str] = &[
     "cab-consent-not-granted",
     "cab-deadline",
     "cab-saved",
+    "cab-request-filed",
     "basis-consent",
     "basis-contract",
     "basis-legal-obligation",
