@@ -363,6 +363,14 @@ pub async fn load_demo_extras(
             .map_err(|e| format!("demo contracts: {e}"))?;
     }
     println!("demo: 20 contracts (10 active, 10 overdue) for the first 20 borrowers");
+    // The first two fictional borrowers (seed 1, as loaded): one with an active loan, one
+    // overdue — to try the cabinet (`/cabinet`, code printed by the console SMS sink).
+    for (i, d) in derbes_demo::generate(1, 2).iter().enumerate() {
+        if let Some(phone) = d.get_str("mobile_phone") {
+            let state = if i == 0 { "active" } else { "overdue" };
+            println!("demo: fictional borrower with an {state} loan, cabinet login phone {phone}");
+        }
+    }
     let by = Actor::System("demo");
     let today = derbes_core::calendar::to_almaty(vault.now()).date_naive();
     let in_a_year = today + chrono::Duration::days(365);

@@ -13,8 +13,9 @@ use std::sync::Arc;
 pub struct CabinetArgs {
     /// How login codes are sent: `none` (the cabinet is off), `http` (the provider at
     /// --sms-url), or for development only `console` (standard error) or `file:PATH`.
-    #[arg(long, env = "DERBES_SMS_SINK", default_value = "none")]
-    pub sms_sink: String,
+    /// Default: `console` with `--demo`, otherwise `none`.
+    #[arg(long, env = "DERBES_SMS_SINK")]
+    pub sms_sink: Option<String>,
     /// The SMS provider's endpoint (with `--sms-sink http`).
     #[arg(long, env = "DERBES_SMS_URL")]
     pub sms_url: Option<String>,
@@ -32,9 +33,19 @@ pub struct CabinetArgs {
 }
 
 impl CabinetArgs {
-    /// The cabinet, or `None` when `--sms-sink none`.
-    pub fn cabinet(&self, consent: ConsentService) -> Result<Option<Cabinet>, AnyError> {
-        let sms: Arc<dyn SmsGateway> = match self.sms_sink.as_str() {
+    /// The cabinet, or `None` when `--sms-sink none`. A demo without `--sms-sink` prints
+    /// login codes on the console, so the cabinet can be tried at once.
+    pub fn cabinet(
+        &self,
+        consent: ConsentService,
+        demo: bool,
+    ) -> Result<Option<Cabinet>, AnyError> {
+        let sink = match (&self.sms_sink, demo) {
+            (Some(s), _) => s.as_str(),
+            (None, true) => "console",
+            (None, false) => "none",
+        };
+        let sms: Arc<dyn SmsGateway> = match sink {
             "none" => return Ok(None),
             "console" => {
                 eprintln!("WARNING: --sms-sink console prints login codes; for development only");

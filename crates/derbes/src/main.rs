@@ -455,7 +455,7 @@ async fn serve(
         .with_employees(staff.clone())
         .with_access(access_control)
         .with_incidents(incidents.clone());
-    let state = match cabinet_args.cabinet(consent.clone())? {
+    let state = match cabinet_args.cabinet(consent.clone(), demo.is_some())? {
         Some(cabinet) => state.with_cabinet(cabinet),
         None => state,
     };
