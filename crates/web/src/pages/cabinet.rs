@@ -438,6 +438,7 @@ fn my_data_view(
     data: &MyData,
     reveal: Option<&str>,
     notice: Option<Notice>,
+    role_name: &dyn Fn(&str) -> String,
 ) -> MyDataPage {
     let names = purpose_names(data);
     let pname = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_string());
@@ -542,7 +543,7 @@ fn my_data_view(
         .iter()
         .map(|a| {
             let who = match &a.role {
-                Some(r) => format!("{} ({r})", c.t("cab-actor-employee")),
+                Some(r) => format!("{} ({})", c.t("cab-actor-employee"), role_name(r)),
                 None => c.t(&id_of("cab-actor", &a.actor_kind)),
             };
             let purpose = a.purpose_name.clone().unwrap_or_default();
@@ -593,7 +594,21 @@ async fn show(
     let cab = cabinet(state)?;
     let data = cab.my_data(&s.session, lang).await?;
     let c = Chrome::new(state, lang, "/cabinet", "cab-title");
-    let page = my_data_view(c, cab.csrf_token(&s.token), &data, reveal, notice);
+    // Roles by their names in the page's language (the role registry), never a person.
+    let roles = state.employees.as_ref().map(|e| e.roles());
+    let role_name = |code: &str| {
+        roles
+            .and_then(|r| r.role(code))
+            .map_or_else(|| code.to_string(), |d| d.name.get(lang).to_string())
+    };
+    let page = my_data_view(
+        c,
+        cab.csrf_token(&s.token),
+        &data,
+        reveal,
+        notice,
+        &role_name,
+    );
     Ok(render(StatusCode::OK, &page))
 }
 
