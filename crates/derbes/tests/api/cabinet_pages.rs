@@ -363,6 +363,9 @@ async fn l_rights_deadlines_request_filed_from_the_cabinet_page(backend: Backend
         .await;
     assert!(p.status.is_client_error(), "{}", p.status);
     assert!(!p.body.contains("Z-2026-"), "{}", p.body);
+    // The error page leads back into the cabinet, not to the employee console.
+    assert!(p.body.contains("href=\"/cabinet\""), "{}", p.body);
+    assert!(!p.body.contains("href=\"/console\""), "{}", p.body);
 
     // A correction of the surname: numbered, with its 1-working-day deadline (L-RIGHTS-DEADLINES).
     let p = a

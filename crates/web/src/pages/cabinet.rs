@@ -118,14 +118,15 @@ struct CsrfField {
 pub async fn guard(state: AppState, req: Request, next: Next) -> Response {
     let PageLang(lang) = PageLang::of(req.headers());
     let Some(cab) = state.cabinet.clone() else {
-        return PageError::Service(ServiceError::Unavailable).page(&state, lang, None);
+        return PageError::Service(ServiceError::Unavailable)
+            .page_at(&state, lang, None, "/cabinet");
     };
     let (mut parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, super::csrf::FORM_LIMIT).await {
         Ok(b) => b,
         Err(_) => {
             return PageError::Web("body_too_large", StatusCode::PAYLOAD_TOO_LARGE)
-                .page(&state, lang, None)
+                .page_at(&state, lang, None, "/cabinet")
         }
     };
     let presented = serde_urlencoded::from_bytes::<CsrfField>(&bytes)
@@ -136,7 +137,7 @@ pub async fn guard(state: AppState, req: Request, next: Next) -> Response {
             code = "csrf_failed",
             "cabinet form refused: CSRF token missing or wrong"
         );
-        PageError::Service(ServiceError::CsrfFailed).page(&state, lang, None)
+        PageError::Service(ServiceError::CsrfFailed).page_at(&state, lang, None, "/cabinet")
     };
     if PRE_SESSION_PATHS.contains(&parts.uri.path()) {
         let Some(pre) = cookie_value(&parts.headers, pre_cookie_name(&state.pages.options)) else {
@@ -149,7 +150,7 @@ pub async fn guard(state: AppState, req: Request, next: Next) -> Response {
         let checked = match session_of(&state, &parts.headers).await {
             Ok(Some(c)) => c,
             Ok(None) => return see_other("/cabinet/login"),
-            Err(e) => return PageError::Service(e).page(&state, lang, None),
+            Err(e) => return PageError::Service(e).page_at(&state, lang, None, "/cabinet"),
         };
         if cab.verify_csrf(&checked.token, &presented).is_err() {
             return forbidden();
@@ -238,7 +239,7 @@ async fn login_page(
     headers: HeaderMap,
 ) -> Response {
     pre_form(&state, lang, &headers, StatusCode::OK, false, None)
-        .unwrap_or_else(|e| e.page(&state, lang, None))
+        .unwrap_or_else(|e| e.page_at(&state, lang, None, "/cabinet"))
 }
 
 /// The phone form.
@@ -290,7 +291,7 @@ async fn login_submit(
         }
     }
     .await;
-    result.unwrap_or_else(|e| e.page(&state, lang, None))
+    result.unwrap_or_else(|e| e.page_at(&state, lang, None, "/cabinet"))
 }
 
 /// `GET /cabinet/code`.
@@ -303,7 +304,7 @@ async fn code_page(
         return see_other("/cabinet/login");
     }
     pre_form(&state, lang, &headers, StatusCode::OK, true, None)
-        .unwrap_or_else(|e| e.page(&state, lang, None))
+        .unwrap_or_else(|e| e.page_at(&state, lang, None, "/cabinet"))
 }
 
 /// The code form.
@@ -351,7 +352,7 @@ async fn code_submit(
         }
     }
     .await;
-    result.unwrap_or_else(|e| e.page(&state, lang, None))
+    result.unwrap_or_else(|e| e.page_at(&state, lang, None, "/cabinet"))
 }
 
 /// `POST /cabinet/logout`.
@@ -369,7 +370,7 @@ async fn logout(
         ))
     }
     .await;
-    result.unwrap_or_else(|e| e.page(&state, lang, None))
+    result.unwrap_or_else(|e| e.page_at(&state, lang, None, "/cabinet"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -621,11 +622,11 @@ async fn my_data_page(
     let s = match session_of(&state, &headers).await {
         Ok(Some(s)) => s,
         Ok(None) => return see_other("/cabinet/login"),
-        Err(e) => return PageError::Service(e).page(&state, lang, None),
+        Err(e) => return PageError::Service(e).page_at(&state, lang, None, "/cabinet"),
     };
     show(&state, lang, &s, None, None)
         .await
-        .unwrap_or_else(|e| e.page(&state, lang, None))
+        .unwrap_or_else(|e| e.page_at(&state, lang, None, "/cabinet"))
 }
 
 /// The reveal form: which category.
@@ -645,7 +646,7 @@ async fn reveal(
     let category = form.map(|Form(f)| f.category).unwrap_or_default();
     show(&state, lang, &s, Some(&category), None)
         .await
-        .unwrap_or_else(|e| e.page(&state, lang, None))
+        .unwrap_or_else(|e| e.page_at(&state, lang, None, "/cabinet"))
 }
 
 /// The export form.
@@ -683,7 +684,7 @@ async fn export(
         Ok(res)
     }
     .await;
-    result.unwrap_or_else(|e| e.page(&state, lang, None))
+    result.unwrap_or_else(|e| e.page_at(&state, lang, None, "/cabinet"))
 }
 
 fn evidence(headers: &HeaderMap, ip: Option<std::net::IpAddr>) -> Evidence {
@@ -725,7 +726,7 @@ async fn withdraw(
         show(&state, lang, &s, None, Some(withdrawal_notice(&c, &d))).await
     }
     .await;
-    result.unwrap_or_else(|e| e.page(&state, lang, None))
+    result.unwrap_or_else(|e| e.page_at(&state, lang, None, "/cabinet"))
 }
 
 /// The publication form.
@@ -759,7 +760,7 @@ async fn publication(
         show(&state, lang, &s, None, Some(notice)).await
     }
     .await;
-    result.unwrap_or_else(|e| e.page(&state, lang, None))
+    result.unwrap_or_else(|e| e.page_at(&state, lang, None, "/cabinet"))
 }
 
 /// The request form (7.1a, L-RIGHTS): kind, optional category, text.
@@ -816,5 +817,5 @@ async fn file_request(
         show(&state, lang, &s, None, Some(notice)).await
     }
     .await;
-    result.unwrap_or_else(|e| e.page(&state, lang, None))
+    result.unwrap_or_else(|e| e.page_at(&state, lang, None, "/cabinet"))
 }

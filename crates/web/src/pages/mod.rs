@@ -301,8 +301,20 @@ impl PageError {
         }
     }
 
-    /// The page in `lang`.
+    /// The page in `lang`, for the employee console.
     pub fn page(&self, state: &AppState, lang: Lang, user: Option<UserNav>) -> Response {
+        self.page_at(state, lang, user, "/console")
+    }
+
+    /// The page in `lang` within the part of the site at `home` (`/console`, `/cabinet`):
+    /// its header and its "back" link lead there.
+    pub fn page_at(
+        &self,
+        state: &AppState,
+        lang: Lang,
+        user: Option<UserNav>,
+        home: &str,
+    ) -> Response {
         let (status, code) = self.parts();
         if status.is_server_error() {
             tracing::error!(code, "page request failed");
@@ -313,13 +325,13 @@ impl PageError {
             }
             _ => Vec::new(),
         };
-        let mut c = Chrome::new(state, lang, "/console", "error-back");
+        let mut c = Chrome::new(state, lang, home, "error-back");
         c.title = state.catalog.title(lang, code);
         c.user = user;
         let page = ErrorPage {
             title: c.title.clone(),
             detail: state.catalog.detail(lang, code, &args),
-            back: "/console".to_string(),
+            back: home.to_string(),
             c,
         };
         render(status, &page)
