@@ -285,7 +285,7 @@ pub fn split_demo_policy(text: &str) -> (String, String) {
         }
         let has_cyrillic = joined
             .chars()
-            .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(c)));
+            .any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё'));
         let is_kk = if joined.contains(KK) {
             true
         } else if has_cyrillic {

@@ -65,9 +65,7 @@ impl AccessGuard {
             incidents,
         }
     }
-}
 
-impl AccessGuard {
     /// A guard with the working hours of the embedded detection rules and the embedded
     /// Kazakhstan calendar (what `derbes serve` runs without `--detection-rules`).
     pub fn with_embedded_hours(
@@ -123,6 +121,11 @@ impl Decisions {
             || derbes_access::policy::DEFAULT_DENY.to_string(),
             |d| d.rule_id.clone(),
         )
+    }
+
+    /// Whether `category` may be shown at all.
+    pub(crate) fn allows(&self, category: &str) -> bool {
+        self.by_category.get(category).is_some_and(Decision::allows)
     }
 
     /// The categories that may be shown at all.
@@ -214,7 +217,7 @@ impl Vault {
         let refusal = match scope {
             Scope::Exact => d.refusal(false),
             Scope::Clear => d.refusal(true),
-            Scope::Default if d.allowed().is_empty() => d.refusal(false),
+            Scope::Default if !d.by_category.values().any(Decision::allows) => d.refusal(false),
             Scope::Default => None,
         };
         match refusal {
@@ -265,8 +268,7 @@ impl Vault {
         view: &mut SubjectView,
         d: &Decisions,
     ) -> Result<(), ServiceError> {
-        view.values
-            .retain(|v| d.by_category.get(&v.category).is_some_and(Decision::allows));
+        view.values.retain(|v| d.allows(&v.category));
         for v in &mut view.values {
             if let Some(decision) = d.by_category.get(&v.category) {
                 self.apply_one(v, decision)?;

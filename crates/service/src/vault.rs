@@ -628,7 +628,7 @@ impl Vault {
                 )
                 .await
             {
-                Ok(Some(d)) if !d.allowed().contains(category) => {
+                Ok(Some(d)) if !d.allows(category) => {
                     let e = ServiceError::AccessDenied {
                         rule: d.rule_of(category),
                         categories: vec![category.to_string()],
