@@ -18,6 +18,7 @@ use crate::app::{demo_input, AnyError, Common};
 use derbes_core::clock::{Clock, SystemClock};
 use derbes_core::registry::Registry;
 use derbes_crypto::{BlindIndexer, KeyRing};
+use derbes_service::audit::ReadAudit;
 use derbes_service::{apikeys, Actor, Call, NewSubjectInput, Vault, VaultOptions};
 use derbes_store::{NewSubject, OpenOptions, SqliteStore, Store};
 use sqlx::sqlite::{
@@ -230,6 +231,15 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
                 baseline: off,
                 goal: GOAL_AUDIT_COST,
             });
+            rows.push(ResultRow {
+                name: format!(
+                    "2c. the same, each read waiting for its entry's fsync (--read-audit-flush-ms 0), {} tasks (reads/s; baseline = off)",
+                    reads.tasks
+                ),
+                derbes: reads.strict.rate(),
+                baseline: off,
+                goal: GOAL_AUDIT_COST,
+            });
             details.push(reads.detail());
         }
         ingest.close().await;
@@ -403,16 +413,17 @@ async fn open_vault(
     path: &Path,
     audit: bool,
 ) -> Result<(Vault, SqliteStore, BlindIndexer), AnyError> {
-    let (vault, store, indexer, _) = open_vault_twin(path, audit).await?;
+    let (vault, store, indexer, _, _) = open_vault_twin(path, audit).await?;
     Ok((vault, store, indexer))
 }
 
 /// [`open_vault`], and a second vault on the same store and keys with the audit log the
-/// other way round (for the same-run audit-cost comparison, issue 3).
+/// other way round (for the same-run audit-cost comparison, issue 3), and a third with the
+/// audit log on and every read waiting for its entry's fsync (`--read-audit-flush-ms 0`).
 async fn open_vault_twin(
     path: &Path,
     audit: bool,
-) -> Result<(Vault, SqliteStore, BlindIndexer, Vault), AnyError> {
+) -> Result<(Vault, SqliteStore, BlindIndexer, Vault, Vault), AnyError> {
     let url = format!("sqlite://{}", path.display());
     let store = SqliteStore::open(
         &url,
@@ -432,18 +443,35 @@ async fn open_vault_twin(
         keys.clone(),
         registry.clone(),
         clock.clone(),
-        VaultOptions { audit },
+        VaultOptions {
+            audit,
+            ..VaultOptions::default()
+        },
     )
     .await?;
     let twin = Vault::open_with(
         Arc::new(store.clone()),
+        keys.clone(),
+        registry.clone(),
+        clock.clone(),
+        VaultOptions {
+            audit: !audit,
+            ..VaultOptions::default()
+        },
+    )
+    .await?;
+    let strict = Vault::open_with(
+        Arc::new(store.clone()),
         keys,
         registry,
         clock,
-        VaultOptions { audit: !audit },
+        VaultOptions {
+            audit: true,
+            read_audit: ReadAudit::Durable,
+        },
     )
     .await?;
-    Ok((vault, store, indexer, twin))
+    Ok((vault, store, indexer, twin, strict))
 }
 
 /// `synchronous` and `journal_mode` of a connection; refuses anything but FULL + WAL, on which
@@ -529,6 +557,8 @@ struct Ingest {
     vault: Vault,
     /// The same store and keys with the audit log the other way round.
     twin: Vault,
+    /// The same store and keys, audit on, each read waiting for its entry's fsync.
+    strict: Vault,
     /// The vault's blind indexer (for the store-only read pass).
     indexer: BlindIndexer,
     derbes_time: Duration,
@@ -585,6 +615,7 @@ impl Ingest {
     async fn close(self) {
         self.vault.shutdown().await;
         self.twin.shutdown().await;
+        self.strict.shutdown().await;
         self.baseline.close().await;
     }
 }
@@ -617,7 +648,7 @@ async fn bench_ingest(
 
     // derbes: the vault's pipeline.
     let path = scratch.file(DERBES_INGEST_DB);
-    let (vault, store, indexer, twin) = open_vault_twin(&path, audit).await?;
+    let (vault, store, indexer, twin, strict) = open_vault_twin(&path, audit).await?;
     let store_durability = durability(store.pool(), "derbes store").await?;
     progress("ingest: derbes");
     let (io, cpu) = (written_bytes(), cpu_time());
@@ -635,6 +666,7 @@ async fn bench_ingest(
         subjects,
         vault,
         twin,
+        strict,
         indexer,
         derbes_time,
         prepare_time,
@@ -806,6 +838,8 @@ struct Reads {
     /// interleaved with the main side's second pass: (twin, main again).
     twin: Timed,
     derbes_again: Timed,
+    /// The same reads with the audit log on and each read waiting for its entry's fsync.
+    strict: Timed,
     /// Whether the main side runs with the audit log.
     audit: bool,
     baseline: Timed,
@@ -842,6 +876,12 @@ impl Reads {
             self.derbes.pct(99),
             self.twin.pct(99),
             if off > 0.0 { on / off } else { 0.0 },
+        ) + &format!(
+            "\n        with every read waiting for its entry's fsync (--read-audit-flush-ms 0): {} \
+             reads/s, p99 {} ({:.2}× of audit off).",
+            group(self.strict.rate()),
+            self.strict.pct(99),
+            if off > 0.0 { self.strict.rate() / off } else { 0.0 },
         )
     }
 
@@ -940,6 +980,8 @@ async fn bench_reads(
     let twin = derbes_reads(&ingest.twin, &for_derbes, tasks).await?;
     progress("reads: derbes again");
     let derbes_again = derbes_reads(&ingest.vault, &for_derbes, tasks).await?;
+    progress("reads: derbes, audit on, each read waiting for its fsync");
+    let strict = derbes_reads(&ingest.strict, &for_derbes, tasks).await?;
     // The store's share of a derbes read: the same lookups without the service around them.
     let registry = ingest.vault.registry();
     let def = registry
@@ -991,6 +1033,7 @@ async fn bench_reads(
         derbes,
         twin,
         derbes_again,
+        strict,
         audit,
         baseline,
         store_only,

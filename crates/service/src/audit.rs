@@ -3,55 +3,224 @@
 //!
 //! Every vault call appends an entry — who, what, whose (pseudonym), which purpose and
 //! categories, which rule allowed or denied it, when, and the outcome — before its answer
-//! leaves the service, so an access is on the log before the data reaches the caller. Like
-//! creates, appends are group-committed: one writer task gathers what concurrent calls
+//! leaves the service, so an access is on the log before the data reaches the caller (for
+//! reads, by default, committed to the database's log and fsynced at most 50 ms later: see
+//! [`ReadAudit`]). Like creates, appends are group-committed: one writer task gathers what concurrent calls
 //! submitted while the previous append was being flushed and appends it in one transaction,
 //! chaining each entry to the last and updating the Merkle frontier.
 //!
 //! Checkpoints ([`sign_checkpoint`]) sign the current Merkle root with the audit key.
 
-use crate::batcher::{all_failed, Batcher};
+use crate::batcher::all_failed;
 use crate::error::ServiceError;
 use derbes_audit::{Action, AuditSigner, Checkpoint, EntryFields, Outcome};
-use derbes_store::Store;
+use derbes_store::{Store, StoreError};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// The most entries in one append transaction.
 pub const MAX_APPEND: usize = 1024;
 
-/// Handle to the audit writer task (a [`Batcher`] of entry lists).
-pub struct Auditor(Batcher<Vec<EntryFields>>);
+/// When the entry of a read is durable relative to the read's answer (clause 8.1).
+///
+/// Entries of anything that changes data, consents, accounts or policy are always durable
+/// before the answer. Entries that only record a read or a search (`read`, `search`, allowed
+/// or denied) may be answered once they are committed to the database's log without waiting
+/// for the disk: they are then safe from a crash of derbes (the database holds them) and
+/// become durable with the next durable commit, at most `flush` later. Only a power cut or an
+/// operating-system crash inside that window can lose them, and then only at the tail of the
+/// log, so the chain and every signed checkpoint still verify (a checkpoint is a durable
+/// commit, which syncs every entry it covers first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadAudit {
+    /// Every entry is durable before the answer (one fsync per group commit).
+    Durable,
+    /// Read entries are durable at most `flush` after the answer (the default, 50 ms).
+    Deferred {
+        /// The longest a read entry waits for its fsync.
+        flush: Duration,
+    },
+}
+
+impl Default for ReadAudit {
+    fn default() -> Self {
+        ReadAudit::Deferred {
+            flush: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Whether these entries only record reads or searches.
+fn only_reads(entries: &[EntryFields]) -> bool {
+    entries
+        .iter()
+        .all(|e| e.action == Action::READ || e.action == Action::SEARCH)
+}
+
+type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+struct Item {
+    entries: Vec<EntryFields>,
+    deferred: bool,
+    reply: Reply,
+}
+
+/// Handle to the audit writer task: group commit of entry lists. One writer task gathers what
+/// concurrent calls submitted while the previous append was being committed and appends it in
+/// one transaction; a group is deferred ([`ReadAudit::Deferred`]) only when every member is.
+pub struct Auditor {
+    tx: Mutex<Option<mpsc::Sender<Item>>>,
+    done: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    mode: ReadAudit,
+}
 
 impl Auditor {
-    /// Start the writer on the current runtime.
+    /// Start the writer on the current runtime, with read entries deferred by the default.
     pub fn start(store: Arc<dyn Store>) -> Auditor {
-        Auditor(Batcher::start(MAX_APPEND, Vec::len, move |groups| {
-            let store = store.clone();
-            async move {
-                let n = groups.len();
-                let fields: Vec<EntryFields> = groups.into_iter().flatten().collect();
-                match store.append_audit(&fields).await {
-                    Ok(_) => (0..n).map(|_| Ok(())).collect(),
-                    Err(e) => all_failed(n, e),
-                }
-            }
-        }))
+        Auditor::start_with(store, ReadAudit::default())
     }
 
-    /// Append entries; returns once they are committed.
+    /// Start the writer with the given durability of read entries.
+    pub fn start_with(store: Arc<dyn Store>, mode: ReadAudit) -> Auditor {
+        let (tx, rx) = mpsc::channel::<Item>(4 * MAX_APPEND);
+        let handle = tokio::spawn(writer(store, rx, mode));
+        Auditor {
+            tx: Mutex::new(Some(tx)),
+            done: Mutex::new(Some(handle)),
+            mode,
+        }
+    }
+
+    /// How read entries are made durable.
+    pub fn mode(&self) -> ReadAudit {
+        self.mode
+    }
+
+    /// Append entries; returns once they are committed (see [`ReadAudit`] for when the
+    /// entries of reads are durable).
     pub async fn record(&self, entries: Vec<EntryFields>) -> Result<(), ServiceError> {
         if entries.is_empty() {
             return Ok(());
         }
-        self.0.submit(entries).await?.map_err(|e| {
-            tracing::error!(code = e.code(), "audit append failed");
-            ServiceError::Store(e)
-        })
+        let deferred = matches!(self.mode, ReadAudit::Deferred { .. }) && only_reads(&entries);
+        let sender = self
+            .tx
+            .lock()
+            .await
+            .clone()
+            .ok_or(ServiceError::Unavailable)?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(Item {
+                entries,
+                deferred,
+                reply,
+            })
+            .await
+            .map_err(|_| ServiceError::Unavailable)?;
+        answer
+            .await
+            .map_err(|_| ServiceError::Unavailable)?
+            .map_err(|e| {
+                tracing::error!(code = e.code(), "audit append failed");
+                ServiceError::Store(e)
+            })
     }
 
-    /// Stop accepting entries and wait for pending appends.
+    /// Stop accepting entries, wait for pending appends and make them durable.
     pub async fn shutdown(&self) {
-        self.0.shutdown().await;
+        self.tx.lock().await.take();
+        if let Some(h) = self.done.lock().await.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+/// The writer: gathers a group, appends it (deferred or durable), answers its members; after
+/// a deferred append, flushes once the queue has been idle for the mode's `flush` time, or as
+/// part of the next durable append, whichever comes first.
+async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Item>, mode: ReadAudit) {
+    let flush_after = match mode {
+        ReadAudit::Deferred { flush } => flush,
+        ReadAudit::Durable => Duration::ZERO,
+    };
+    // When the oldest entry not yet durable must be flushed.
+    let mut unsynced: Option<tokio::time::Instant> = None;
+    loop {
+        let first = match unsynced {
+            None => match rx.recv().await {
+                Some(item) => item,
+                None => break,
+            },
+            Some(deadline) => match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(_) => {
+                    unsynced = if flush(store.as_ref()).await {
+                        None
+                    } else {
+                        Some(tokio::time::Instant::now() + flush_after)
+                    };
+                    continue;
+                }
+            },
+        };
+        let mut total = first.entries.len();
+        let mut group = vec![first];
+        while total < MAX_APPEND {
+            match rx.try_recv() {
+                Ok(item) => {
+                    total += item.entries.len();
+                    group.push(item);
+                }
+                Err(_) => break,
+            }
+        }
+        // A group waits for the disk if any member must, or if the oldest deferred entry
+        // has waited long enough.
+        let due = unsynced.is_some_and(|d| tokio::time::Instant::now() >= d);
+        let deferred = !due && group.iter().all(|i| i.deferred);
+        let n = group.len();
+        let mut fields = Vec::with_capacity(total);
+        let mut replies = Vec::with_capacity(n);
+        for item in group {
+            fields.extend(item.entries);
+            replies.push(item.reply);
+        }
+        let result = if deferred {
+            store.append_audit_deferred(&fields).await
+        } else {
+            store.append_audit(&fields).await
+        };
+        let results = match result {
+            Ok(_) => {
+                if deferred {
+                    unsynced.get_or_insert_with(|| tokio::time::Instant::now() + flush_after);
+                } else {
+                    unsynced = None;
+                }
+                (0..n).map(|_| Ok(())).collect()
+            }
+            Err(e) => all_failed(n, e),
+        };
+        for (reply, r) in replies.into_iter().zip(results) {
+            let _ = reply.send(r);
+        }
+    }
+    if unsynced.is_some() {
+        let _ = flush(store.as_ref()).await;
+    }
+}
+
+/// Make the deferred entries durable; `false` (logged) when that failed, to be retried.
+async fn flush(store: &dyn Store) -> bool {
+    match store.flush_audit().await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(code = e.code(), "flushing deferred audit entries failed");
+            false
+        }
     }
 }
 

@@ -35,7 +35,7 @@ use derbes_crypto::{BlindIndexer, FieldAad, WrappedDek};
 use derbes_store::cabinet::{
     ExportRecord, OtpRecord, RequestUpdate, SubjectRequestRecord, SubjectSessionRecord,
 };
-use derbes_store::{Store, SubjectId, SubjectRecord};
+use derbes_store::{AuditEntry, Store, SubjectId, SubjectRecord};
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -80,8 +80,11 @@ pub struct CabinetSettings {
     /// deadline is set by the Rules of collection and processing (Order 395/НҚ) and is not
     /// verified (kz-law.md L-RIGHTS-DEADLINES: "U"), so it is a setting.
     pub info_request_working_days: u32,
-    /// The most access-log entries shown (newest first).
+    /// The most access-log entries in an export (newest first).
     pub access_log_limit: i64,
+    /// Access-log entries per page of "my data" (newest first; older ones by
+    /// [`Cabinet::access_page`]).
+    pub access_page: i64,
 }
 
 impl Default for CabinetSettings {
@@ -96,6 +99,7 @@ impl Default for CabinetSettings {
             session_absolute: Duration::hours(8),
             info_request_working_days: 10,
             access_log_limit: 2000,
+            access_page: 50,
         }
     }
 }
@@ -239,6 +243,8 @@ pub struct TransfersView {
 /// One access to the subject's data (7.1a; 8.1) — role and purpose, never who by name.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AccessView {
+    /// The audit entry's sequence number (its inclusion proof can be asked for by it).
+    pub seq: u64,
     /// When.
     pub at: DateTime<Utc>,
     /// `employee`, `lender_system`, `subject` (the subject's own actions) or `derbes`.
@@ -258,6 +264,16 @@ pub struct AccessView {
     pub categories: Vec<String>,
     /// `allowed` or `denied`.
     pub outcome: String,
+}
+
+/// A page of the accesses to a subject's data (7.1a), newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccessPage {
+    /// The accesses.
+    pub items: Vec<AccessView>,
+    /// When there are older ones: the `before` of the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
 }
 
 /// A processing method (7.1a: "methods of collection and processing").
@@ -293,8 +309,13 @@ pub struct MyData {
     pub consents: ConsentState,
     /// Transfers to third parties.
     pub transfers: TransfersView,
-    /// Accesses to the data (never the financial-monitoring ones: L-TIPPING-OFF).
+    /// Accesses to the data (never the financial-monitoring ones: L-TIPPING-OFF), newest
+    /// first: one page in "my data", all (up to the export limit) in an export.
     pub accesses: Vec<AccessView>,
+    /// When there are older accesses than those listed: the `before` of the next page
+    /// ([`Cabinet::access_page`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accesses_before: Option<u64>,
     /// The subject's requests.
     pub requests: Vec<RequestView>,
 }
@@ -635,8 +656,7 @@ impl Cabinet {
     }
 
     async fn audit(&self, entries: Vec<derbes_audit::EntryFields>) -> Result<(), ServiceError> {
-        self.store().append_audit(&entries).await?;
-        Ok(())
+        self.vault().append(entries).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -957,6 +977,63 @@ impl Cabinet {
         session: &SubjectSession,
         lang: Lang,
     ) -> Result<MyData, ServiceError> {
+        let data = self
+            .gather(session, lang, self.inner.settings.access_page)
+            .await?;
+        let categories: Vec<String> = data.values.iter().map(|v| v.category.clone()).collect();
+        self.audit(vec![self.entry(
+            &session.actor.id(),
+            Action::READ,
+            Outcome::Allowed,
+            Some(session.subject),
+            REQUESTS_PURPOSE,
+            categories,
+            "subject_access:7.1a:L-RIGHTS",
+            Some("my_data".into()),
+        )])
+        .await?;
+        Ok(data)
+    }
+
+    /// One page of the accesses to the subject's data, older than `before` (7.1a, 8.1):
+    /// role and purpose, never a name; never a hidden purpose (L-TIPPING-OFF). Audited as a
+    /// read of the access log under `requests`.
+    pub async fn access_page(
+        &self,
+        session: &SubjectSession,
+        lang: Lang,
+        before: u64,
+    ) -> Result<AccessPage, ServiceError> {
+        let (items, before) = self
+            .accesses(
+                session.subject,
+                lang,
+                Some(before),
+                self.inner.settings.access_page,
+            )
+            .await?;
+        self.audit(vec![self.entry(
+            &session.actor.id(),
+            Action::READ,
+            Outcome::Allowed,
+            Some(session.subject),
+            REQUESTS_PURPOSE,
+            Vec::new(),
+            "subject_access:7.1a:L-RIGHTS",
+            Some("access_log".into()),
+        )])
+        .await?;
+        Ok(AccessPage { items, before })
+    }
+
+    /// Everything held about the subject, with at most `accesses` access entries; not audited
+    /// (the caller records the read or the export).
+    async fn gather(
+        &self,
+        session: &SubjectSession,
+        lang: Lang,
+        accesses: i64,
+    ) -> Result<MyData, ServiceError> {
         let id = session.subject;
         let call = session.call();
         let s = self.subject_record(id).await?;
@@ -1070,20 +1147,8 @@ impl Cabinet {
             .history
             .last()
             .map(|e| format!("{} (BIN {})", e.operator_name, e.operator_bin));
-        let accesses = self.accesses(id, lang).await?;
+        let (accesses, accesses_before) = self.accesses(id, lang, None, accesses).await?;
         let requests = self.requests_of(&s).await?;
-        let categories: Vec<String> = values.iter().map(|v| v.category.clone()).collect();
-        self.audit(vec![self.entry(
-            &session.actor.id(),
-            Action::READ,
-            Outcome::Allowed,
-            Some(id),
-            REQUESTS_PURPOSE,
-            categories,
-            "subject_access:7.1a:L-RIGHTS",
-            Some("my_data".into()),
-        )])
-        .await?;
         Ok(MyData {
             subject: id,
             lang: lang.as_str().to_string(),
@@ -1099,56 +1164,111 @@ impl Cabinet {
                 note: Some("transfer_register_not_available".into()),
             },
             accesses,
+            accesses_before,
             requests,
         })
     }
 
     /// Who accessed the subject's data: role and purpose, never a name (7.1a, 8.1); entries
     /// of purposes hidden from the subject are left out (L-TIPPING-OFF).
-    async fn accesses(&self, id: Uuid, lang: Lang) -> Result<Vec<AccessView>, ServiceError> {
-        let registry = self.vault().registry();
-        let entries = self
-            .store()
-            .audit_for_subject(&id.to_string(), self.inner.settings.access_log_limit)
-            .await?;
+    /// At most `limit` of them, older than `before` when given, newest first, and the `before`
+    /// of the next page when there are older ones.
+    async fn accesses(
+        &self,
+        id: Uuid,
+        lang: Lang,
+        mut before: Option<u64>,
+        limit: i64,
+    ) -> Result<(Vec<AccessView>, Option<u64>), ServiceError> {
+        let subject = id.to_string();
+        let want = usize::try_from(limit.max(0)).unwrap_or(0);
         let mut roles: HashMap<String, Option<String>> = HashMap::new();
-        let mut out = Vec::with_capacity(entries.len());
-        for e in entries {
-            let purpose = e.purpose.clone();
-            let pdef = purpose.as_deref().and_then(|p| registry.purpose(p));
-            if pdef.is_some_and(|p| !p.subject_visible) {
-                continue; // L-TIPPING-OFF
-            }
-            let actor = e.actor.as_str();
-            let (kind, role) = if let Some(emp) = actor.strip_prefix("employee:") {
-                let role = match roles.get(emp) {
-                    Some(r) => r.clone(),
-                    None => {
-                        let r = self.store().employee(emp).await?.map(|r| r.role);
-                        roles.insert(emp.to_string(), r.clone());
-                        r
-                    }
-                };
-                ("employee", role)
-            } else if actor.starts_with("api_key:") {
-                ("lender_system", None)
-            } else if actor.starts_with("subject:") {
-                ("subject", None)
-            } else {
-                ("derbes", None)
+        let mut out = Vec::with_capacity(want.min(1024));
+        // Hidden entries are skipped, so a page may need more than one fetch; one entry more
+        // than is shown tells whether older ones exist.
+        let fetch = limit.max(0).saturating_add(1);
+        'pages: loop {
+            let entries = match before {
+                None => self.store().audit_for_subject(&subject, fetch).await?,
+                Some(b) => {
+                    self.store()
+                        .audit_for_subject_before(&subject, b, fetch)
+                        .await?
+                }
             };
-            out.push(AccessView {
-                at: from_micros(e.at),
-                actor_kind: kind.to_string(),
-                role,
-                action: e.action.as_str().to_string(),
-                purpose_name: pdef.map(|p| p.name.get(lang).to_string()),
-                purpose,
-                categories: e.categories.clone(),
-                outcome: e.outcome.as_str().to_string(),
-            });
+            let exhausted = (entries.len() as i64) < fetch;
+            for e in entries {
+                before = Some(e.seq);
+                if out.len() == want {
+                    // An older visible entry may exist: the next page starts after the last shown.
+                    let last = out.last().map(|a: &AccessView| a.seq);
+                    if self.visible(&e) {
+                        return Ok((out, last));
+                    }
+                    continue;
+                }
+                if let Some(view) = self.access_view(&e, lang, &mut roles).await? {
+                    out.push(view);
+                }
+            }
+            if exhausted {
+                break 'pages;
+            }
         }
-        Ok(out)
+        Ok((out, None))
+    }
+
+    /// Whether the subject may see this entry (L-TIPPING-OFF).
+    fn visible(&self, e: &AuditEntry) -> bool {
+        e.purpose
+            .as_deref()
+            .and_then(|p| self.vault().registry().purpose(p))
+            .is_none_or(|p| p.subject_visible)
+    }
+
+    /// One entry as the subject sees it; `None` for an entry hidden from them.
+    async fn access_view(
+        &self,
+        e: &AuditEntry,
+        lang: Lang,
+        roles: &mut HashMap<String, Option<String>>,
+    ) -> Result<Option<AccessView>, ServiceError> {
+        if !self.visible(e) {
+            return Ok(None); // L-TIPPING-OFF
+        }
+        let pdef = e
+            .purpose
+            .as_deref()
+            .and_then(|p| self.vault().registry().purpose(p));
+        let actor = e.actor.as_str();
+        let (kind, role) = if let Some(emp) = actor.strip_prefix("employee:") {
+            let role = match roles.get(emp) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = self.store().employee(emp).await?.map(|r| r.role);
+                    roles.insert(emp.to_string(), r.clone());
+                    r
+                }
+            };
+            ("employee", role)
+        } else if actor.starts_with("api_key:") {
+            ("lender_system", None)
+        } else if actor.starts_with("subject:") {
+            ("subject", None)
+        } else {
+            ("derbes", None)
+        };
+        Ok(Some(AccessView {
+            seq: e.seq,
+            at: from_micros(e.at),
+            actor_kind: kind.to_string(),
+            role,
+            action: e.action.as_str().to_string(),
+            purpose_name: pdef.map(|p| p.name.get(lang).to_string()),
+            purpose: e.purpose.clone(),
+            categories: e.categories.clone(),
+            outcome: e.outcome.as_str().to_string(),
+        }))
     }
 
     // ------------------------------------------------------------------ exports (7.1b, 5.4)
@@ -1161,7 +1281,10 @@ impl Cabinet {
         format: ExportFormat,
         lang: Lang,
     ) -> Result<Export, ServiceError> {
-        let data = self.my_data(session, lang).await?;
+        // The export's own audit entry (below) records what left; no separate read entry.
+        let data = self
+            .gather(session, lang, self.inner.settings.access_log_limit)
+            .await?;
         let export_id = Uuid::now_v7().to_string();
         let bytes = match format {
             ExportFormat::Json => {
@@ -1751,7 +1874,9 @@ impl Cabinet {
             subject,
             actor: Actor::Subject { id: subject },
         };
-        let data = self.my_data(&session, lang).await?;
+        let data = self
+            .gather(&session, lang, self.inner.settings.access_log_limit)
+            .await?;
         let export_id = Uuid::now_v7().to_string();
         let bytes = match format {
             ExportFormat::Json => {

@@ -830,8 +830,7 @@ impl ConsentService {
     }
 
     async fn audit(&self, entries: Vec<derbes_audit::EntryFields>) -> Result<(), ServiceError> {
-        self.store().append_audit(&entries).await?;
-        Ok(())
+        self.vault.append(entries).await
     }
 
     /// Check the call's purpose exists, the actor may name it, and it is one of `allowed`;

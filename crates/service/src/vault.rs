@@ -72,11 +72,16 @@ pub struct VaultOptions {
     /// Record every action in the audit log (default). Off only for benchmarks that
     /// measure the audit's cost.
     pub audit: bool,
+    /// When the audit entries of reads are durable (default: deferred by at most 50 ms).
+    pub read_audit: crate::audit::ReadAudit,
 }
 
 impl Default for VaultOptions {
     fn default() -> Self {
-        VaultOptions { audit: true }
+        VaultOptions {
+            audit: true,
+            read_audit: crate::audit::ReadAudit::default(),
+        }
     }
 }
 
@@ -112,7 +117,9 @@ impl Vault {
         check_keys(store.as_ref(), &keys).await?;
         let indexer = keys.blind_indexer();
         let commits = GroupCommit::start(store.clone());
-        let auditor = options.audit.then(|| Auditor::start(store.clone()));
+        let auditor = options
+            .audit
+            .then(|| Auditor::start_with(store.clone(), options.read_audit));
         let ledger = Arc::new(ConsentLedger::load(store.as_ref()).await?);
         // Several processes on one PostgreSQL database: follow the others' consent decisions.
         let follower = ledger.follow(store.clone()).await?;
@@ -972,7 +979,12 @@ impl Vault {
         )
     }
 
-    async fn append(&self, entries: Vec<derbes_audit::EntryFields>) -> Result<(), ServiceError> {
+    /// Append entries through the vault's audit writer (group commit; see
+    /// [`crate::audit::ReadAudit`]). Nothing is recorded when the audit log is off (benchmarks).
+    pub(crate) async fn append(
+        &self,
+        entries: Vec<derbes_audit::EntryFields>,
+    ) -> Result<(), ServiceError> {
         match &self.inner.auditor {
             Some(a) => a.record(entries).await,
             None => Ok(()),

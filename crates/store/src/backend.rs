@@ -104,6 +104,52 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// An audit append committed with `synchronous=NORMAL`: in WAL mode the commit writes its
+    /// frames to the WAL file (safe from a crash of this process) without an fsync; the next
+    /// `synchronous=FULL` commit on this connection syncs the WAL and with it these frames.
+    /// The writer pool has one connection; it is set back to FULL before it is returned, and
+    /// closed (the pool opens a new, FULL one) if that fails.
+    async fn deferred_append(&self, fields: &[AuditFields]) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut conn = self.write.acquire().await?;
+        sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(&mut *conn)
+            .await?;
+        let result = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let result = SqliteStore::append_audit_in(&mut tx, fields).await;
+            finish(tx, result).await
+        }
+        .await;
+        if sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut *conn)
+            .await
+            .is_err()
+        {
+            let _ = sqlx::Connection::close(conn.detach()).await;
+        }
+        result
+    }
+}
+
+impl PgStore {
+    /// An audit append committed with `synchronous_commit = off` (this transaction only):
+    /// PostgreSQL answers once the commit record is in its WAL buffers; the WAL writer
+    /// flushes it within `3 × wal_writer_delay`, and any later synchronous commit flushes it
+    /// first.
+    async fn deferred_append(&self, fields: &[AuditFields]) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let result = async {
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+            PgStore::append_audit_in(&mut tx, fields).await
+        }
+        .await;
+        finish(tx, result).await
+    }
+}
+
 /// The production store.
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -658,6 +704,26 @@ macro_rules! impl_store {
                 finish(tx, result).await
             }
 
+            async fn append_audit_deferred(
+                &self,
+                fields: &[AuditFields],
+            ) -> Result<Vec<AuditEntry>, StoreError> {
+                if fields.is_empty() {
+                    return Ok(Vec::new());
+                }
+                self.deferred_append(fields).await
+            }
+
+            async fn flush_audit(&self) -> Result<(), StoreError> {
+                let mut tx = self.write.begin().await?;
+                let result = sqlx::query("UPDATE audit_head SET size = size WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())
+                    .map_err(StoreError::from);
+                finish(tx, result).await
+            }
+
             async fn audit_head(&self) -> Result<AuditHead, StoreError> {
                 let row = sqlx::query("SELECT size, frontier FROM audit_head WHERE id = 1")
                     .fetch_one(&self.read)
@@ -707,6 +773,24 @@ macro_rules! impl_store {
                      ORDER BY seq DESC LIMIT $2"
                 ))
                 .bind(subject)
+                .bind(limit.max(0))
+                .fetch_all(&self.read)
+                .await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+
+            async fn audit_for_subject_before(
+                &self,
+                subject: &str,
+                before: u64,
+                limit: i64,
+            ) -> Result<Vec<AuditEntry>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {AUDIT_COLS} FROM audit_entries WHERE subject = $1 AND seq < $2 \
+                     ORDER BY seq DESC LIMIT $3"
+                ))
+                .bind(subject)
+                .bind(i64::try_from(before).unwrap_or(i64::MAX))
                 .bind(limit.max(0))
                 .fetch_all(&self.read)
                 .await?;

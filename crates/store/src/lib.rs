@@ -317,6 +317,16 @@ pub trait Store:
     /// Append audit entries, chained after the current head, in one transaction (concurrent
     /// appenders — also from other processes on PostgreSQL — are serialised on the head row).
     async fn append_audit(&self, fields: &[AuditFields]) -> Result<Vec<AuditEntry>, StoreError>;
+    /// [`Store::append_audit`], committed without waiting for the disk: when it returns the
+    /// entries are in the database's log (SQLite's WAL file, PostgreSQL's WAL buffers), safe
+    /// from a crash of this process, and become durable with the next durable commit or
+    /// [`Store::flush_audit`]. Only for entries of reads (see `derbes_service::audit`).
+    async fn append_audit_deferred(
+        &self,
+        fields: &[AuditFields],
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Make every earlier commit durable (one durable commit that touches the audit head).
+    async fn flush_audit(&self) -> Result<(), StoreError>;
     /// The head of the audit log.
     async fn audit_head(&self) -> Result<AuditHead, StoreError>;
     /// Up to `limit` entries from `from_seq` on, in order.
@@ -328,6 +338,14 @@ pub trait Store:
     async fn audit_for_subject(
         &self,
         subject: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// [`Store::audit_for_subject`] from the entry before `before` (a sequence number) on:
+    /// the next page of a subject's entries, newest first.
+    async fn audit_for_subject_before(
+        &self,
+        subject: &str,
+        before: u64,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, StoreError>;
     /// Store a signed checkpoint.

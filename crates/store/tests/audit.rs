@@ -1090,6 +1090,118 @@ async fn c8_1_audit_for_subject_is_newest_first_and_limited() {
 }
 
 #[tokio::test]
+async fn c7_1a_audit_for_subject_pages_backwards_without_gaps_or_repeats() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let e = s.append_audit(&batch(0..200)).await.unwrap();
+        let subject = "sp_0003";
+        let mine: Vec<AuditEntry> = e
+            .iter()
+            .rev()
+            .filter(|x| x.subject.as_deref() == Some(subject))
+            .cloned()
+            .collect();
+        assert!(mine.len() > 7, "{b:?}");
+        let mut paged = s.audit_for_subject(subject, 3).await.unwrap();
+        while let Some(last) = paged.last().map(|x| x.seq) {
+            let page = s.audit_for_subject_before(subject, last, 3).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() <= 3, "{b:?}");
+            assert!(page.iter().all(|x| x.seq < last), "{b:?}");
+            paged.extend(page);
+        }
+        assert_eq!(paged, mine, "{b:?}");
+        assert!(
+            s.audit_for_subject_before(subject, 0, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{b:?}"
+        );
+        assert!(
+            s.audit_for_subject_before(subject, u64::MAX, 0)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{b:?}"
+        );
+    }
+}
+
+/// Deferred appends (the entries of reads, 8.1) chain exactly like durable ones, interleaved
+/// with them and with flushes, and on SQLite leave the writer connection at
+/// `synchronous=FULL` for every other write.
+#[tokio::test]
+async fn c8_1_deferred_appends_chain_with_durable_ones_and_restore_full_sync() {
+    for db in both().await.unwrap() {
+        let s = &*db.store;
+        let b = s.backend();
+        let key = signer().public_key();
+        let mut next = 0u64;
+        let mut all = Vec::new();
+        for (i, n) in [1u64, 5, 2, 30, 1, 7].into_iter().enumerate() {
+            let fields = batch(next..next + n);
+            let out = if i % 2 == 0 {
+                s.append_audit_deferred(&fields).await.unwrap()
+            } else {
+                s.append_audit(&fields).await.unwrap()
+            };
+            assert_eq!(out.len() as u64, n, "{b:?}");
+            assert_eq!(out.first().map(|x| x.seq), Some(next), "{b:?}");
+            all.extend(out);
+            next += n;
+            if i == 2 {
+                s.flush_audit().await.unwrap();
+            }
+        }
+        assert!(
+            s.append_audit_deferred(&[]).await.unwrap().is_empty(),
+            "{b:?}"
+        );
+        s.flush_audit().await.unwrap();
+        assert_eq!(s.audit_head().await.unwrap().size, next, "{b:?}");
+        assert_eq!(all_entries(s).await, all, "{b:?}");
+        assert!(verify(s, &[], &key).await.is_ok(), "{b:?}");
+    }
+}
+
+/// SQLite: a deferred append switches its one writer connection to `synchronous=NORMAL` for
+/// that commit only; every later write is `FULL` (durable when it returns) again.
+#[tokio::test]
+async fn c8_1_sqlite_writer_is_full_sync_again_after_a_deferred_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let s = derbes_store::SqliteStore::open(
+        &url,
+        OpenOptions {
+            create_if_missing: true,
+        },
+    )
+    .await
+    .unwrap();
+    s.migrate().await.unwrap();
+    let sync = |s: &derbes_store::SqliteStore| {
+        let pool = s.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(sync(&s).await, 2);
+    s.append_audit_deferred(&batch(0..3)).await.unwrap();
+    assert_eq!(sync(&s).await, 2, "back at FULL after a deferred append");
+    s.append_audit(&batch(3..4)).await.unwrap();
+    s.flush_audit().await.unwrap();
+    assert_eq!(sync(&s).await, 2);
+    assert_eq!(s.audit_head().await.unwrap().size, 4);
+}
+
+#[tokio::test]
 async fn c8_1_entry_hashes_and_pages_are_exact() {
     for db in both().await.unwrap() {
         let s = &*db.store;

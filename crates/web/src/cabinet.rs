@@ -20,8 +20,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use derbes_core::registry::Lang;
 use derbes_service::cabinet::{
-    Cabinet, CodeChallenge, ExportFormat, ExportView, MyData, NewSubjectSession, RequestInput,
-    RequestStatus, RequestUpdateInput, RequestView, StaffRequestView, SubjectSession,
+    AccessPage, Cabinet, CodeChallenge, ExportFormat, ExportView, MyData, NewSubjectSession,
+    RequestInput, RequestStatus, RequestUpdateInput, RequestView, StaffRequestView, SubjectSession,
     SUBJECT_TOKEN_PREFIX,
 };
 use derbes_service::consent_service::{ConsentState, Evidence, WithdrawalDecision};
@@ -246,6 +246,42 @@ pub async fn me(
 ) -> Result<Json<MyData>, ApiError> {
     let lang = lang_of(&q, &headers)?;
     Ok(Json(service(&state)?.my_data(&auth.session, lang).await?))
+}
+
+/// A page of my access log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccessPageQuery {
+    /// `ru`, `kk` or `en`; default: from `Accept-Language`, else Russian.
+    pub lang: Option<String>,
+    /// The `before` of the previous page (`accesses_before` of "my data").
+    pub before: u64,
+}
+
+#[utoipa::path(get, path = "/api/v1/cabinet/me/accesses", tag = "cabinet",
+    params(AccessPageQuery), security(("cabinet" = [])),
+    responses((status = 200, body = AccessPage, description = "Older accesses to my data, newest first"),
+        (status = 400, body = Problem, description = "Missing or malformed `before`"),
+        (status = 401, body = Problem, description = "No session")))]
+/// Older accesses to my data (7.1a, 8.1): role and purpose, never a name. "My data" lists the
+/// newest page and gives `accesses_before` when there are more.
+pub async fn access_page(
+    State(state): State<AppState>,
+    auth: SubjectAuth,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<AccessPageQuery>,
+) -> Result<Json<AccessPage>, ApiError> {
+    let lang = lang_of(
+        &LangQuery {
+            lang: q.lang.clone(),
+        },
+        &headers,
+    )?;
+    Ok(Json(
+        service(&state)?
+            .access_page(&auth.session, lang, q.before)
+            .await?,
+    ))
 }
 
 fn download(export: derbes_service::cabinet::Export) -> Response {

@@ -167,6 +167,7 @@ impl AppState {
         security::list_incidents, security::get_incident, security::acknowledge_incident,
         security::close_incident, security::note_incident, security::reload_access,
         cabinet::request_code, cabinet::verify_code, cabinet::logout, cabinet::me,
+        cabinet::access_page,
         cabinet::export_json, cabinet::export_pdf, cabinet::exports, cabinet::my_requests,
         cabinet::file_request, cabinet::my_request, cabinet::consents, cabinet::set_publication,
         cabinet::withdraw, cabinet::staff_list, cabinet::staff_get, cabinet::staff_update
@@ -353,6 +354,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cabinet/login/verify", post(cabinet::verify_code))
         .route("/cabinet/logout", post(cabinet::logout))
         .route("/cabinet/me", get(cabinet::me))
+        .route("/cabinet/me/accesses", get(cabinet::access_page))
         .route("/cabinet/export.json", get(cabinet::export_json))
         .route("/cabinet/export.pdf", get(cabinet::export_pdf))
         .route("/cabinet/exports", get(cabinet::exports))

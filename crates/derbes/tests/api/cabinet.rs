@@ -441,6 +441,106 @@ async fn l_tipping_off_financial_monitoring_accesses_never_shown(backend: Backen
 }
 both_backends!(l_tipping_off_financial_monitoring_accesses_never_shown);
 
+/// "My data" lists the newest page of accesses and points at older pages; walking them
+/// gives every visible access exactly once, newest first, as the export lists them, and never
+/// a hidden (financial-monitoring) one (7.1a, 8.1, L-TIPPING-OFF).
+async fn c7_1a_access_log_is_paged_without_gaps_or_hidden_entries(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app).await;
+    let site = site_key(&app).await;
+    let id = apply(&app, &site, KNOWN.body(false)).await;
+    let (_, desk) = app
+        .new_key("aml-desk", &["financial_monitoring", "aml"])
+        .await;
+    for i in 0..75 {
+        let purpose = if i % 5 == 0 {
+            "financial_monitoring"
+        } else {
+            "aml"
+        };
+        let res = app
+            .client
+            .get(app.api(&format!("/subjects/{id}?purpose={purpose}")))
+            .bearer_auth(&desk)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let token = login(&app, KNOWN.phone_typed, KNOWN.phone_e164).await;
+    let me: Value = cab_get(&app, &token, "/cabinet/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = me["accesses"].as_array().unwrap().clone();
+    assert_eq!(first.len(), 50, "one page of 50");
+    let mut seqs: Vec<u64> = first.iter().map(|a| a["seq"].as_u64().unwrap()).collect();
+    let mut before = me["accesses_before"]
+        .as_u64()
+        .expect("older accesses exist");
+    let mut pages = 1;
+    loop {
+        let res = cab_get(
+            &app,
+            &token,
+            &format!("/cabinet/me/accesses?before={before}"),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        let page: Value = res.json().await.unwrap();
+        let items = page["items"].as_array().unwrap();
+        assert!(!items.is_empty() && items.len() <= 50);
+        let text = page.to_string();
+        assert!(
+            !text.contains("financial_monitoring"),
+            "L-TIPPING-OFF: {text}"
+        );
+        seqs.extend(items.iter().map(|a| a["seq"].as_u64().unwrap()));
+        pages += 1;
+        match page["before"].as_u64() {
+            Some(b) => before = b,
+            None => break,
+        }
+    }
+    assert!(pages >= 2);
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
+    let newest = seqs[0];
+    let export: Value = cab_get(&app, &token, "/cabinet/export.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let all: Vec<u64> = export["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["seq"].as_u64().unwrap())
+        .filter(|s| *s <= newest)
+        .collect();
+    assert_eq!(seqs, all, "the pages hold exactly what the export lists");
+    assert!(all.len() >= 60, "60 aml reads at least: {}", all.len());
+    assert!(
+        export.get("accesses_before").is_none(),
+        "the export is complete"
+    );
+
+    // A bad cursor is a 400; no session is a 401.
+    let res = cab_get(&app, &token, "/cabinet/me/accesses?before=x").await;
+    assert_eq!(res.status(), 400);
+    let res = app
+        .client
+        .get(app.api(&format!("/cabinet/me/accesses?before={before}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+both_backends!(c7_1a_access_log_is_paged_without_gaps_or_hidden_entries);
+
 async fn c5_4_c7_1b_exports_registered_with_their_hash(backend: Backend) {
     let app = spawn_app(backend).await;
     publish(&app).await;

@@ -133,3 +133,91 @@ async fn c8_1_a_refused_unknown_purpose_is_audited_without_echoing_it() {
         assert_eq!(log[0].purpose, None);
     }
 }
+
+/// Clause 8.1 under both read-audit modes ([`ReadAudit`]): when a read or a search answers,
+/// its entry is already committed — another connection sees it — whether the read waited for
+/// the fsync (`Durable`) or not (`Deferred`); concurrent reads and corrections, grouped into
+/// deferred and durable commits, still chain into one log that verifies.
+#[tokio::test]
+async fn c8_1_read_entries_are_committed_before_the_answer_in_both_modes() {
+    use derbes_service::audit::ReadAudit;
+    use derbes_service::VaultOptions;
+    use std::time::Duration;
+    for env in envs().await {
+        let d = &demo(82, 1)[0];
+        let id = env
+            .vault
+            .create_subject(&sys("contract"), input_of(d))
+            .await
+            .unwrap()
+            .id;
+        for mode in [
+            ReadAudit::Durable,
+            ReadAudit::Deferred {
+                flush: Duration::from_millis(5),
+            },
+        ] {
+            let vault = derbes_service::Vault::open_with(
+                env.db.store.clone(),
+                env.keys.clone(),
+                env.registry.clone(),
+                env.clock.clone(),
+                VaultOptions {
+                    audit: true,
+                    read_audit: mode,
+                },
+            )
+            .await
+            .unwrap();
+            // One at a time: the entry is on the log when the answer is back.
+            for _ in 0..5 {
+                let before = env.db.store.audit_head().await.unwrap().size;
+                vault
+                    .read_subject(&sys("collection"), id, None)
+                    .await
+                    .unwrap();
+                let after = env.db.store.audit_head().await.unwrap().size;
+                assert_eq!(after, before + 1, "[{}] {mode:?}", env.name());
+                let last = env.db.store.audit_entries(before, 1).await.unwrap();
+                assert_eq!(last[0].action, Action::READ, "[{}]", env.name());
+            }
+            // Concurrently, reads and searches mixed with corrections.
+            let start = env.db.store.audit_head().await.unwrap().size;
+            let mut tasks = Vec::new();
+            for i in 0..24 {
+                let v = vault.clone();
+                let iin = s(d, "iin").to_string();
+                tasks.push(tokio::spawn(async move {
+                    match i % 3 {
+                        0 => v
+                            .read_subject(&sys("collection"), id, None)
+                            .await
+                            .map(|_| ()),
+                        1 => v
+                            .find_subjects(&sys("identification"), "iin", &json!(iin), None)
+                            .await
+                            .map(|_| ()),
+                        _ => v
+                            .correct_values(
+                                &sys("contract"),
+                                id,
+                                vec![val("employer", json!(format!("ТОО «Сауда {i}»")))],
+                            )
+                            .await
+                            .map(|_| ()),
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap().unwrap();
+            }
+            vault.shutdown().await;
+            let head = env.db.store.audit_head().await.unwrap().size;
+            assert_eq!(head, start + 24, "[{}] {mode:?}", env.name());
+        }
+        let signer = AuditSigner::generate();
+        let entries = env.db.store.audit_entries(0, 10_000).await.unwrap();
+        let report = verify_log(entries, &[], &[signer.public_key()]);
+        assert!(report.is_ok(), "[{}] {report:?}", env.name());
+    }
+}

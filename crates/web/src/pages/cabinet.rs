@@ -24,7 +24,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use chrono::{DateTime, Utc};
 use derbes_service::cabinet::{
-    Cabinet, ExportFormat, MyData, RequestInput, RequestKind, SubjectSession,
+    AccessView, Cabinet, ExportFormat, MyData, RequestInput, RequestKind, SubjectSession,
 };
 use derbes_service::consent_service::{Evidence, WithdrawalDecision};
 use derbes_service::ServiceError;
@@ -38,6 +38,7 @@ pub const PRE_SESSION_PATHS: &[&str] = &["/cabinet/login", "/cabinet/code"];
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/cabinet", get(my_data_page))
+        .route("/cabinet/accesses", get(accesses_page))
         .route("/cabinet/login", get(login_page).post(login_submit))
         .route("/cabinet/code", get(code_page).post(code_submit))
         .route("/cabinet/reveal", post(reveal))
@@ -415,7 +416,39 @@ struct MyDataPage {
     publication: bool,
     transfers: Vec<String>,
     accesses: Vec<Line>,
+    accesses_before: Option<u64>,
     requests: Vec<Line>,
+}
+
+/// Older accesses to the subject's data (7.1a, 8.1).
+#[derive(Template)]
+#[template(path = "cabinet/accesses.html")]
+struct AccessesPage {
+    c: Chrome,
+    accesses: Vec<Line>,
+    before: Option<u64>,
+}
+
+/// Accesses as lines: who by role (never a name), for which purpose.
+fn access_lines(
+    c: &Chrome,
+    accesses: &[AccessView],
+    role_name: &dyn Fn(&str) -> String,
+) -> Vec<Line> {
+    accesses
+        .iter()
+        .map(|a| {
+            let who = match &a.role {
+                Some(r) => format!("{} ({})", c.t("cab-actor-employee"), role_name(r)),
+                None => c.t(&id_of("cab-actor", &a.actor_kind)),
+            };
+            let purpose = a.purpose_name.clone().unwrap_or_default();
+            Line {
+                at: date(a.at),
+                text: format!("{who} — {purpose}"),
+            }
+        })
+        .collect()
 }
 
 fn purpose_names(data: &MyData) -> BTreeMap<String, String> {
@@ -539,21 +572,7 @@ fn my_data_view(
         })
         .collect();
     let transfers = data.transfers.items.iter().map(|t| t.to_string()).collect();
-    let accesses = data
-        .accesses
-        .iter()
-        .map(|a| {
-            let who = match &a.role {
-                Some(r) => format!("{} ({})", c.t("cab-actor-employee"), role_name(r)),
-                None => c.t(&id_of("cab-actor", &a.actor_kind)),
-            };
-            let purpose = a.purpose_name.clone().unwrap_or_default();
-            Line {
-                at: date(a.at),
-                text: format!("{who} — {purpose}"),
-            }
-        })
-        .collect();
+    let accesses = access_lines(&c, &data.accesses, role_name);
     let requests = data
         .requests
         .iter()
@@ -580,6 +599,7 @@ fn my_data_view(
         publication,
         transfers,
         accesses,
+        accesses_before: data.accesses_before,
         requests,
         c,
     }
@@ -595,13 +615,7 @@ async fn show(
     let cab = cabinet(state)?;
     let data = cab.my_data(&s.session, lang).await?;
     let c = Chrome::new(state, lang, "/cabinet", "cab-title");
-    // Roles by their names in the page's language (the role registry), never a person.
-    let roles = state.employees.as_ref().map(|e| e.roles());
-    let role_name = |code: &str| {
-        roles
-            .and_then(|r| r.role(code))
-            .map_or_else(|| code.to_string(), |d| d.name.get(lang).to_string())
-    };
+    let role_name = role_namer(state, lang);
     let page = my_data_view(
         c,
         cab.csrf_token(&s.token),
@@ -611,6 +625,58 @@ async fn show(
         &role_name,
     );
     Ok(render(StatusCode::OK, &page))
+}
+
+/// Roles by their names in the page's language (the role registry), never a person.
+fn role_namer(state: &AppState, lang: Lang) -> impl Fn(&str) -> String + '_ {
+    let roles = state.employees.as_ref().map(|e| e.roles());
+    move |code: &str| {
+        roles
+            .and_then(|r| r.role(code))
+            .map_or_else(|| code.to_string(), |d| d.name.get(lang).to_string())
+    }
+}
+
+/// Which page of the access log.
+#[derive(Debug, Deserialize)]
+pub struct AccessesQuery {
+    before: Option<u64>,
+}
+
+/// `GET /cabinet/accesses?before=N`: older accesses to my data (the `before` is an audit
+/// sequence number, not personal).
+async fn accesses_page(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<AccessesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let s = match session_of(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return see_other("/cabinet/login"),
+        Err(e) => return PageError::Service(e).page_at(&state, lang, None, "/cabinet"),
+    };
+    let result = async {
+        let before = query
+            .ok()
+            .and_then(|q| q.0.before)
+            .ok_or(PageError::Web("bad_query", StatusCode::BAD_REQUEST))?;
+        let page = cabinet(&state)?
+            .access_page(&s.session, lang, before)
+            .await?;
+        let c = Chrome::new(&state, lang, "/cabinet", "cab-accesses");
+        let accesses = access_lines(&c, &page.items, &role_namer(&state, lang));
+        Ok(render(
+            StatusCode::OK,
+            &AccessesPage {
+                c,
+                accesses,
+                before: page.before,
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|e: PageError| e.page_at(&state, lang, None, "/cabinet"))
 }
 
 /// `GET /cabinet`: my data, or the login page.
