@@ -80,6 +80,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "cabinet/my_data.html",
         include_str!("../../templates/cabinet/my_data.html"),
     ),
+    (
+        "cabinet/accesses.html",
+        include_str!("../../templates/cabinet/accesses.html"),
+    ),
 ];
 
 /// Ids the code picks at run time (not literally in a template), e.g. yes/no words.
