@@ -6,7 +6,13 @@
 #[path = "../console/support.rs"]
 mod console;
 
-use self::console::{spawn_console, ConsoleApp, Db, Staff, IIN, IIN_MASKED, PHONE, PHONE_DIGITS};
+use self::console::{
+    spawn_console, spawn_console_with_roles, ConsoleApp, Db, Staff, IIN, IIN_MASKED, PHONE,
+    PHONE_DIGITS,
+};
+use derbes_core::clock::Clock;
+use derbes_service::employees::EmployeeStatus;
+use derbes_service::Actor;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use std::collections::BTreeMap;
@@ -553,6 +559,67 @@ async fn c4_1_every_kazakh_page_has_no_english_or_message_id_leftovers(db: Db) {
         trail.body.contains(&format!("employee:{}", clerk.id)),
         "the clerk's search and read are on the audit trail (8.1)"
     );
+    // The incident the officer handles (with the detector's suspension), and the
+    // administrator's pages.
+    let incident = app.raise_incident(&clerk, true).await;
+    pages.push((
+        "incident",
+        b.get(&format!("/console/incidents/{incident}")).await,
+    ));
+    let csrf = pages.last().unwrap().1.csrf();
+    pages.push((
+        "incident-note",
+        b.post(
+            &format!("/console/incidents/{incident}/note"),
+            &[("csrf", &csrf), ("note", "Қызметкермен сөйлестім")],
+        )
+        .await,
+    ));
+    pages.push((
+        "incident-empty-note",
+        b.post(
+            &format!("/console/incidents/{incident}/close"),
+            &[("csrf", &csrf), ("note", "")],
+        )
+        .await,
+    ));
+    let admin = app.hire("aigerim.adm", "admin").await;
+    let mut c = Agent::new(&app);
+    c.get("/lang/kk?back=/console/login").await;
+    app.next_step();
+    c.sign_in(&admin).await;
+    pages.push(("employees", c.get("/console/employees").await));
+    pages.push(("employee-new", c.get("/console/employees/new").await));
+    let csrf = pages.last().unwrap().1.csrf();
+    let new = [
+        ("csrf", csrf.as_str()),
+        ("login", "nurlan.k"),
+        ("display_name", "Нұрлан Қасымов"),
+        ("role", "collector"),
+    ];
+    pages.push(("employee-created", c.post("/console/employees", &new).await));
+    pages.push(("login-taken", c.post("/console/employees", &new).await));
+    pages.push((
+        "employee",
+        c.get(&format!("/console/employees/{}", clerk.id)).await,
+    ));
+    pages.push((
+        "employee-bad-date",
+        c.post(
+            &format!("/console/employees/{}/undertakings", clerk.id),
+            &[
+                ("csrf", &csrf),
+                ("text_version", "nda-2026-02"),
+                ("signed_on", "2026-03-02"),
+                ("expires_on", "2026-03-01"),
+            ],
+        )
+        .await,
+    ));
+    let want = [200, 200, 422, 200, 200, 200, 409, 200, 422];
+    for ((name, p), want) in pages[pages.len() - want.len()..].iter().zip(want) {
+        assert_eq!(p.status.as_u16(), want, "{name}: {}", p.body);
+    }
     let english = english_words();
     assert!(english.len() > 50, "{}", english.len());
     let allowed = ["aigerim", "nurlan", "nda", "pd-protection", "protection"];
@@ -637,3 +704,908 @@ async fn c5_5_incidents_are_for_the_security_officer_only(db: Db) {
     }
 }
 both_dbs!(c5_5_incidents_are_for_the_security_officer_only);
+
+// ---------------------------------------------------------------------------------------
+// Incident handling (5.5) and employee administration (4.3, 5.4) in the console
+
+/// The text of the element with `id` (up to its first `<`).
+fn text_of(body: &str, id: &str) -> String {
+    let (_, rest) = body
+        .split_once(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {body}"));
+    let (_, rest) = rest.split_once('>').unwrap();
+    rest.split('<').next().unwrap().to_string()
+}
+
+/// The `data-status` of the element with `id`.
+fn status_of(body: &str, id: &str) -> String {
+    let (_, rest) = body
+        .split_once(&format!("id=\"{id}\" data-status=\""))
+        .unwrap_or_else(|| panic!("no #{id} status in {body}"));
+    rest.split('"').next().unwrap().to_string()
+}
+
+async fn incident_status(app: &ConsoleApp, id: &str) -> derbes_store::IncidentRecord {
+    app.db.store.incident(id).await.unwrap().expect("incident")
+}
+
+async fn timeline(app: &ConsoleApp, id: &str) -> Vec<(String, String, Option<String>)> {
+    app.db
+        .store
+        .incident_events(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.actor, e.detail))
+        .collect()
+}
+
+async fn employee_status(app: &ConsoleApp, id: &str) -> EmployeeStatus {
+    app.emp
+        .profile(&Actor::System("test"), id)
+        .await
+        .unwrap()
+        .employee
+        .status
+}
+
+async fn c5_5_security_officer_acknowledges_and_closes_an_incident_from_the_console(db: Db) {
+    let app = spawn_console(db).await;
+    let clerk = app.hire("aigerim.s", "call_centre").await;
+    let officer = app.hire("nurlan.b", "security_officer").await;
+    let id = app.raise_incident(&clerk, false).await;
+    let page_of = format!("/console/incidents/{id}");
+    let mut b = Agent::new(&app);
+    b.accept_language = Some("en");
+    b.sign_in(&officer).await;
+    let list = b.get("/console/incidents").await;
+    assert!(list.body.contains(&page_of), "{}", list.body);
+    assert!(
+        list.body.contains("data-status=\"open\">open<"),
+        "{}",
+        list.body
+    );
+    let detail = b.get(&page_of).await;
+    assert_eq!(detail.status, StatusCode::OK, "{}", detail.body);
+    assert_eq!(status_of(&detail.body, "incident-status"), "open");
+    for form in ["acknowledge", "note", "close"] {
+        assert!(
+            detail
+                .body
+                .contains(&format!("action=\"{page_of}/{form}\"")),
+            "{form} form missing: {}",
+            detail.body
+        );
+    }
+    assert!(
+        !detail.body.contains("lift-suspension"),
+        "no suspension to lift"
+    );
+    assert!(detail.body.contains("<label for=\"resolution\">"));
+    let csrf = detail.csrf();
+    let audited = app.db.store.audit_head().await.unwrap().size;
+
+    // Acknowledge with a note: the store says so, the page shows the timeline.
+    let acked = b
+        .post(
+            &format!("{page_of}/acknowledge"),
+            &[("csrf", &csrf), ("note", "Looking into the bulk reads")],
+        )
+        .await;
+    assert_eq!(acked.status, StatusCode::OK, "{}", acked.body);
+    assert!(acked.body.contains("The incident is acknowledged."));
+    assert_eq!(status_of(&acked.body, "incident-status"), "acknowledged");
+    assert!(acked.body.contains("Looking into the bulk reads"));
+    assert!(!acked.body.contains("/acknowledge\""), "acknowledged once");
+    let rec = incident_status(&app, &id).await;
+    assert_eq!(rec.status, "acknowledged");
+    let me = format!("employee:{}", officer.id);
+    assert_eq!(rec.acknowledged_by.as_deref(), Some(me.as_str()));
+    // Once only: a second acknowledgement is a translated 409 and changes nothing.
+    let again = b
+        .post(&format!("{page_of}/acknowledge"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert!(
+        again
+            .body
+            .contains("an incident can be acknowledged only while open"),
+        "{}",
+        again.body
+    );
+    assert_eq!(
+        incident_status(&app, &id).await.acknowledged_by,
+        Some(me.clone())
+    );
+
+    // A note on the timeline; an empty one is refused in place.
+    let noted = b
+        .post(
+            &format!("{page_of}/note"),
+            &[("csrf", &csrf), ("note", "Called the employee's manager")],
+        )
+        .await;
+    assert_eq!(noted.status, StatusCode::OK, "{}", noted.body);
+    assert!(noted.body.contains("The note is on the timeline."));
+    assert!(
+        noted.body.contains("Called the employee&#39;s manager")
+            || noted.body.contains("Called the employee&#x27;s manager"),
+        "{}",
+        noted.body
+    );
+    let empty = b
+        .post(
+            &format!("{page_of}/note"),
+            &[("csrf", &csrf), ("note", "  ")],
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.body.contains("A note must be 1 to 2000 characters"));
+
+    // Close: a resolution is required.
+    let bare = b
+        .post(
+            &format!("{page_of}/close"),
+            &[("csrf", &csrf), ("note", "")],
+        )
+        .await;
+    assert_eq!(
+        bare.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bare.body
+    );
+    assert_eq!(incident_status(&app, &id).await.status, "acknowledged");
+    let closed = b
+        .post(
+            &format!("{page_of}/close"),
+            &[
+                ("csrf", &csrf),
+                ("note", "Reads were an authorised batch check"),
+            ],
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.body);
+    assert!(closed.body.contains("The incident is closed."));
+    assert_eq!(status_of(&closed.body, "incident-status"), "closed");
+    assert!(
+        !closed.body.contains("/close\""),
+        "no close form on a closed incident"
+    );
+    let rec = incident_status(&app, &id).await;
+    assert_eq!(rec.status, "closed");
+    assert_eq!(rec.closed_by.as_deref(), Some(me.as_str()));
+    let events = timeline(&app, &id).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["raised", "acknowledged", "note", "closed"],
+        "{events:?}"
+    );
+    for (kind, actor, detail) in &events[1..] {
+        assert_eq!(actor, &me, "{kind}");
+        assert!(
+            detail.as_deref().is_some_and(|d| d.contains("note")),
+            "{kind}"
+        );
+    }
+    assert!(events[3]
+        .2
+        .as_deref()
+        .unwrap()
+        .contains("authorised batch check"));
+    // Every action went through the service, which audits it.
+    assert!(app.db.store.audit_head().await.unwrap().size > audited);
+
+    // A role without the `security` purpose may not act: translated 403, nothing changes.
+    let other = app.raise_incident(&officer, false).await;
+    let mut a = Agent::new(&app);
+    a.accept_language = Some("en");
+    app.next_step();
+    let profile = a.sign_in(&clerk).await;
+    assert!(
+        !profile.body.contains("/console/incidents"),
+        "no menu entry"
+    );
+    let csrf = profile.csrf();
+    for action in ["acknowledge", "note", "close"] {
+        let res = a
+            .post(
+                &format!("/console/incidents/{other}/{action}"),
+                &[("csrf", &csrf), ("note", "not mine to handle")],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{action}: {}", res.body);
+        assert!(
+            res.body.contains("Not allowed for your role"),
+            "{}",
+            res.body
+        );
+        assert!(res.body.contains("<html lang=\"en\""));
+    }
+    assert_eq!(incident_status(&app, &other).await.status, "open");
+    assert_eq!(timeline(&app, &other).await.len(), 1, "only `raised`");
+    // Bad input is a 4xx page, never a 500.
+    let csrf = b.get("/console/incidents").await.csrf();
+    let missing = b
+        .post(
+            "/console/incidents/nope/close",
+            &[("csrf", &csrf), ("note", "x")],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
+}
+both_dbs!(c5_5_security_officer_acknowledges_and_closes_an_incident_from_the_console);
+
+/// A roles file with a role that both handles incidents and manages accounts.
+fn roles_with_security_admin() -> String {
+    format!(
+        "{}\n[[role]]\ncode = \"security_admin\"\nname = {{ ru = \"Администратор безопасности\", \
+         kk = \"Қауіпсіздік әкімшісі\", en = \"Security administrator\" }}\n\
+         purposes = [\"security\"]\nadmin = true\n",
+        derbes_core::roles::EMBEDDED_ROLES_TOML
+    )
+}
+
+async fn c5_5_automatic_suspension_is_lifted_from_the_incident_page_only_by_a_role_that_may_reactivate_accounts(
+    db: Db,
+) {
+    let app = spawn_console_with_roles(db, &roles_with_security_admin()).await;
+    let clerk = app.hire("aigerim.s", "call_centre").await;
+    let officer = app.hire("nurlan.b", "security_officer").await;
+    let lead = app.hire("dana.k", "security_admin").await;
+    let mut c = Agent::new(&app);
+    c.sign_in(&clerk).await;
+    let id = app.raise_incident(&clerk, true).await;
+    assert_eq!(
+        employee_status(&app, &clerk.id).await,
+        EmployeeStatus::Suspended
+    );
+    let bounced = c.get_once("/console/profile").await;
+    assert_eq!(
+        bounced.headers[LOCATION], "/console/login",
+        "suspension ends the session"
+    );
+    let page_of = format!("/console/incidents/{id}");
+
+    // The security officer sees that the detector suspended the employee, and that only an
+    // administrator lifts it: no form, and a forged one is refused.
+    let mut b = Agent::new(&app);
+    b.accept_language = Some("en");
+    app.next_step();
+    b.sign_in(&officer).await;
+    let detail = b.get(&page_of).await;
+    assert!(
+        detail.body.contains("employee suspended automatically"),
+        "{}",
+        detail.body
+    );
+    assert!(detail
+        .body
+        .contains("Only an administrator can lift the suspension"));
+    assert!(!detail.body.contains("lift-suspension"), "{}", detail.body);
+    let refused = b
+        .post(
+            &format!("{page_of}/lift-suspension"),
+            &[("csrf", &detail.csrf()), ("note", "looks fine")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(refused.body.contains("Not allowed for your role"));
+    assert_eq!(
+        employee_status(&app, &clerk.id).await,
+        EmployeeStatus::Suspended
+    );
+
+    // A role with both the `security` purpose and account management lifts it.
+    let mut l = Agent::new(&app);
+    l.accept_language = Some("en");
+    app.next_step();
+    l.sign_in(&lead).await;
+    let detail = l.get(&page_of).await;
+    assert!(
+        detail
+            .body
+            .contains(&format!("action=\"{page_of}/lift-suspension\"")),
+        "{}",
+        detail.body
+    );
+    assert!(detail.body.contains("<label for=\"lift-reason\">"));
+    let csrf = detail.csrf();
+    let empty = l
+        .post(
+            &format!("{page_of}/lift-suspension"),
+            &[("csrf", &csrf), ("note", "")],
+        )
+        .await;
+    assert_eq!(
+        empty.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        empty.body
+    );
+    assert_eq!(
+        employee_status(&app, &clerk.id).await,
+        EmployeeStatus::Suspended
+    );
+    let lifted = l
+        .post(
+            &format!("{page_of}/lift-suspension"),
+            &[
+                ("csrf", &csrf),
+                ("note", "Batch check confirmed by the manager"),
+            ],
+        )
+        .await;
+    assert_eq!(lifted.status, StatusCode::OK, "{}", lifted.body);
+    assert!(
+        lifted.body.contains("The suspension is lifted"),
+        "{}",
+        lifted.body
+    );
+    assert!(lifted
+        .body
+        .contains("Suspension lifted: Batch check confirmed by the manager"));
+    assert!(
+        !lifted.body.contains("lift-suspension\""),
+        "nothing left to lift"
+    );
+    assert_eq!(
+        employee_status(&app, &clerk.id).await,
+        EmployeeStatus::Active
+    );
+    let events = timeline(&app, &id).await;
+    assert_eq!(events.last().unwrap().0, "note");
+    assert_eq!(events.last().unwrap().1, format!("employee:{}", lead.id));
+    // Twice: nothing to lift (409); a disabled account is never re-activated from here.
+    let again = l
+        .post(
+            &format!("{page_of}/lift-suspension"),
+            &[("csrf", &csrf), ("note", "again")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert!(again.body.contains("there is no suspension to lift"));
+    app.emp
+        .set_status(&Actor::System("test"), &clerk.id, EmployeeStatus::Disabled)
+        .await
+        .unwrap();
+    let disabled = l
+        .post(
+            &format!("{page_of}/lift-suspension"),
+            &[("csrf", &csrf), ("note", "again")],
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::CONFLICT);
+    assert_eq!(
+        employee_status(&app, &clerk.id).await,
+        EmployeeStatus::Disabled
+    );
+}
+both_dbs!(c5_5_automatic_suspension_is_lifted_from_the_incident_page_only_by_a_role_that_may_reactivate_accounts);
+
+async fn c4_3_administrator_creates_an_employee_who_has_no_access_until_an_undertaking_is_recorded(
+    db: Db,
+) {
+    let logs = crate::support::logs();
+    let app = spawn_console(db).await;
+    let admin = app.hire("aliya.t", "admin").await;
+    let mut a = Agent::new(&app);
+    a.accept_language = Some("en");
+    let profile = a.sign_in(&admin).await;
+    assert!(
+        profile.body.contains("href=\"/console/employees\""),
+        "menu entry"
+    );
+    let list = a.get("/console/employees").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(list.body.contains("aliya.t") && list.body.contains("/console/employees/new"));
+    let form = a.get("/console/employees/new").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    for field in ["login", "display_name", "role"] {
+        assert!(
+            form.body.contains(&format!("<label for=\"{field}\">")),
+            "{field}"
+        );
+    }
+    assert!(form
+        .body
+        .contains("<option value=\"credit_officer\">Credit officer</option>"));
+    let csrf = form.csrf();
+    let before = app.emp.list(&Actor::System("test")).await.unwrap().len();
+
+    // Bad input: a translated message on the form, the values kept, nothing created.
+    let bad = a
+        .post(
+            "/console/employees",
+            &[
+                ("csrf", &csrf),
+                ("login", "Дана"),
+                ("display_name", "Дана Қасымова"),
+                ("role", "credit_officer"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("The login must be 2 to 64 characters"));
+    assert!(bad.body.contains("value=\"Дана Қасымова\""));
+    let bad_role = a
+        .post(
+            "/console/employees",
+            &[
+                ("csrf", &csrf),
+                ("login", "dana.k"),
+                ("display_name", "Дана Қасымова"),
+                ("role", "overlord"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_role.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_role.body.contains("Choose a role from the list."));
+    assert_eq!(
+        app.emp.list(&Actor::System("test")).await.unwrap().len(),
+        before
+    );
+
+    // Created: the password and the TOTP secret are on this answer, once.
+    let created = a
+        .post(
+            "/console/employees",
+            &[
+                ("csrf", &csrf),
+                ("login", "dana.k"),
+                ("display_name", "Дана Қасымова"),
+                ("role", "credit_officer"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert!(created.body.contains("shown only this once"));
+    assert!(created.body.contains("no access to personal data until"));
+    let password = text_of(&created.body, "initial-password");
+    let secret_text = text_of(&created.body, "totp-secret");
+    assert!(password.len() >= 20, "{password}");
+    let secret = derbes_service::totp::base32_decode(&secret_text).expect("base32 secret");
+    let all = app.emp.list(&Actor::System("test")).await.unwrap();
+    let info = all.iter().find(|e| e.login == "dana.k").expect("created");
+    assert_eq!(info.role.code, "credit_officer");
+    assert_eq!(info.display_name, "Дана Қасымова");
+    let dana = Staff {
+        id: info.id.to_string(),
+        login: "dana.k".into(),
+        password: password.clone(),
+        secret,
+    };
+    // Not shown again: the employee's page has neither.
+    let page = a.get(&format!("/console/employees/{}", dana.id)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(!page.body.contains(&password) && !page.body.contains(&secret_text));
+    assert!(page
+        .body
+        .contains("This employee has no access to personal data"));
+    // The same login again: 409 on the form.
+    let taken = a
+        .post(
+            "/console/employees",
+            &[
+                ("csrf", &csrf),
+                ("login", "dana.k"),
+                ("display_name", "Другая Дана"),
+                ("role", "collector"),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
+    assert!(taken
+        .body
+        .contains("Another employee already has this login"));
+
+    // The new employee signs in with what the page showed, but sees no personal data.
+    let mut d = Agent::new(&app);
+    d.accept_language = Some("en");
+    app.next_step();
+    let own = d.sign_in(&dana).await;
+    assert!(
+        own.body.contains("You have no access to personal data"),
+        "{}",
+        own.body
+    );
+    assert!(
+        !own.body.contains("href=\"/console/employees\""),
+        "no admin menu"
+    );
+    let refused = d.search("identification", "iin", IIN).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(!app
+        .emp
+        .employee_may_access_personal_data(&dana.id, app.clock.now())
+        .await
+        .unwrap());
+
+    // The administrator records the undertaking (bad dates refused first) and a training.
+    let page_of = format!("/console/employees/{}", dana.id);
+    let csrf = page.csrf();
+    for (signed, expires, message) in [
+        (
+            "2026-03-02",
+            "2026-03-01",
+            "The expiry date must be after the signing date.",
+        ),
+        (
+            "2026-03-03",
+            "2027-03-03",
+            "The signing date cannot be in the future.",
+        ),
+        (
+            "02.03.2026",
+            "2027-03-02",
+            "Enter the dates as year-month-day",
+        ),
+    ] {
+        let res = a
+            .post(
+                &format!("{page_of}/undertakings"),
+                &[
+                    ("csrf", &csrf),
+                    ("text_version", "nda-2026-01"),
+                    ("signed_on", signed),
+                    ("expires_on", expires),
+                ],
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{signed}: {}",
+            res.body
+        );
+        assert!(res.body.contains(message), "{message}: {}", res.body);
+        assert!(
+            res.body.contains(&format!("value=\"{expires}\"")),
+            "values kept"
+        );
+    }
+    let recorded = a
+        .post(
+            &format!("{page_of}/undertakings"),
+            &[
+                ("csrf", &csrf),
+                ("text_version", "nda-2026-01"),
+                ("signed_on", "2026-03-02"),
+                ("expires_on", "2027-03-02"),
+            ],
+        )
+        .await;
+    assert_eq!(recorded.status, StatusCode::OK, "{}", recorded.body);
+    assert!(recorded.body.contains("The undertaking is recorded."));
+    assert!(recorded
+        .body
+        .contains("This employee has access to personal data"));
+    assert!(recorded
+        .body
+        .contains("<td>nda-2026-01</td><td>2026-03-02</td><td>2027-03-02</td><td>yes</td>"));
+    let trained = a
+        .post(
+            &format!("{page_of}/trainings"),
+            &[
+                ("csrf", &csrf),
+                ("course", "pd-protection"),
+                ("course_version", "3"),
+                ("completed_on", "2026-03-02"),
+                ("expires_on", ""),
+            ],
+        )
+        .await;
+    assert_eq!(trained.status, StatusCode::OK, "{}", trained.body);
+    assert!(trained.body.contains("The training is recorded."));
+    let p = app
+        .emp
+        .profile(&Actor::System("test"), &dana.id)
+        .await
+        .unwrap();
+    assert!(p.personal_data_access);
+    assert_eq!(p.trainings.len(), 1);
+    assert_eq!(p.trainings[0].course, "pd-protection");
+    assert_eq!(
+        p.undertakings[0].recorded_by,
+        format!("employee:{}", admin.id)
+    );
+
+    // On the employee's next request: access (the search finds the borrower).
+    let own = d.get("/console/profile").await;
+    assert!(
+        own.body.contains("You have access to personal data"),
+        "{}",
+        own.body
+    );
+    let found = d.search("identification", "iin", IIN).await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    assert!(found.body.contains(&app.subject.to_string()));
+    let list = a.get("/console/employees").await;
+    assert!(list.body.contains("dana.k"), "{}", list.body);
+
+    // The secrets were never in an address or a log line.
+    let log = logs.contents();
+    let compact: String = secret_text.split_whitespace().collect();
+    for secret in [password.as_str(), secret_text.as_str(), compact.as_str()] {
+        assert!(!log.contains(secret), "a secret in the log");
+        for url in a.urls.iter().chain(d.urls.iter()) {
+            assert!(!url.contains(secret), "a secret in URL {url}");
+        }
+    }
+    assert!(
+        log.contains("route=/console/employees"),
+        "request lines are logged"
+    );
+}
+both_dbs!(
+    c4_3_administrator_creates_an_employee_who_has_no_access_until_an_undertaking_is_recorded
+);
+
+async fn c4_3_disabling_an_employee_from_the_console_ends_their_session(db: Db) {
+    let app = spawn_console(db).await;
+    let admin = app.hire("aliya.t", "admin").await;
+    let clerk = app.hire("aigerim.s", "call_centre").await;
+    let mut c = Agent::new(&app);
+    let own = c.sign_in(&clerk).await;
+    let clerk_csrf = own.csrf();
+    assert_eq!(c.get_once("/console/profile").await.status, StatusCode::OK);
+
+    let mut a = Agent::new(&app);
+    a.accept_language = Some("en");
+    app.next_step();
+    a.sign_in(&admin).await;
+    let page_of = format!("/console/employees/{}", clerk.id);
+    let page = a.get(&page_of).await;
+    assert_eq!(status_of(&page.body, "employee-status"), "active");
+    assert!(page.body.contains(&format!("action=\"{page_of}/disable\"")));
+    assert!(!page
+        .body
+        .contains(&format!("action=\"{page_of}/activate\"")));
+    let disabled = a
+        .post(&format!("{page_of}/disable"), &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    assert!(disabled
+        .body
+        .contains("every session of the employee has ended"));
+    assert_eq!(status_of(&disabled.body, "employee-status"), "disabled");
+    assert_eq!(
+        employee_status(&app, &clerk.id).await,
+        EmployeeStatus::Disabled
+    );
+
+    // The clerk's very next request is bounced to the login page; a form too.
+    let next = c.get_once("/console/profile").await;
+    assert_eq!(next.status, StatusCode::SEE_OTHER);
+    assert_eq!(next.headers[LOCATION], "/console/login");
+    let before = app.db.store.audit_head().await.unwrap().size;
+    let form = c
+        .post_once(
+            "/console/search",
+            &[
+                ("csrf", &clerk_csrf),
+                ("purpose", "identification"),
+                ("category", "iin"),
+                ("value", IIN),
+            ],
+        )
+        .await;
+    assert_eq!(form.headers[LOCATION], "/console/login");
+    assert_eq!(
+        app.db.store.audit_head().await.unwrap().size,
+        before,
+        "no search ran"
+    );
+    // Nor can the clerk sign in again.
+    let login = c.get("/console/login").await;
+    let res = c
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &login.csrf()),
+                ("login", &clerk.login),
+                ("password", &clerk.password),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+
+    // Re-activated, the clerk signs in anew.
+    let activated = a
+        .post(
+            &format!("{page_of}/activate"),
+            &[("csrf", &disabled.csrf())],
+        )
+        .await;
+    assert!(activated.body.contains("The account is active again."));
+    assert_eq!(
+        employee_status(&app, &clerk.id).await,
+        EmployeeStatus::Active
+    );
+    app.next_step();
+    let mut c2 = Agent::new(&app);
+    c2.sign_in(&clerk).await;
+    // An admin changes the role from the same page; it takes effect on the next request.
+    let changed = a
+        .post(
+            &format!("{page_of}/role"),
+            &[("csrf", &activated.csrf()), ("role", "collector")],
+        )
+        .await;
+    assert!(
+        changed.body.contains("The role is changed."),
+        "{}",
+        changed.body
+    );
+    assert!(changed
+        .body
+        .contains("<option value=\"collector\" selected>"));
+    let p = c2.get("/console/search").await;
+    assert!(
+        p.body.contains("value=\"collection\""),
+        "collector purposes: {}",
+        p.body
+    );
+    let unknown = a
+        .post(
+            &format!("{page_of}/role"),
+            &[("csrf", &activated.csrf()), ("role", "overlord")],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown.body.contains("Choose a role from the list."));
+}
+both_dbs!(c4_3_disabling_an_employee_from_the_console_ends_their_session);
+
+async fn c4_1_collector_cannot_open_employee_admin_pages(db: Db) {
+    let app = spawn_console(db).await;
+    let admin = app.hire("aliya.t", "admin").await;
+    let collector = app.hire("aigerim.s", "collector").await;
+    let mut a = Agent::new(&app);
+    let profile = a.sign_in(&collector).await;
+    assert!(
+        !profile.body.contains("/console/employees"),
+        "no menu entry"
+    );
+    let csrf = profile.csrf();
+    for (lang, title) in [
+        (None, "Недоступно для вашей роли"),
+        (Some("kk"), "Сіздің рөліңізге рұқсат етілмеген"),
+        (Some("en"), "Not allowed for your role"),
+    ] {
+        a.accept_language = lang;
+        for path in [
+            "/console/employees".to_string(),
+            "/console/employees/new".to_string(),
+            format!("/console/employees/{}", admin.id),
+            format!("/console/employees/{}", collector.id),
+        ] {
+            let res = a.get(&path).await;
+            assert_eq!(res.status, StatusCode::FORBIDDEN, "{path}: {}", res.body);
+            assert!(res.body.contains(title), "{path} {lang:?}: {}", res.body);
+            assert!(!res.body.contains("aliya.t"), "no account shown");
+        }
+    }
+    a.accept_language = Some("en");
+    let audited = app.db.store.audit_head().await.unwrap().size;
+    let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/console/employees".into(),
+            vec![
+                ("login", "evil.admin"),
+                ("display_name", "Ева"),
+                ("role", "admin"),
+            ],
+        ),
+        (format!("/console/employees/{}/disable", admin.id), vec![]),
+        (
+            format!("/console/employees/{}/role", collector.id),
+            vec![("role", "admin")],
+        ),
+        (
+            format!("/console/employees/{}/undertakings", collector.id),
+            vec![
+                ("text_version", "nda-2026-02"),
+                ("signed_on", "2026-03-02"),
+                ("expires_on", "2030-03-02"),
+            ],
+        ),
+        (
+            format!("/console/employees/{}/trainings", collector.id),
+            vec![
+                ("course", "pd-protection"),
+                ("course_version", "4"),
+                ("completed_on", "2026-03-02"),
+            ],
+        ),
+    ];
+    for (path, fields) in &posts {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend(fields.iter().copied());
+        let res = a.post(path, &form).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{path}: {}", res.body);
+        assert!(res.body.contains("Not allowed for your role"), "{path}");
+    }
+    // Nothing changed, and the service audited every refusal.
+    let sys = Actor::System("test");
+    let all = app.emp.list(&sys).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().all(|e| e.status == EmployeeStatus::Active));
+    let own = app.emp.profile(&sys, &collector.id).await.unwrap();
+    assert_eq!(own.employee.role.code, "collector");
+    assert_eq!((own.undertakings.len(), own.trainings.len()), (1, 1));
+    assert!(app.db.store.audit_head().await.unwrap().size >= audited + posts.len() as u64);
+    // A bad id is a 4xx page too (for an administrator), never a 500.
+    let mut b = Agent::new(&app);
+    app.next_step();
+    b.sign_in(&admin).await;
+    let bad = b.get("/console/employees/791028302728").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    let none = b
+        .get("/console/employees/00000000-0000-7000-8000-000000000000")
+        .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "{}", none.body);
+}
+both_dbs!(c4_1_collector_cannot_open_employee_admin_pages);
+
+async fn c4_3_data_protection_officer_records_undertakings_but_cannot_create_accounts(db: Db) {
+    let app = spawn_console(db).await;
+    let dpo = app.hire("aliya.t", "dpo").await;
+    let clerk = app.hire("aigerim.s", "call_centre").await;
+    let mut a = Agent::new(&app);
+    a.accept_language = Some("en");
+    let profile = a.sign_in(&dpo).await;
+    assert!(
+        profile.body.contains("href=\"/console/employees\""),
+        "menu entry"
+    );
+    let list = a.get("/console/employees").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(
+        !list.body.contains("/console/employees/new"),
+        "no create link"
+    );
+    assert_eq!(
+        a.get("/console/employees/new").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let page_of = format!("/console/employees/{}", clerk.id);
+    let page = a.get(&page_of).await;
+    assert!(page
+        .body
+        .contains(&format!("action=\"{page_of}/undertakings\"")));
+    assert!(page
+        .body
+        .contains(&format!("action=\"{page_of}/trainings\"")));
+    for admin_only in ["disable", "activate", "role"] {
+        assert!(
+            !page
+                .body
+                .contains(&format!("action=\"{page_of}/{admin_only}\"")),
+            "{admin_only}"
+        );
+    }
+    let res = a
+        .post(&format!("{page_of}/disable"), &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        employee_status(&app, &clerk.id).await,
+        EmployeeStatus::Active
+    );
+    let recorded = a
+        .post(
+            &format!("{page_of}/undertakings"),
+            &[
+                ("csrf", &page.csrf()),
+                ("text_version", "nda-2026-02"),
+                ("signed_on", "2026-03-01"),
+                ("expires_on", "2027-03-01"),
+            ],
+        )
+        .await;
+    assert_eq!(recorded.status, StatusCode::OK, "{}", recorded.body);
+    assert!(recorded.body.contains("nda-2026-02"));
+}
+both_dbs!(c4_3_data_protection_officer_records_undertakings_but_cannot_create_accounts);

@@ -55,6 +55,7 @@ pub struct ConsoleApp {
     pub base: String,
     pub clock: Arc<FixedClock>,
     pub emp: Employees,
+    pub incidents: Incidents,
     pub vault: Vault,
     pub db: FreshDb,
     /// The known borrower's pseudonymous id.
@@ -72,6 +73,11 @@ impl Drop for ConsoleApp {
 
 /// Start the server over a fresh database of `db`, with one borrower.
 pub async fn spawn_console(db: Db) -> ConsoleApp {
+    spawn_console_with_roles(db, derbes_core::roles::EMBEDDED_ROLES_TOML).await
+}
+
+/// As [`spawn_console`], with the roles file `roles_toml`.
+pub async fn spawn_console_with_roles(db: Db, roles_toml: &str) -> ConsoleApp {
     let fresh = match db {
         Db::Sqlite => testing::fresh_sqlite().await,
         Db::Postgres => testing::fresh_pg().await,
@@ -80,7 +86,7 @@ pub async fn spawn_console(db: Db) -> ConsoleApp {
     let clock = Arc::new(FixedClock::new(t0()));
     let keys = Arc::new(KeyRing::generate(t0()).unwrap());
     let registry = Arc::new(Registry::embedded().unwrap());
-    let roles = Arc::new(Roles::embedded(&registry).unwrap());
+    let roles = Arc::new(Roles::from_toml(roles_toml, &registry).unwrap());
     let access = Arc::new(AccessControl::open(None, registry.clone()).unwrap());
     let vault = Vault::open(fresh.store.clone(), keys.clone(), registry, clock.clone())
         .await
@@ -107,7 +113,7 @@ pub async fn spawn_console(db: Db) -> ConsoleApp {
     let state = derbes_web::AppState::new(vault.clone())
         .unwrap()
         .with_employees(emp.clone())
-        .with_incidents(incidents)
+        .with_incidents(incidents.clone())
         .with_access(access);
     let input: NewSubjectInput = serde_json::from_value(json!({"values": [
         {"category": "full_name", "value": {"surname": "Жұмабеков", "given": "Ержан"},
@@ -131,6 +137,7 @@ pub async fn spawn_console(db: Db) -> ConsoleApp {
         base: format!("http://{addr}"),
         clock,
         emp,
+        incidents,
         vault,
         db: fresh,
         subject: created.id,
@@ -198,6 +205,50 @@ impl ConsoleApp {
     /// between logins of one employee).
     pub fn code(&self, s: &Staff) -> String {
         totp::code_at(&s.secret, totp::step_of(self.clock.now().timestamp()))
+    }
+
+    /// Open an incident about `s` as the detector does (clause 5.5); with `suspend`, the
+    /// detector's containment too: the employee is suspended (every session ends) and the
+    /// timeline says so. Returns the incident id.
+    pub async fn raise_incident(&self, s: &Staff, suspend: bool) -> String {
+        use derbes_core::clock::to_micros;
+        use derbes_store::NewIncident;
+        let now = to_micros(self.clock.now());
+        let employee = format!("employee:{}", s.id);
+        let raised = self
+            .db
+            .store
+            .raise_incident(&NewIncident {
+                id: Uuid::now_v7().to_string(),
+                rule: "c5_5_bulk_reads".into(),
+                employee: employee.clone(),
+                severity: "high".into(),
+                at: now,
+                evidence_at: now,
+                evidence: json!({"kind": "read", "subjects": [self.subject.to_string()],
+                                 "count": 4, "purpose": "identification"})
+                .to_string(),
+                subjects: vec![self.subject.to_string()],
+                actor: "system:detector".into(),
+            })
+            .await
+            .unwrap();
+        let id = raised.incident().id.clone();
+        if suspend {
+            self.emp.suspend(&s.id, "incident_detector").await.unwrap();
+            self.db
+                .store
+                .append_incident_event(
+                    &id,
+                    now,
+                    "auto_suspended",
+                    "system:detector",
+                    Some(&json!({ "employee": employee }).to_string()),
+                )
+                .await
+                .unwrap();
+        }
+        id
     }
 
     /// Move the clock to the next TOTP step.

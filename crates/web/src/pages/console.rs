@@ -1,8 +1,9 @@
 //! The employee console (clauses 1.1, 3.2, 4.1, 4.3, 5.4, 5.5, 8.1): sign in with a password
 //! and a TOTP code, see one's own profile (role, confidentiality undertakings, trainings),
 //! find a borrower by IIN or phone for a chosen purpose, see the borrower as the access
-//! policy allows (masked values with a "show in full" form where allowed), the borrower's
-//! audit trail, and — for the security officer — incidents.
+//! policy allows (masked values with a "show in full" form where allowed), and the
+//! borrower's audit trail. Incidents (5.5) are in [`super::incidents`], employee
+//! administration (4.3, 5.4) in [`super::staff`]; both use this module's frame helpers.
 //!
 //! Handlers only parse, call the services and render; every rule lives in the service
 //! layer. Personal values never reach a URL: the search value is a POST body, a borrower
@@ -21,7 +22,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use chrono::{DateTime, NaiveDate, Utc};
-use derbes_service::employees::{EmployeeStatus, Employees};
+use derbes_service::employees::{EmployeeStatus, Employees, RoleView};
 use derbes_service::{Actor, Call, ServiceError};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -40,37 +41,62 @@ pub fn routes() -> Router<AppState> {
         .route("/console/subjects/{id}", get(subject))
         .route("/console/subjects/{id}/reveal", post(reveal))
         .route("/console/subjects/{id}/audit", get(audit))
-        .route("/console/incidents", get(incidents))
-        .route("/console/incidents/{id}", get(incident))
         .route("/console/logout", post(logout))
 }
 
-fn employees(state: &AppState) -> Result<&Employees, PageError> {
+pub(super) fn employees(state: &AppState) -> Result<&Employees, PageError> {
     state
         .employees
         .as_ref()
         .ok_or(PageError::Service(ServiceError::Unavailable))
 }
 
-fn date(d: DateTime<Utc>) -> String {
+pub(super) fn date(d: DateTime<Utc>) -> String {
     derbes_core::calendar::to_almaty(d)
         .format("%Y-%m-%d %H:%M")
         .to_string()
 }
 
-fn day(d: NaiveDate) -> String {
+pub(super) fn day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-fn yes_no(c: &Chrome, b: bool) -> String {
+pub(super) fn yes_no(c: &Chrome, b: bool) -> String {
     c.t(if b { "value-yes" } else { "value-no" })
 }
 
-fn user_nav(c: &Chrome, s: &CheckedSession) -> UserNav {
+/// What the signed-in employee's role may do beyond its purposes (the roles registry's
+/// `admin` and `records` flags). The services decide again on every call; this only chooses
+/// which menu entries and forms a page shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Powers {
+    /// May manage accounts (create, disable, re-activate, change roles).
+    pub admin: bool,
+    /// May record confidentiality undertakings (4.3) and training acknowledgements (5.4).
+    pub records: bool,
+}
+
+pub(super) fn powers(state: &AppState, actor: &Actor) -> Powers {
+    let Actor::Employee { role, .. } = actor else {
+        return Powers::default();
+    };
+    state
+        .employees
+        .as_ref()
+        .and_then(|e| e.roles().role(role))
+        .map(|r| Powers {
+            admin: r.admin,
+            records: r.records,
+        })
+        .unwrap_or_default()
+}
+
+fn user_nav(state: &AppState, c: &Chrome, s: &CheckedSession) -> UserNav {
     let login = match &s.session.actor {
         Actor::Employee { login, .. } => login.clone(),
         other => other.id(),
     };
+    let p = powers(state, &s.session.actor);
     UserNav {
         signed_in_as: c.t1("layout-signed-in-as", "name", &login),
         csrf: s.session.csrf_token.clone(),
@@ -78,11 +104,15 @@ fn user_nav(c: &Chrome, s: &CheckedSession) -> UserNav {
             .session
             .actor
             .may_use(derbes_service::incidents::INCIDENT_PURPOSE),
+        staff: p.admin || p.records,
     }
 }
 
 /// A signed-in page request: the session, or a redirect to the login page.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<CheckedSession, Response> {
+pub(super) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<CheckedSession, Response> {
     let lang = PageLang::of(headers).0;
     match csrf::session_of(state, headers).await {
         Ok(Some(s)) => Ok(s),
@@ -92,16 +122,27 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<CheckedSessi
 }
 
 /// A frame for a signed-in page.
-fn chrome(state: &AppState, lang: Lang, s: &CheckedSession, path: &str, title: &str) -> Chrome {
+pub(super) fn chrome(
+    state: &AppState,
+    lang: Lang,
+    s: &CheckedSession,
+    path: &str,
+    title: &str,
+) -> Chrome {
     let mut c = Chrome::new(state, lang, path, title);
-    c.user = Some(user_nav(&c, s));
+    c.user = Some(user_nav(state, &c, s));
     c
 }
 
-fn fail(state: &AppState, lang: Lang, s: Option<&CheckedSession>, e: PageError) -> Response {
+pub(super) fn fail(
+    state: &AppState,
+    lang: Lang,
+    s: Option<&CheckedSession>,
+    e: PageError,
+) -> Response {
     let user = s.map(|s| {
         let c = Chrome::new(state, lang, "/console", "error-back");
-        user_nav(&c, s)
+        user_nav(state, &c, s)
     });
     e.page(state, lang, user)
 }
@@ -355,6 +396,24 @@ struct ProfilePage {
     trainings: Vec<TrainingRow>,
 }
 
+/// A role's name in `lang`.
+pub(super) fn role_label(lang: Lang, role: &RoleView) -> String {
+    match lang {
+        Lang::Ru => role.ru.clone(),
+        Lang::Kk => role.kk.clone(),
+        Lang::En => role.en.clone(),
+    }
+}
+
+/// The message id of an account status.
+pub(super) fn status_id(status: EmployeeStatus) -> &'static str {
+    match status {
+        EmployeeStatus::Active => "status-active",
+        EmployeeStatus::Disabled => "status-disabled",
+        EmployeeStatus::Suspended => "status-suspended",
+    }
+}
+
 fn purpose_name(state: &AppState, lang: Lang, code: &str) -> String {
     state
         .vault
@@ -387,16 +446,8 @@ async fn profile(
         let id = s.session.employee_id.to_string();
         let p = employees(&state)?.profile(&s.session.actor, &id).await?;
         let c = chrome(&state, lang, &s, "/console/profile", "profile-title");
-        let role = match lang {
-            Lang::Ru => p.employee.role.ru.clone(),
-            Lang::Kk => p.employee.role.kk.clone(),
-            Lang::En => p.employee.role.en.clone(),
-        };
-        let status = c.t(match p.employee.status {
-            EmployeeStatus::Active => "status-active",
-            EmployeeStatus::Disabled => "status-disabled",
-            EmployeeStatus::Suspended => "status-suspended",
-        });
+        let role = role_label(lang, &p.employee.role);
+        let status = c.t(status_id(p.employee.status));
         let purposes = p
             .employee
             .role
@@ -857,120 +908,6 @@ async fn audit(
                 })
                 .collect(),
             back: subject_href(&id, &purpose),
-        };
-        Ok::<_, PageError>(render(StatusCode::OK, &page))
-    }
-    .await;
-    result.unwrap_or_else(|e| fail(&state, lang, Some(&s), e))
-}
-
-// ---------------------------------------------------------------------------------------
-// Incidents (5.5)
-
-struct IncidentRow {
-    href: String,
-    opened: String,
-    rule: String,
-    employee: String,
-    severity: String,
-    status: String,
-    subjects: i64,
-}
-
-#[derive(Template)]
-#[template(path = "console/incidents.html")]
-struct IncidentsPage {
-    c: Chrome,
-    incidents: Vec<IncidentRow>,
-}
-
-struct EventRow {
-    at: String,
-    kind: String,
-    actor: String,
-    detail: String,
-}
-
-#[derive(Template)]
-#[template(path = "console/incident.html")]
-struct IncidentPage {
-    c: Chrome,
-    i: IncidentRow,
-    affected: Vec<String>,
-    timeline: Vec<EventRow>,
-}
-
-fn incident_row(v: &derbes_service::incidents::IncidentView) -> IncidentRow {
-    IncidentRow {
-        href: format!("/console/incidents/{}", super::encode_path(&v.id)),
-        opened: date(v.opened_at),
-        rule: v.rule.clone(),
-        employee: v.employee.clone(),
-        severity: v.severity.clone(),
-        status: v.status.clone(),
-        subjects: v.affected_subjects,
-    }
-}
-
-fn incident_service(state: &AppState) -> Result<&derbes_service::incidents::Incidents, PageError> {
-    state
-        .incidents
-        .as_ref()
-        .ok_or(PageError::Service(ServiceError::Unavailable))
-}
-
-/// `GET /console/incidents`: the security officer's list (purpose `security`).
-async fn incidents(
-    State(state): State<AppState>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
-) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let result = async {
-        let list = incident_service(&state)?
-            .list(&s.session.actor, None, 100)
-            .await?;
-        let page = IncidentsPage {
-            c: chrome(&state, lang, &s, "/console/incidents", "incidents-title"),
-            incidents: list.iter().map(incident_row).collect(),
-        };
-        Ok::<_, PageError>(render(StatusCode::OK, &page))
-    }
-    .await;
-    result.unwrap_or_else(|e| fail(&state, lang, Some(&s), e))
-}
-
-/// `GET /console/incidents/{id}`: one incident with its timeline.
-async fn incident(
-    State(state): State<AppState>,
-    PageLang(lang): PageLang,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let result = async {
-        let d = incident_service(&state)?.get(&s.session.actor, &id).await?;
-        let path = format!("/console/incidents/{}", super::encode_path(&d.incident.id));
-        let page = IncidentPage {
-            c: chrome(&state, lang, &s, &path, "incident-title"),
-            i: incident_row(&d.incident),
-            affected: d.subjects.clone(),
-            timeline: d
-                .timeline
-                .iter()
-                .map(|e| EventRow {
-                    at: date(e.at),
-                    kind: e.kind.clone(),
-                    actor: e.actor.clone(),
-                    detail: e.detail.as_ref().map(|d| d.to_string()).unwrap_or_default(),
-                })
-                .collect(),
         };
         Ok::<_, PageError>(render(StatusCode::OK, &page))
     }

@@ -27,6 +27,8 @@
 pub mod cabinet;
 pub mod console;
 pub mod csrf;
+pub mod incidents;
+pub mod staff;
 pub mod texts;
 mod views;
 
@@ -143,6 +145,9 @@ pub struct UserNav {
     pub csrf: String,
     /// Whether the incidents menu is shown.
     pub security: bool,
+    /// Whether the employee administration menu is shown (roles that may manage accounts or
+    /// record undertakings and trainings).
+    pub staff: bool,
 }
 
 /// What every page's frame (`base.html`) needs.
@@ -323,6 +328,12 @@ impl PageError {
             PageError::Service(ServiceError::CategoryNotAllowed(c)) => {
                 vec![("categories", c.join(", "))]
             }
+            PageError::Service(ServiceError::InvalidInput(field)) => {
+                vec![("field", (*field).to_string())]
+            }
+            PageError::Service(
+                ServiceError::IncidentWrongStatus(s) | ServiceError::RequestWrongStatus(s),
+            ) => vec![("status", s.clone())],
             _ => Vec::new(),
         };
         let mut c = Chrome::new(state, lang, home, "error-back");
@@ -447,6 +458,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/static/derbes.css", get(stylesheet))
         .route("/lang/{code}", get(switch_language))
         .merge(console::routes())
+        .merge(incidents::routes())
+        .merge(staff::routes())
         .merge(cabinet::routes())
         .route("/cabinet/{*rest}", get(not_found).post(not_found))
         .route("/console/{*rest}", get(not_found).post(not_found))
