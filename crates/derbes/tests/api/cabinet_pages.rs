@@ -11,6 +11,21 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 const EN_TEXTS: &str = include_str!("../../../web/locales/en/pages.ftl");
+const RU_TEXTS: &str = include_str!("../../../web/locales/ru/pages.ftl");
+const KK_TEXTS: &str = include_str!("../../../web/locales/kk/pages.ftl");
+const RU_ERRORS: &str = include_str!("../../../web/locales/ru/errors.ftl");
+const KK_ERRORS: &str = include_str!("../../../web/locales/kk/errors.ftl");
+/// The user agent the application tests' browser sends.
+const APPLY_UA: &str = "DerbesApplyTest/1.0 (phone)";
+
+/// The text of message `id` in a Fluent file (one-line messages without arguments).
+fn ftl(file: &str, id: &str) -> String {
+    file.lines()
+        .find_map(|l| l.strip_prefix(&format!("{id} = ")))
+        .unwrap_or_else(|| panic!("no {id}"))
+        .trim()
+        .to_string()
+}
 
 /// A minimal browser: a cookie jar, manual redirects, every URL seen.
 struct Agent<'a> {
@@ -89,6 +104,18 @@ impl<'a> Agent<'a> {
     async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let url = format!("{}{path}", self.app.base);
         let req = self.app.client.post(&url).form(form);
+        self.send(req, url).await
+    }
+
+    /// POST as a browser that names itself (the consent evidence's user agent, 6.1).
+    async fn post_ua(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let url = format!("{}{path}", self.app.base);
+        let req = self
+            .app
+            .client
+            .post(&url)
+            .header("user-agent", APPLY_UA)
+            .form(form);
         self.send(req, url).await
     }
 
@@ -422,3 +449,444 @@ async fn l_rights_deadlines_request_filed_from_the_cabinet_page(backend: Backend
     );
 }
 both_backends!(l_rights_deadlines_request_filed_from_the_cabinet_page);
+
+// ---------------------------------------------------------------------------------------
+// The application form (6.1, 6.2)
+
+/// A complete, valid application of [`KNOWN`] in the form's field names.
+fn apply_form(csrf: &str, policy_version: &str) -> Vec<(String, String)> {
+    [
+        ("csrf", csrf),
+        ("policy_version", policy_version),
+        ("surname", KNOWN.surname),
+        ("given", KNOWN.given),
+        ("patronymic", ""),
+        ("iin", KNOWN.iin),
+        ("mobile_phone", KNOWN.phone_typed),
+        ("email", KNOWN.email),
+        ("registration_address", "г. Алматы, ул. Абая, д. 10, кв. 5"),
+        ("residence_address", ""),
+        ("iban", KNOWN.iban_typed),
+        ("bank_name", ""),
+        ("employer", "ТОО «Алматы Сауда»"),
+        ("salary", "250 000"),
+        ("salary_day", "10"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn with(form: &[(String, String)], extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = form
+        .iter()
+        .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+        .cloned()
+        .collect();
+    f.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    f
+}
+
+fn pairs(f: &[(String, String)]) -> Vec<(&str, &str)> {
+    f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// The value of the hidden `policy_version` field.
+fn policy_version_of(p: &Page) -> String {
+    let (_, rest) = p
+        .body
+        .split_once("name=\"policy_version\" value=\"")
+        .expect("policy_version field");
+    rest.split('"').next().unwrap().to_string()
+}
+
+/// Every consent record in the database (all subjects).
+async fn consent_rows(app: &TestApp) -> usize {
+    app.db
+        .store
+        .consent_events_page(0, 100_000)
+        .await
+        .expect("consent events")
+        .len()
+}
+
+fn consent_service(app: &TestApp) -> derbes_service::ConsentService {
+    derbes_service::ConsentService::new(
+        app.vault.clone(),
+        std::sync::Arc::new(derbes_core::calendar::WorkCalendar::embedded_kz().unwrap()),
+        derbes_service::consent_service::ConsentSettings::default(),
+    )
+}
+
+/// Every `<input id="x">` of a page that is not hidden has a `<label for="x">`.
+fn assert_every_input_labelled(body: &str) {
+    for part in body.split("<input ").skip(1) {
+        let tag = part.split('>').next().unwrap();
+        if tag.contains("type=\"hidden\"") {
+            continue;
+        }
+        let id = tag
+            .split_once("id=\"")
+            .map(|(_, r)| r.split('"').next().unwrap())
+            .unwrap_or_else(|| panic!("an input without id: {tag}"));
+        assert!(
+            body.contains(&format!("<label for=\"{id}\"")),
+            "no label for {id}"
+        );
+    }
+}
+
+async fn c6_1_apply_page_valid_application_creates_subject_with_consent_then_phone_logs_in(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    publish(&app).await;
+    let mut a = Agent::new(&app);
+
+    // The login page leads to the form.
+    let p = a.get("/cabinet/login").await;
+    assert!(p.body.contains("href=\"/cabinet/apply\""), "{}", p.body);
+
+    // GET: the fields, the policy in force in the page's language, the required consent and
+    // the optional ones, none ticked.
+    let p = a.get("/cabinet/apply").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("<html lang=\"ru\""));
+    assert!(p.body.contains(&ftl(RU_TEXTS, "apply-title")));
+    assert!(
+        p.body.contains("Политика конфиденциальности"),
+        "policy text"
+    );
+    for field in [
+        "surname",
+        "given",
+        "iin",
+        "mobile_phone",
+        "email",
+        "registration_address",
+        "residence_address",
+        "iban",
+        "bank_name",
+        "employer",
+        "salary",
+        "salary_day",
+        "consent",
+        "opt-advertising",
+        "opt-publication",
+        "opt-bureau_check",
+    ] {
+        assert!(p.body.contains(&format!("id=\"{field}\"")), "{field}");
+    }
+    assert!(!p.body.contains(" checked"), "nothing is ticked by default");
+    assert!(!p.body.contains("<script"), "no script");
+    assert_every_input_labelled(&p.body);
+    assert_eq!(policy_version_of(&p), "1");
+    let (subjects, consents) = (app.count().await, consent_rows(&app).await);
+    assert_eq!(
+        (subjects, consents),
+        (0, 0),
+        "a form looked at stores nothing"
+    );
+
+    // The same form in Kazakh shows the Kazakh text of the policy.
+    let _ = a.get("/lang/kk?back=/cabinet/apply").await;
+    let kk = a.get("/cabinet/apply").await;
+    assert!(kk.body.contains("<html lang=\"kk\""));
+    assert!(kk.body.contains("Құпиялылық саясаты"), "the kk policy text");
+    assert!(kk.body.contains(&ftl(KK_TEXTS, "apply-title")));
+    let _ = a.get("/lang/ru?back=/cabinet/apply").await;
+
+    // A valid submit with consent (and the optional publication consent): stored, submitted.
+    let form = with(
+        &apply_form(&p.csrf(), "1"),
+        &[("consent", "yes"), ("optional", "publication")],
+    );
+    let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (StatusCode::SEE_OTHER, "/cabinet/login"),
+        "{}",
+        p.body
+    );
+    assert_eq!(app.count().await, 1);
+    let ids = app.search_ids("iin", serde_json::json!(KNOWN.iin)).await;
+    assert_eq!(ids.len(), 1);
+    let id: uuid::Uuid = ids[0].parse().unwrap();
+    let view = app.read(&ids[0], "contract").await;
+    for cat in [
+        "full_name",
+        "iin",
+        "mobile_phone",
+        "email",
+        "registration_address",
+        "bank_account",
+        "employer",
+        "salary_amount",
+        "salary_day",
+    ] {
+        let v = view_value(&view, cat).unwrap_or_else(|| panic!("{cat} stored"));
+        assert_eq!(v["source"]["kind"], "subject", "{cat}");
+    }
+    assert_eq!(
+        view_value(&view, "salary_amount").unwrap()["value"],
+        25_000_000
+    );
+    assert_eq!(
+        view_value(&view, "mobile_phone").unwrap()["value"],
+        KNOWN.phone_e164
+    );
+    assert!(
+        view_value(&view, "residence_address").is_none(),
+        "blank: not stored"
+    );
+    // The application was submitted: no open application is left to be purged (6.2).
+    assert!(app
+        .db
+        .store
+        .expired_applications(i64::MAX, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The consent records (6.1, PRE-1): version, language, time, channel, IP, user agent;
+    // the optional purposes as decided (publication granted, the others refused on record).
+    let svc = consent_service(&app);
+    let call = derbes_service::Call::new(derbes_service::Actor::System("test"), "contract");
+    let state = svc.consents(&call, id).await.unwrap();
+    let policy = state.policy.clone().expect("policy consent");
+    assert_eq!(policy.policy_version, 1);
+    assert_eq!(policy.lang, "ru");
+    assert_eq!(policy.channel.as_str(), "web_form");
+    assert_eq!(policy.decision.as_str(), "granted");
+    assert!(policy.has_evidence);
+    assert!((chrono::Utc::now() - policy.at).num_seconds().abs() < 60);
+    let evidence = svc
+        .evidence(&call, id, &policy.id)
+        .await
+        .unwrap()
+        .expect("evidence");
+    assert_eq!(evidence.ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(evidence.user_agent.as_deref(), Some(APPLY_UA));
+    let granted = |code: &str| {
+        state
+            .purposes
+            .iter()
+            .find(|p| p.purpose == code)
+            .unwrap_or_else(|| panic!("{code}"))
+            .granted
+    };
+    assert!(granted("publication"));
+    assert!(!granted("advertising"));
+    assert!(!granted("bureau_check"));
+    assert!(state
+        .history
+        .iter()
+        .any(|h| h.scope == "advertising" && h.decision.as_str() == "refused"));
+
+    // The login page says so once; then the phone logs in.
+    let p = a.get("/cabinet/login").await;
+    assert!(p.body.contains(&ftl(RU_TEXTS, "apply-sent")), "{}", p.body);
+    let p = a.get("/cabinet/login").await;
+    assert!(!p.body.contains(&ftl(RU_TEXTS, "apply-sent")), "shown once");
+    a.login(KNOWN.phone_typed, KNOWN.phone_e164).await;
+    let p = a.get("/cabinet").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("Мои данные"));
+    assert!(p.body.contains("data-category=\"salary_amount\""));
+
+    // No personal value in any URL or log line.
+    let digits: String = KNOWN
+        .phone_e164
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    for u in &a.urls {
+        assert!(
+            !u.contains(&digits) && !u.contains(KNOWN.iin) && !u.contains("KZ86"),
+            "{u}"
+        );
+    }
+    let log = logs().contents();
+    for secret in [KNOWN.iin, KNOWN.phone_e164, KNOWN.iban, APPLY_UA] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
+}
+both_backends!(c6_1_apply_page_valid_application_creates_subject_with_consent_then_phone_logs_in);
+
+async fn c6_2_apply_without_consent_stores_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app).await;
+    let mut a = Agent::new(&app);
+    let p = a.get("/cabinet/apply").await;
+    let before = (app.count().await, consent_rows(&app).await);
+    assert_eq!(before, (0, 0));
+
+    // Every field valid, the consent not ticked (an optional one ticked does not count).
+    let form = with(&apply_form(&p.csrf(), "1"), &[("optional", "advertising")]);
+    let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.location.is_empty(), "no redirect, nothing in a URL");
+    assert!(p.body.contains(&ftl(RU_TEXTS, "apply-err-consent")));
+    assert!(p.body.contains("id=\"err-consent\""));
+    assert!(
+        p.body.contains("href=\"#consent\""),
+        "the error summary links to it"
+    );
+    // What was typed is kept in the page (escaped), the consent still unticked.
+    assert!(p.body.contains(&format!("value=\"{}\"", KNOWN.surname)));
+    assert!(p.body.contains(&format!("value=\"{}\"", KNOWN.iin)));
+    assert!(p.body.contains(
+        "id=\"opt-advertising\" name=\"optional\" type=\"checkbox\" value=\"advertising\" checked"
+    ));
+    assert!(!p
+        .body
+        .contains("value=\"yes\" aria-required=\"true\" checked"));
+    assert_eq!(
+        (app.count().await, consent_rows(&app).await),
+        before,
+        "6.2: nothing stored"
+    );
+    assert!(app
+        .search_ids("iin", serde_json::json!(KNOWN.iin))
+        .await
+        .is_empty());
+    // The phone is unknown: no SMS is sent to it.
+    let _ = a.ask_code(KNOWN.phone_typed).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        app.sms.sent().is_empty(),
+        "no SMS: the phone was never stored"
+    );
+
+    // A consent to a version that is no longer the one in force is asked again.
+    let form = with(&apply_form(&p.csrf(), "0"), &[("consent", "yes")]);
+    let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains(&ftl(RU_TEXTS, "apply-err-policy-changed")));
+    assert_eq!((app.count().await, consent_rows(&app).await), before);
+
+    // The same with consent: stored. A second application with the same IIN (another
+    // phone): a clear message, 409, nothing more stored, never a 500.
+    let form = with(&apply_form(&p.csrf(), "1"), &[("consent", "yes")]);
+    let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let after = (app.count().await, consent_rows(&app).await);
+    assert_eq!(after.0, 1);
+    let p = a.get("/cabinet/apply").await;
+    let form = with(
+        &apply_form(&p.csrf(), "1"),
+        &[("consent", "yes"), ("mobile_phone", OTHER.phone_typed)],
+    );
+    let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
+    assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.body);
+    assert!(p.body.contains(&ftl(RU_TEXTS, "apply-err-exists")));
+    assert!(
+        p.body.contains(&format!("value=\"{}\"", KNOWN.iin)),
+        "values kept"
+    );
+    assert_eq!((app.count().await, consent_rows(&app).await), after);
+}
+both_backends!(c6_2_apply_without_consent_stores_nothing);
+
+async fn c6_1_apply_field_errors_for_bad_iin_and_phone_in_russian_and_kazakh(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app).await;
+    let mut a = Agent::new(&app);
+    for (lang, texts, errors) in [("ru", RU_TEXTS, RU_ERRORS), ("kk", KK_TEXTS, KK_ERRORS)] {
+        let _ = a.get(&format!("/lang/{lang}?back=/cabinet/apply")).await;
+        let p = a.get("/cabinet/apply").await;
+        assert!(p.body.contains(&format!("<html lang=\"{lang}\"")));
+        // A wrong check digit (kz-formats.md), a phone too short, a bad IBAN, a bad e-mail,
+        // the surname missing: all shown at once, each next to its field.
+        let form = with(
+            &apply_form(&p.csrf(), "1"),
+            &[
+                ("consent", "yes"),
+                ("iin", "900101300011"),
+                ("mobile_phone", "12345"),
+                ("iban", "KZ00125KZT5004100100"),
+                ("email", "not-an-email"),
+                ("surname", ""),
+                ("salary", "много"),
+            ],
+        );
+        let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+        assert!(
+            p.body
+                .contains(&ftl(errors, "field-invalid-iin-iin-bad-check-digit")),
+            "{lang}: IIN message"
+        );
+        assert!(
+            p.body
+                .contains(&ftl(errors, "field-invalid-phone-phone-bad-length")),
+            "{lang}: phone message"
+        );
+        assert!(p.body.contains(&ftl(texts, "apply-err-required")), "{lang}");
+        assert!(p.body.contains(&ftl(texts, "apply-err-salary")), "{lang}");
+        for field in ["iin", "mobile_phone", "iban", "email", "surname", "salary"] {
+            assert!(
+                p.body.contains(&format!("id=\"err-{field}\"")),
+                "{lang}: {field} error shown"
+            );
+            assert!(
+                p.body.contains(&format!("href=\"#{field}\"")),
+                "{field} in the summary"
+            );
+        }
+        // Errors linked to their inputs; the first invalid one takes the focus.
+        assert!(p.body.contains("aria-describedby=\"hint-iin err-iin\""));
+        assert!(p
+            .body
+            .contains("aria-describedby=\"hint-mobile_phone err-mobile_phone\""));
+        assert!(p.body.contains("aria-invalid=\"true\""));
+        assert_eq!(p.body.matches(" autofocus").count(), 1);
+        assert!(p
+            .body
+            .contains("aria-describedby=\"err-surname\" autofocus"));
+        // The typed values are kept; the consent stays ticked.
+        for kept in [
+            "900101300011",
+            "12345",
+            "not-an-email",
+            "KZ00125KZT5004100100",
+        ] {
+            assert!(p.body.contains(&format!("value=\"{kept}\"")), "{kept}");
+        }
+        assert!(p
+            .body
+            .contains("value=\"yes\" aria-required=\"true\" checked"));
+        assert_eq!((app.count().await, consent_rows(&app).await), (0, 0));
+    }
+    // No typed value in any URL.
+    for u in &a.urls {
+        assert!(!u.contains("900101300011") && !u.contains("12345"), "{u}");
+    }
+}
+both_backends!(c6_1_apply_field_errors_for_bad_iin_and_phone_in_russian_and_kazakh);
+
+async fn c6_1_apply_without_csrf_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app).await;
+    let mut a = Agent::new(&app);
+    let p = a.get("/cabinet/apply").await;
+    let good = with(&apply_form(&p.csrf(), "1"), &[("consent", "yes")]);
+    for csrf in ["", "forged"] {
+        let form = with(&good, &[("csrf", csrf)]);
+        let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
+    }
+    let form: Vec<_> = good.iter().filter(|(k, _)| k != "csrf").cloned().collect();
+    let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    // A fresh browser (no pre-session cookie) with another browser's token: refused.
+    let mut other = Agent::new(&app);
+    let p = other.post_ua("/cabinet/apply", &pairs(&good)).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!((app.count().await, consent_rows(&app).await), (0, 0));
+    // The right token works.
+    let p = a.post_ua("/cabinet/apply", &pairs(&good)).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(app.count().await, 1);
+}
+both_backends!(c6_1_apply_without_csrf_is_refused);

@@ -32,13 +32,17 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Cabinet paths whose forms are posted before login (pre-session CSRF).
-pub const PRE_SESSION_PATHS: &[&str] = &["/cabinet/login", "/cabinet/code"];
+pub const PRE_SESSION_PATHS: &[&str] = &["/cabinet/login", "/cabinet/code", "/cabinet/apply"];
 
 /// The cabinet's routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/cabinet", get(my_data_page))
         .route("/cabinet/accesses", get(accesses_page))
+        .route(
+            "/cabinet/apply",
+            get(super::apply::apply_page).post(super::apply::apply_submit),
+        )
         .route("/cabinet/login", get(login_page).post(login_submit))
         .route("/cabinet/code", get(code_page).post(code_submit))
         .route("/cabinet/reveal", post(reveal))
@@ -68,14 +72,14 @@ pub fn challenge_cookie_name(opts: &super::PageOptions) -> &'static str {
     }
 }
 
-fn cabinet(state: &AppState) -> Result<&Cabinet, PageError> {
+pub(super) fn cabinet(state: &AppState) -> Result<&Cabinet, PageError> {
     state
         .cabinet
         .as_ref()
         .ok_or(PageError::Service(ServiceError::Unavailable))
 }
 
-fn pre_token(cabinet: &Cabinet, pre: &str) -> String {
+pub(super) fn pre_token(cabinet: &Cabinet, pre: &str) -> String {
     cabinet.csrf_token(&format!("pre:{pre}"))
 }
 
@@ -162,7 +166,7 @@ pub async fn guard(state: AppState, req: Request, next: Next) -> Response {
         .await
 }
 
-fn with_cookie(mut res: Response, set: Option<HeaderValue>) -> Response {
+pub(super) fn with_cookie(mut res: Response, set: Option<HeaderValue>) -> Response {
     if let Some(v) = set {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -194,6 +198,8 @@ struct LoginPage {
     c: Chrome,
     csrf: String,
     error: Option<String>,
+    /// After a valid application (6.1): "received, log in with your phone".
+    notice: Option<String>,
 }
 
 #[derive(Template)]
@@ -223,12 +229,25 @@ fn pre_form(
         };
         render(status, &page)
     } else {
+        let c = Chrome::new(state, lang, "/cabinet/login", "cab-login-title");
+        // The flash of a valid application (6.1) is shown once, then cleared.
+        let applied = super::apply::applied_flash(state, headers);
         let page = LoginPage {
-            c: Chrome::new(state, lang, "/cabinet/login", "cab-login-title"),
+            notice: applied.then(|| c.t("apply-sent")),
+            c,
             csrf,
             error,
         };
-        render(status, &page)
+        let res = render(status, &page);
+        if applied {
+            let opts = &state.pages.options;
+            with_cookie(
+                res,
+                cookie(opts, super::apply::flash_cookie_name(opts), "", 0),
+            )
+        } else {
+            res
+        }
     };
     Ok(with_cookie(res, set))
 }

@@ -24,6 +24,7 @@
 //! so this also works in local tests); [`PageOptions::secure_cookies`] can drop `Secure` and
 //! the prefix for a plain-HTTP deployment behind nothing (not recommended).
 
+pub mod apply;
 pub mod cabinet;
 pub mod console;
 pub mod csrf;

@@ -100,6 +100,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "cabinet/accesses.html",
         include_str!("../../templates/cabinet/accesses.html"),
     ),
+    (
+        "cabinet/apply.html",
+        include_str!("../../templates/cabinet/apply.html"),
+    ),
 ];
 
 /// Ids the code picks at run time (not literally in a template), e.g. yes/no words.
@@ -179,6 +183,40 @@ pub const CODE_IDS: &[&str] = &[
     "cab-status-answered",
     "cab-status-done",
     "cab-status-refused",
+    // The application form (6.1): fieldsets, labels, hints and messages picked in code.
+    "apply-group-person",
+    "apply-group-contacts",
+    "apply-group-addresses",
+    "apply-group-money",
+    "apply-surname",
+    "apply-given",
+    "apply-patronymic",
+    "apply-iin",
+    "apply-iin-hint",
+    "apply-phone",
+    "apply-phone-hint",
+    "apply-email",
+    "apply-registration",
+    "apply-residence",
+    "apply-residence-hint",
+    "apply-iban",
+    "apply-iban-hint",
+    "apply-bank",
+    "apply-bank-hint",
+    "apply-employer",
+    "apply-salary",
+    "apply-salary-hint",
+    "apply-salary-day",
+    "apply-policy",
+    "apply-consent",
+    "apply-err-required",
+    "apply-err-bank-without-iban",
+    "apply-err-salary",
+    "apply-err-salary-day",
+    "apply-err-consent",
+    "apply-err-policy-changed",
+    "apply-err-exists",
+    "apply-sent",
 ];
 
 /// The page texts of all languages.
