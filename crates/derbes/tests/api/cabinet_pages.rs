@@ -766,7 +766,7 @@ async fn c6_2_apply_without_consent_stores_nothing(backend: Backend) {
     assert_eq!((app.count().await, consent_rows(&app).await), before);
 
     // The same with consent: stored. A second application with the same IIN (another
-    // phone): a clear message, 409, nothing more stored, never a 500.
+    // phone): answered like the first (7.1b: no enumeration), nothing more stored.
     let form = with(&apply_form(&p.csrf(), "1"), &[("consent", "yes")]);
     let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
@@ -778,12 +778,10 @@ async fn c6_2_apply_without_consent_stores_nothing(backend: Backend) {
         &[("consent", "yes"), ("mobile_phone", OTHER.phone_typed)],
     );
     let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
-    assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.body);
-    assert!(p.body.contains(&ftl(RU_TEXTS, "apply-err-exists")));
-    assert!(
-        p.body.contains(&format!("value=\"{}\"", KNOWN.iin)),
-        "values kept"
-    );
+    // The same answer as a new application (no one learns who is a borrower), nothing stored.
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location.as_str(), "/cabinet/login");
+    assert!(!p.body.contains(KNOWN.iin));
     assert_eq!((app.count().await, consent_rows(&app).await), after);
 }
 both_backends!(c6_2_apply_without_consent_stores_nothing);
@@ -890,3 +888,64 @@ async fn c6_1_apply_without_csrf_is_refused(backend: Backend) {
     assert_eq!(app.count().await, 1);
 }
 both_backends!(c6_1_apply_without_csrf_is_refused);
+
+/// "My data" shows the newest 50 accesses and links to the older ones; the older pages list
+/// the rest by role and purpose, never a hidden purpose, and end without a further link
+/// (7.1a, 8.1, L-TIPPING-OFF). The cursor in the URL is an audit sequence number.
+async fn c7_1a_cabinet_pages_older_accesses_are_a_link_away(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app).await;
+    let site = site_key(&app).await;
+    let id = apply(&app, &site, KNOWN.body(false)).await;
+    let (_, desk) = app
+        .new_key("aml-desk", &["financial_monitoring", "aml"])
+        .await;
+    for i in 0..60 {
+        let purpose = if i % 6 == 0 {
+            "financial_monitoring"
+        } else {
+            "aml"
+        };
+        let res = app
+            .client
+            .get(app.api(&format!("/subjects/{id}?purpose={purpose}")))
+            .bearer_auth(&desk)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let mut a = Agent::new(&app);
+    let _ = a.get("/lang/ru?back=/cabinet").await;
+    a.login(KNOWN.phone_typed, KNOWN.phone_e164).await;
+    let p = a.get("/cabinet").await;
+    assert_eq!(p.status, 200);
+    let older = ftl(RU_TEXTS, "cab-accesses-older");
+    let link = |body: &str| {
+        body.split("href=\"/cabinet/accesses?before=")
+            .nth(1)
+            .map(|rest| rest.split('"').next().unwrap().to_string())
+    };
+    let before = link(&p.body).expect("a link to older accesses");
+    assert!(before.chars().all(|c| c.is_ascii_digit()), "{before}");
+    assert!(p.body.contains(&older));
+    let mut seen = 0;
+    let mut next = Some(before);
+    while let Some(b) = next {
+        let p = a.get(&format!("/cabinet/accesses?before={b}")).await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        assert!(p.body.contains(&ftl(RU_TEXTS, "cab-accesses")));
+        assert!(!p.body.contains("финансов"), "L-TIPPING-OFF");
+        seen += p.body.matches("<li>").count();
+        next = link(&p.body);
+    }
+    assert!(seen >= 1, "older accesses listed");
+    // A malformed cursor is a 400 page; no session goes to the login page.
+    let p = a.get("/cabinet/accesses?before=abc").await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    let mut b = Agent::new(&app);
+    let p = b.get("/cabinet/accesses?before=1").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location.as_str(), "/cabinet/login");
+}
+both_backends!(c7_1a_cabinet_pages_older_accesses_are_a_link_away);

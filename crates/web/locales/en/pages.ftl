@@ -320,5 +320,4 @@ apply-err-salary = Enter the amount in tenge in digits, e.g. 250000.
 apply-err-salary-day = Enter a number from 1 to 31.
 apply-err-consent = Without consent to the policy the application cannot be sent, and we store nothing. Tick the consent if you agree.
 apply-err-policy-changed = The policy changed while you were filling in the application. Please read the new version and confirm your consent again.
-apply-err-exists = A borrower with this IIN or phone number is already registered. The application was not stored.
 apply-sent = Application received. Log in to your personal cabinet with the phone number from the application: we will send you a code by SMS.

@@ -21,7 +21,8 @@
 //!   links to the fields, and the first invalid field gets `autofocus` — no script. Inputs
 //!   carry no `required` attribute on purpose: the browser's own bubble would speak the
 //!   browser's language, not the page's; `aria-required` tells assistive technology.
-//! - A taken IIN or phone (the subject exists) gets a translated message (409), never a 500.
+//! - A taken IIN or phone (the subject exists) gets the answer of a valid application and
+//!   nothing is stored: the form never tells an outsider who is a borrower (7.1b).
 //! - On success: `303 /cabinet/login` with a short-lived flash cookie; the login page then
 //!   says the application was received and to log in with the phone.
 
@@ -648,10 +649,15 @@ pub async fn apply_submit(
         };
         let app = match state.consent.create_application(&call, input).await {
             Ok(app) => app,
+            // A taken IIN or phone gets the very answer of a valid application, so the form
+            // never tells an outsider who is a borrower (as the login page never does); the
+            // borrower logs in with the phone they have. Nothing is stored.
             Err(ServiceError::SubjectExists) | Err(ServiceError::UniqueValueTaken) => {
-                let errors = Errors::from([("", c.t("apply-err-exists"))]);
-                let status = StatusCode::CONFLICT;
-                return form_page(&state, lang, &headers, status, &entered, &errors).await;
+                tracing::info!(
+                    code = "subject_exists",
+                    "application for an existing borrower: answered as received, nothing stored"
+                );
+                return Ok(applied(&state));
             }
             Err(ServiceError::InvalidValues(problems)) => {
                 let errors = problems_to_errors(lang, &state, &problems);
@@ -667,14 +673,19 @@ pub async fn apply_submit(
             Err(e) => return Err(PageError::Service(e)),
         };
         state.consent.submit_application(&call, &app.id).await?;
-        let opts = &state.pages.options;
-        Ok(with_cookie(
-            see_other("/cabinet/login"),
-            cookie(opts, flash_cookie_name(opts), FLASH_APPLIED, 300),
-        ))
+        Ok(applied(&state))
     }
     .await;
     result.unwrap_or_else(|e| e.page_at(&state, lang, None, "/cabinet"))
+}
+
+/// The answer to an application: to the login page, which says it was received.
+fn applied(state: &AppState) -> Response {
+    let opts = &state.pages.options;
+    with_cookie(
+        see_other("/cabinet/login"),
+        cookie(opts, flash_cookie_name(opts), FLASH_APPLIED, 300),
+    )
 }
 
 /// The login page's notice after a valid application: whether the flash cookie says so.

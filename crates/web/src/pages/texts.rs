@@ -215,7 +215,6 @@ pub const CODE_IDS: &[&str] = &[
     "apply-err-salary-day",
     "apply-err-consent",
     "apply-err-policy-changed",
-    "apply-err-exists",
     "apply-sent",
 ];
 
