@@ -1043,7 +1043,7 @@ impl Vault {
         Ok(())
     }
 
-    fn audit_on(&self) -> bool {
+    pub(crate) fn audit_on(&self) -> bool {
         self.inner.auditor.is_some()
     }
 

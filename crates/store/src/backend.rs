@@ -880,7 +880,7 @@ macro_rules! impl_store {
 
         impl $ty {
             /// Append audit entries inside `tx`, chained after the head (which `tx` locks).
-            async fn append_audit_in(
+            pub(crate) async fn append_audit_in(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 fields: &[AuditFields],
             ) -> Result<Vec<AuditEntry>, StoreError> {

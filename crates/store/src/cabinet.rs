@@ -178,8 +178,13 @@ pub trait CabinetStore: Send + Sync {
     async fn update_subject_request(&self, id: &str, u: &RequestUpdate)
         -> Result<bool, StoreError>;
 
-    /// Register an export (5.4).
-    async fn insert_export(&self, e: &ExportRecord) -> Result<(), StoreError>;
+    /// Register an export (5.4) and append its audit entries (8.1), in one transaction: an
+    /// export is never registered without its entry, nor the reverse.
+    async fn insert_export(
+        &self,
+        e: &ExportRecord,
+        audit: &[crate::AuditFields],
+    ) -> Result<(), StoreError>;
     /// Exports of a subject (pseudonym), oldest first.
     async fn exports_of(&self, subject: &str) -> Result<Vec<ExportRecord>, StoreError>;
 }
@@ -544,22 +549,38 @@ macro_rules! impl_cabinet_store {
                 }
             }
 
-            async fn insert_export(&self, e: &ExportRecord) -> Result<(), StoreError> {
-                sqlx::query(&format!(
-                    "INSERT INTO export_register ({EXPORT_COLS}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8)"
-                ))
-                .bind(&e.id)
-                .bind(&e.subject)
-                .bind(&e.format)
-                .bind(&e.sha256)
-                .bind(e.size)
-                .bind(e.at)
-                .bind(&e.actor)
-                .bind(&e.purpose)
-                .execute(self.pool())
-                .await?;
-                Ok(())
+            async fn insert_export(
+                &self,
+                e: &ExportRecord,
+                audit: &[crate::AuditFields],
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool().begin().await?;
+                let result = async {
+                    sqlx::query(&format!(
+                        "INSERT INTO export_register ({EXPORT_COLS}) VALUES \
+                         ($1, $2, $3, $4, $5, $6, $7, $8)"
+                    ))
+                    .bind(&e.id)
+                    .bind(&e.subject)
+                    .bind(&e.format)
+                    .bind(&e.sha256)
+                    .bind(e.size)
+                    .bind(e.at)
+                    .bind(&e.actor)
+                    .bind(&e.purpose)
+                    .execute(&mut *tx)
+                    .await?;
+                    Self::append_audit_in(&mut tx, audit).await?;
+                    Ok::<(), StoreError>(())
+                }
+                .await;
+                match result {
+                    Ok(()) => Ok(tx.commit().await?),
+                    Err(e) => {
+                        let _ = tx.rollback().await;
+                        Err(e)
+                    }
+                }
             }
 
             async fn exports_of(&self, subject: &str) -> Result<Vec<ExportRecord>, StoreError> {

@@ -176,16 +176,19 @@ async fn c5_4_export_register_keeps_hash_and_maker() {
     for db in both().await.unwrap() {
         let s = db.store.as_ref();
         for (i, f) in ["json", "pdf"].iter().enumerate() {
-            s.insert_export(&ExportRecord {
-                id: format!("e{i}"),
-                subject: "0190-subject".into(),
-                format: f.to_string(),
-                sha256: vec![i as u8; 32],
-                size: 1000 + i as i64,
-                at: 10 + i as i64,
-                actor: "subject:0190-subject".into(),
-                purpose: "requests".into(),
-            })
+            s.insert_export(
+                &ExportRecord {
+                    id: format!("e{i}"),
+                    subject: "0190-subject".into(),
+                    format: f.to_string(),
+                    sha256: vec![i as u8; 32],
+                    size: 1000 + i as i64,
+                    at: 10 + i as i64,
+                    actor: "subject:0190-subject".into(),
+                    purpose: "requests".into(),
+                },
+                &[],
+            )
             .await
             .unwrap();
         }
@@ -194,5 +197,44 @@ async fn c5_4_export_register_keeps_hash_and_maker() {
         assert_eq!(list[1].format, "pdf");
         assert_eq!(list[1].sha256, vec![1; 32]);
         assert!(s.exports_of("other").await.unwrap().is_empty());
+    }
+}
+
+/// An export's register row and its audit entry commit together (5.4, 8.1): a registered
+/// export is on the log, and an export that cannot be registered (a duplicate id) leaves no
+/// entry either — on both databases.
+#[tokio::test]
+async fn c5_4_c8_1_export_register_and_its_audit_entry_are_one_transaction() {
+    for db in both().await.unwrap() {
+        let s = db.store.as_ref();
+        let b = s.backend();
+        let record = ExportRecord {
+            id: "exp-1".into(),
+            subject: "0191-subject".into(),
+            format: "json".into(),
+            sha256: vec![7; 32],
+            size: 10,
+            at: 20,
+            actor: "subject:0191-subject".into(),
+            purpose: "requests".into(),
+        };
+        let entry = derbes_audit::EntryFields::new(
+            20,
+            "subject:0191-subject",
+            derbes_audit::Action::EXPORT,
+            derbes_audit::Outcome::Allowed,
+        );
+        s.insert_export(&record, std::slice::from_ref(&entry))
+            .await
+            .unwrap();
+        assert_eq!(s.audit_head().await.unwrap().size, 1, "{b:?}");
+        assert_eq!(s.exports_of("0191-subject").await.unwrap().len(), 1);
+        // The same id again: refused, and no second entry.
+        assert!(s
+            .insert_export(&record, std::slice::from_ref(&entry))
+            .await
+            .is_err());
+        assert_eq!(s.audit_head().await.unwrap().size, 1, "{b:?}");
+        assert_eq!(s.exports_of("0191-subject").await.unwrap().len(), 1);
     }
 }
