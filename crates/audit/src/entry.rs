@@ -344,10 +344,19 @@ impl Entry {
     /// The next entry after `prev` (`None`: the first entry, seq 0): validates `fields`,
     /// sorts and de-duplicates the categories, and computes `seq`, `prev_hash` and `hash`.
     pub fn new_next(prev: Option<&Entry>, fields: EntryFields) -> Result<Entry, EntryError> {
+        Entry::new_after(prev.map(|p| (p.seq, p.hash)), fields)
+    }
+
+    /// [`Entry::new_next`] from the previous entry's sequence number and hash alone (what a
+    /// log's head keeps).
+    pub fn new_after(
+        prev: Option<(u64, [u8; 32])>,
+        fields: EntryFields,
+    ) -> Result<Entry, EntryError> {
         fields.validate()?;
         let (seq, prev_hash) = match prev {
             None => (0, GENESIS_PREV_HASH),
-            Some(p) => (p.seq.checked_add(1).ok_or(EntryError::SeqOverflow)?, p.hash),
+            Some((seq, hash)) => (seq.checked_add(1).ok_or(EntryError::SeqOverflow)?, hash),
         };
         let mut categories = fields.categories;
         categories.sort_unstable();

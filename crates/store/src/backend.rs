@@ -105,44 +105,93 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    /// An audit append committed with `synchronous=NORMAL`: in WAL mode the commit writes its
-    /// frames to the WAL file (safe from a crash of this process) without an fsync; the next
-    /// `synchronous=FULL` commit on this connection syncs the WAL and with it these frames.
-    /// The writer pool has one connection; it is set back to FULL before it is returned, and
-    /// closed (the pool opens a new, FULL one) if that fails.
-    async fn deferred_append(&self, fields: &[AuditFields]) -> Result<Vec<AuditEntry>, StoreError> {
+    /// An audit append in three round trips to SQLite's worker thread (begin and read the
+    /// head; insert; update the head and commit) instead of a transaction's seven: the writer
+    /// has one connection, and on a busy machine every round trip waits for that thread to be
+    /// scheduled. `BEGIN IMMEDIATE` takes the write lock first, as the head-row update does in
+    /// [`Store::append_audit`]'s transaction form.
+    ///
+    /// `deferred`: the commit runs at `synchronous=NORMAL` — in WAL mode its frames are written
+    /// to the WAL file (safe from a crash of this process) without an fsync, and the next
+    /// `synchronous=FULL` commit syncs them. The connection is set back to FULL in the same
+    /// round trip as the commit. On any error after `BEGIN` the connection is closed rather
+    /// than reused (closing rolls back whatever did not commit, and the pool opens a fresh,
+    /// FULL one), so no later write can run on a connection left in a transaction or at NORMAL.
+    async fn append(
+        &self,
+        fields: &[AuditFields],
+        deferred: bool,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let mut conn = self.write.acquire().await?;
-        sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut *conn)
-            .await?;
-        let result = async {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let result = SqliteStore::append_audit_in(&mut tx, fields).await;
-            finish(tx, result).await
-        }
-        .await;
-        if sqlx::query("PRAGMA synchronous = FULL")
-            .execute(&mut *conn)
-            .await
-            .is_err()
-        {
+        let result = Self::append_steps(&mut conn, fields, deferred).await;
+        if result.is_err() {
             let _ = sqlx::Connection::close(conn.detach()).await;
         }
         result
     }
+
+    async fn append_steps(
+        conn: &mut sqlx::SqliteConnection,
+        fields: &[AuditFields],
+        deferred: bool,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let begin = if deferred {
+            "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE; \
+             SELECT size, frontier, last_hash FROM audit_head WHERE id = 1"
+        } else {
+            "BEGIN IMMEDIATE; SELECT size, frontier, last_hash FROM audit_head WHERE id = 1"
+        };
+        let rows = sqlx::Executor::fetch_all(&mut *conn, begin).await?;
+        let head = rows
+            .first()
+            .ok_or_else(|| StoreError::Audit("the audit head is missing".into()))?;
+        let (out, acc) = chain(
+            to_seq(head.try_get(0)?)?,
+            &head.try_get::<Vec<u8>, _>(1)?,
+            &head.try_get::<Vec<u8>, _>(2)?,
+            fields,
+        )?;
+        SqliteStore::insert_entries(&mut *conn, &out).await?;
+        let last = out.last().map(|e| e.hash).unwrap_or_default();
+        // Only integers and hex of hashes are written into this statement's text.
+        let end = format!(
+            "UPDATE audit_head SET size = {}, last_hash = X'{}', frontier = X'{}' \
+             WHERE id = 1; COMMIT{}",
+            seq_i64(acc.size())?,
+            hex::encode(last),
+            hex::encode(acc.frontier().concat()),
+            if deferred {
+                "; PRAGMA synchronous = FULL"
+            } else {
+                ""
+            }
+        );
+        // Not prepared for reuse: the text is new every time.
+        sqlx::query(&end)
+            .persistent(false)
+            .execute(&mut *conn)
+            .await?;
+        Ok(out)
+    }
 }
 
 impl PgStore {
-    /// An audit append committed with `synchronous_commit = off` (this transaction only):
-    /// PostgreSQL answers once the commit record is in its WAL buffers; the WAL writer
-    /// flushes it within `3 × wal_writer_delay`, and any later synchronous commit flushes it
-    /// first.
-    async fn deferred_append(&self, fields: &[AuditFields]) -> Result<Vec<AuditEntry>, StoreError> {
+    /// An audit append in one transaction; `deferred`: committed with
+    /// `synchronous_commit = off` (this transaction only) — PostgreSQL answers once the commit
+    /// record is in its WAL buffers, the WAL writer flushes it within `3 × wal_writer_delay`,
+    /// and any later synchronous commit flushes it first.
+    async fn append(
+        &self,
+        fields: &[AuditFields],
+        deferred: bool,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let mut tx = self.write.begin().await?;
         let result = async {
-            sqlx::query("SET LOCAL synchronous_commit = off")
-                .execute(&mut *tx)
-                .await?;
+            if deferred {
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             PgStore::append_audit_in(&mut tx, fields).await
         }
         .await;
@@ -305,6 +354,32 @@ fn frontier_from(bytes: &[u8]) -> Result<Vec<[u8; 32]>, StoreError> {
             h
         })
         .collect())
+}
+
+/// Chain `fields` after a log of `size` entries whose last hash is `last_hash` and whose
+/// Merkle frontier is `frontier` (as `audit_head` keeps them): the new entries and the
+/// accumulator after them.
+fn chain(
+    size: u64,
+    frontier: &[u8],
+    last_hash: &[u8],
+    fields: &[AuditFields],
+) -> Result<(Vec<AuditEntry>, derbes_audit::MerkleAccumulator), StoreError> {
+    let mut acc = derbes_audit::MerkleAccumulator::from_frontier(size, frontier_from(frontier)?)
+        .map_err(|e| StoreError::Audit(e.to_string()))?;
+    let mut prev = match size {
+        0 => None,
+        n => Some((n - 1, to_hash(last_hash.to_vec())?)),
+    };
+    let mut out = Vec::with_capacity(fields.len());
+    for f in fields {
+        let e =
+            AuditEntry::new_after(prev, f.clone()).map_err(|e| StoreError::Audit(e.to_string()))?;
+        acc.push_entry_hash(&e.hash);
+        prev = Some((e.seq, e.hash));
+        out.push(e);
+    }
+    Ok((out, acc))
 }
 
 fn audit_from_row<R: Row>(row: &R) -> Result<AuditEntry, StoreError>
@@ -699,9 +774,7 @@ macro_rules! impl_store {
                 if fields.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut tx = self.write.begin().await?;
-                let result = Self::append_audit_in(&mut tx, fields).await;
-                finish(tx, result).await
+                self.append(fields, false).await
             }
 
             async fn append_audit_deferred(
@@ -711,7 +784,7 @@ macro_rules! impl_store {
                 if fields.is_empty() {
                     return Ok(Vec::new());
                 }
-                self.deferred_append(fields).await
+                self.append(fields, true).await
             }
 
             async fn flush_audit(&self) -> Result<(), StoreError> {
@@ -888,38 +961,37 @@ macro_rules! impl_store {
                     return Ok(Vec::new());
                 }
                 // Serialise appenders on the head row (row lock on PostgreSQL, the write
-                // lock on SQLite).
-                sqlx::query("UPDATE audit_head SET size = size WHERE id = 1")
-                    .execute(&mut **tx)
-                    .await?;
-                let head = sqlx::query("SELECT size, frontier FROM audit_head WHERE id = 1")
-                    .fetch_one(&mut **tx)
-                    .await?;
-                let size = to_seq(head.try_get(0)?)?;
-                let frontier: Vec<u8> = head.try_get(1)?;
-                let mut acc =
-                    derbes_audit::MerkleAccumulator::from_frontier(size, frontier_from(&frontier)?)
-                        .map_err(|e| StoreError::Audit(e.to_string()))?;
-                let mut prev: Option<AuditEntry> = if size == 0 {
-                    None
-                } else {
-                    let row = sqlx::query(&format!(
-                        "SELECT {AUDIT_COLS} FROM audit_entries WHERE seq = $1"
-                    ))
-                    .bind(seq_i64(size - 1)?)
-                    .fetch_optional(&mut **tx)
-                    .await?
-                    .ok_or_else(|| StoreError::Audit("the last audit entry is missing".into()))?;
-                    Some(audit_from_row(&row)?)
-                };
-                let mut out = Vec::with_capacity(fields.len());
-                for f in fields {
-                    let e = AuditEntry::new_next(prev.as_ref(), f.clone())
-                        .map_err(|e| StoreError::Audit(e.to_string()))?;
-                    acc.push_entry_hash(&e.hash);
-                    prev = Some(e.clone());
-                    out.push(e);
-                }
+                // lock on SQLite) and read it in the same statement.
+                let head = sqlx::query(
+                    "UPDATE audit_head SET size = size WHERE id = 1 \
+                     RETURNING size, frontier, last_hash",
+                )
+                .fetch_one(&mut **tx)
+                .await?;
+                let (out, acc) = chain(
+                    to_seq(head.try_get(0)?)?,
+                    &head.try_get::<Vec<u8>, _>(1)?,
+                    &head.try_get::<Vec<u8>, _>(2)?,
+                    fields,
+                )?;
+                Self::insert_entries(&mut **tx, &out).await?;
+                let last = out.last().map(|e| e.hash.to_vec()).unwrap_or_default();
+                sqlx::query(
+                    "UPDATE audit_head SET size = $1, last_hash = $2, frontier = $3 WHERE id = 1",
+                )
+                .bind(seq_i64(acc.size())?)
+                .bind(last)
+                .bind(acc.frontier().concat())
+                .execute(&mut **tx)
+                .await?;
+                Ok(out)
+            }
+
+            /// Insert chained entries (multi-row `INSERT`s).
+            async fn insert_entries(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                out: &[AuditEntry],
+            ) -> Result<(), StoreError> {
                 for chunk in out.chunks(ROWS_PER_INSERT) {
                     let mut qb = QueryBuilder::<$db>::new(format!(
                         "INSERT INTO audit_entries ({AUDIT_COLS}) "
@@ -950,18 +1022,9 @@ macro_rules! impl_store {
                     if let Some(err) = bad {
                         return Err(err);
                     }
-                    qb.build().execute(&mut **tx).await?;
+                    qb.build().execute(&mut *conn).await?;
                 }
-                let last = out.last().map(|e| e.hash.to_vec()).unwrap_or_default();
-                sqlx::query(
-                    "UPDATE audit_head SET size = $1, last_hash = $2, frontier = $3 WHERE id = 1",
-                )
-                .bind(seq_i64(acc.size())?)
-                .bind(last)
-                .bind(acc.frontier().concat())
-                .execute(&mut **tx)
-                .await?;
-                Ok(out)
+                Ok(())
             }
 
             /// Lock a subject's row for a write (row lock on PostgreSQL, the write lock on

@@ -1199,6 +1199,21 @@ async fn c8_1_sqlite_writer_is_full_sync_again_after_a_deferred_append() {
     s.flush_audit().await.unwrap();
     assert_eq!(sync(&s).await, 2);
     assert_eq!(s.audit_head().await.unwrap().size, 4);
+    // An append that fails after its BEGIN (an invalid entry) leaves nothing behind: no open
+    // transaction, no NORMAL sync, no entry; the next appends chain on.
+    let mut bad = batch(4..6);
+    bad[1].actor = String::new();
+    assert!(s.append_audit_deferred(&bad).await.is_err());
+    assert!(s.append_audit(&bad).await.is_err());
+    assert_eq!(s.audit_head().await.unwrap().size, 4);
+    assert_eq!(sync(&s).await, 2);
+    s.append_audit_deferred(&batch(4..6)).await.unwrap();
+    s.append_audit(&batch(6..7)).await.unwrap();
+    assert_eq!(s.audit_head().await.unwrap().size, 7);
+    assert_eq!(sync(&s).await, 2);
+    let all = s.audit_entries(0, 100).await.unwrap();
+    let report = verify_log(all, &[], &[signer().public_key()]);
+    assert!(report.is_ok(), "{report:?}");
 }
 
 #[tokio::test]

@@ -367,19 +367,50 @@ async fn logout(
 // ---------------------------------------------------------------------------------------
 // Profile (4.3, 5.4)
 
-struct UndertakingRow {
-    text_version: String,
-    signed_on: String,
-    expires_on: String,
-    in_force: String,
+/// An undertaking as a table row (4.3).
+pub(super) struct UndertakingRow {
+    pub(super) text_version: String,
+    pub(super) signed_on: String,
+    pub(super) expires_on: String,
+    pub(super) in_force: String,
 }
 
-struct TrainingRow {
-    course: String,
-    course_version: String,
-    completed_on: String,
-    expires_on: String,
-    current: String,
+/// A training acknowledgement as a table row (5.4).
+pub(super) struct TrainingRow {
+    pub(super) course: String,
+    pub(super) course_version: String,
+    pub(super) completed_on: String,
+    pub(super) expires_on: String,
+    pub(super) current: String,
+}
+
+/// A profile's undertakings and trainings as rows (the profile and the admin's employee page).
+pub(super) fn record_rows(
+    c: &Chrome,
+    p: &derbes_service::employees::EmployeeProfile,
+) -> (Vec<UndertakingRow>, Vec<TrainingRow>) {
+    let undertakings = p
+        .undertakings
+        .iter()
+        .map(|u| UndertakingRow {
+            text_version: u.text_version.clone(),
+            signed_on: day(u.signed_on),
+            expires_on: day(u.expires_on),
+            in_force: yes_no(c, u.in_force),
+        })
+        .collect();
+    let trainings = p
+        .trainings
+        .iter()
+        .map(|t| TrainingRow {
+            course: t.course.clone(),
+            course_version: t.course_version.clone(),
+            completed_on: day(t.completed_on),
+            expires_on: t.expires_on.map(day).unwrap_or_else(|| "—".into()),
+            current: yes_no(c, t.current),
+        })
+        .collect();
+    (undertakings, trainings)
 }
 
 #[derive(Template)]
@@ -456,27 +487,7 @@ async fn profile(
             .map(|code| purpose_name(&state, lang, code))
             .collect::<Vec<_>>()
             .join(", ");
-        let undertakings = p
-            .undertakings
-            .iter()
-            .map(|u| UndertakingRow {
-                text_version: u.text_version.clone(),
-                signed_on: day(u.signed_on),
-                expires_on: day(u.expires_on),
-                in_force: yes_no(&c, u.in_force),
-            })
-            .collect();
-        let trainings = p
-            .trainings
-            .iter()
-            .map(|t| TrainingRow {
-                course: t.course.clone(),
-                course_version: t.course_version.clone(),
-                completed_on: day(t.completed_on),
-                expires_on: t.expires_on.map(day).unwrap_or_else(|| "—".into()),
-                current: yes_no(&c, t.current),
-            })
-            .collect();
+        let (undertakings, trainings) = record_rows(&c, &p);
         let page = ProfilePage {
             access: p.personal_data_access,
             display_name: p.employee.display_name.clone(),

@@ -324,21 +324,6 @@ async fn create(
 // ---------------------------------------------------------------------------------------
 // One employee
 
-struct UndertakingRow {
-    text_version: String,
-    signed_on: String,
-    expires_on: String,
-    in_force: String,
-}
-
-struct TrainingRow {
-    course: String,
-    course_version: String,
-    completed_on: String,
-    expires_on: String,
-    current: String,
-}
-
 /// What the undertaking and training forms show (kept when a form is refused).
 #[derive(Debug, Default, Deserialize)]
 pub struct RecordForm {
@@ -371,8 +356,8 @@ struct EmployeePage {
     status_label: String,
     totp: String,
     access: bool,
-    undertakings: Vec<UndertakingRow>,
-    trainings: Vec<TrainingRow>,
+    undertakings: Vec<console::UndertakingRow>,
+    trainings: Vec<console::TrainingRow>,
     may_admin: bool,
     may_record: bool,
     may_disable: bool,
@@ -394,6 +379,7 @@ fn employee_page(
     let pw = powers(state, &s.session.actor);
     let today = today(state);
     let status = p.employee.status;
+    let (undertakings, trainings) = console::record_rows(&c, p);
     EmployeePage {
         csrf: s.session.csrf_token.clone(),
         done: None,
@@ -406,27 +392,8 @@ fn employee_page(
         status_label: c.t(status_id(status)),
         totp: yes_no(&c, p.employee.totp_enrolled),
         access: p.personal_data_access,
-        undertakings: p
-            .undertakings
-            .iter()
-            .map(|u| UndertakingRow {
-                text_version: u.text_version.clone(),
-                signed_on: day(u.signed_on),
-                expires_on: day(u.expires_on),
-                in_force: yes_no(&c, u.in_force),
-            })
-            .collect(),
-        trainings: p
-            .trainings
-            .iter()
-            .map(|t| TrainingRow {
-                course: t.course.clone(),
-                course_version: t.course_version.clone(),
-                completed_on: day(t.completed_on),
-                expires_on: t.expires_on.map(day).unwrap_or_else(|| "—".into()),
-                current: yes_no(&c, t.current),
-            })
-            .collect(),
+        undertakings,
+        trainings,
         may_admin: pw.admin,
         may_record: pw.records,
         may_disable: pw.admin && status != EmployeeStatus::Disabled,
