@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Subjects per transaction, on both sides of the ingest benchmark (and the vault's bulk load).
-const BATCH: usize = 1000;
+const BATCH: usize = 10000;
 /// Rows per multi-row `INSERT` in the baselines (the store uses the same).
 const ROWS_PER_INSERT: usize = 2000;
 /// Connections each side reads through (the store's reader pool has 4).
