@@ -5,7 +5,7 @@
 //! 1. Bulk ingest: the vault's ingest pipeline (validation, encryption and blind indexes on a
 //!    worker thread for batch k+1 while SQLite writes batch k) against the same plaintext
 //!    values inserted into plain tables without crypto or indexes, both in transactions of
-//!    1,000 subjects.
+//!    10,000 subjects.
 //! 2. Reads by IIN: a purpose-checked lookup through the blind index with decryption of every
 //!    allowed value, against a plain indexed select of the same rows.
 //! 3. Durable single creates over HTTP at N concurrent clients (group commit), against one
