@@ -68,6 +68,9 @@ pub struct CabinetSettings {
     pub max_attempts: i64,
     /// Codes sent per phone per `send_window`.
     pub sends_per_phone: i64,
+    /// Applications through the cabinet's form that reach the service (a refusal without
+    /// consent included) per client address per `send_window`.
+    pub applications_per_ip: i64,
     /// Codes requested per client address per `send_window`.
     pub sends_per_ip: i64,
     /// The rate-limit window.
@@ -94,6 +97,7 @@ impl Default for CabinetSettings {
             max_attempts: 5,
             sends_per_phone: 3,
             sends_per_ip: 20,
+            applications_per_ip: 10,
             send_window: Duration::minutes(15),
             session_idle: Duration::minutes(15),
             session_absolute: Duration::hours(8),
@@ -698,6 +702,22 @@ impl Cabinet {
             return Err(ServiceError::RateLimited);
         }
         Ok(())
+    }
+
+    /// Count one application from `client` through the cabinet's form (6.1);
+    /// `RateLimited` when the address sent more than `applications_per_ip` in the window, so
+    /// the form cannot be used to create borrowers, or fill the audit log with refusals, in
+    /// bulk. The key is a keyed hash of the address, never the address.
+    pub async fn throttle_application(&self, client: Option<IpAddr>) -> Result<(), ServiceError> {
+        let Some(ip) = client else {
+            return Ok(());
+        };
+        let key = self
+            .inner
+            .indexer
+            .index("cabinet_apply_ip", &ip.to_string());
+        self.throttle(&key, self.inner.settings.applications_per_ip)
+            .await
     }
 
     fn code_hash(&self, challenge: &str, code: &str) -> Vec<u8> {

@@ -949,3 +949,45 @@ async fn c7_1a_cabinet_pages_older_accesses_are_a_link_away(backend: Backend) {
     assert_eq!(p.location.as_str(), "/cabinet/login");
 }
 both_backends!(c7_1a_cabinet_pages_older_accesses_are_a_link_away);
+
+/// The application form cannot be used in bulk (6.1): more than ten submits that reach the
+/// service from one address in the window get a translated 429 page and store nothing more;
+/// a form refused for its fields alone does not count.
+async fn c6_1_apply_form_is_rate_limited_per_address(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app).await;
+    let mut a = Agent::new(&app);
+    // Field errors only (a bad IIN, consent ticked): never reach the service, never counted.
+    for _ in 0..12 {
+        let p = a.get("/cabinet/apply").await;
+        let form = with(
+            &apply_form(&p.csrf(), &policy_version_of(&p)),
+            &[("consent", "yes"), ("iin", "123")],
+        );
+        let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Without consent: the service's audited refusal, counted; the 11th is refused.
+    for i in 0..11 {
+        let p = a.get("/cabinet/apply").await;
+        let form = apply_form(&p.csrf(), &policy_version_of(&p));
+        let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
+        if i < 10 {
+            assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "submit {i}");
+        } else {
+            assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
+            assert!(p.body.contains("слишком много запросов"), "{}", p.body);
+        }
+    }
+    // A valid application from the same address is refused too, and stores nothing.
+    let before = (app.count().await, consent_rows(&app).await);
+    let p = a.get("/cabinet/apply").await;
+    let form = with(
+        &apply_form(&p.csrf(), &policy_version_of(&p)),
+        &[("consent", "yes")],
+    );
+    let p = a.post_ua("/cabinet/apply", &pairs(&form)).await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!((app.count().await, consent_rows(&app).await), before);
+}
+both_backends!(c6_1_apply_form_is_rate_limited_per_address);

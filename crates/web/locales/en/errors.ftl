@@ -131,7 +131,7 @@ problem-access-policy-rejected-title = Access policy rejected
 problem-access-policy-rejected-detail = The access policy file was not put in force; the previous policy stays in force. Reason: ({ $reason }).
 
 problem-rate-limited-title = Too many requests
-problem-rate-limited-detail = Too many login codes were asked for this phone or from this address. Try again later.
+problem-rate-limited-detail = Too many requests for this phone or from this address (login codes or applications). Try again later.
 
 problem-request-wrong-status-title = Request status does not allow this
 problem-request-wrong-status-detail = The request is “{ $status }”: a request moves from received to in progress, then to answered, done or refused, once.

@@ -591,6 +591,7 @@ pub async fn apply_submit(
         let call = Call::new(APPLY_ACTOR, APPLY_PURPOSE);
         if !entered.consent {
             errors.insert("consent", c.t("apply-err-consent"));
+            cabinet(&state)?.throttle_application(ip).await?;
             // The service's own refusal (6.1): audited without a subject, nothing stored.
             match state
                 .consent
@@ -647,6 +648,7 @@ pub async fn apply_submit(
                 changes,
             }),
         };
+        cabinet(&state)?.throttle_application(ip).await?;
         let app = match state.consent.create_application(&call, input).await {
             Ok(app) => app,
             // A taken IIN or phone gets the very answer of a valid application, so the form
