@@ -5,19 +5,18 @@
 //! categories, which rule allowed or denied it, when, and the outcome — before its answer
 //! leaves the service, so an access is on the log before the data reaches the caller (for
 //! reads, by default, committed to the database's log and fsynced at most 50 ms later: see
-//! [`ReadAudit`]). Like creates, appends are group-committed: one writer task gathers what concurrent calls
-//! submitted while the previous append was being flushed and appends it in one transaction,
-//! chaining each entry to the last and updating the Merkle frontier.
+//! [`ReadAudit`]). Like creates, appends are group-committed: one writer task gathers what
+//! concurrent calls submitted while the previous append was being flushed and appends it in
+//! one transaction, chaining each entry to the last and updating the Merkle frontier.
 //!
 //! Checkpoints ([`sign_checkpoint`]) sign the current Merkle root with the audit key.
 
-use crate::batcher::all_failed;
+use crate::batcher::{all_failed, Batcher, Gatherer, Next};
 use crate::error::ServiceError;
 use derbes_audit::{Action, AuditSigner, Checkpoint, EntryFields, Outcome};
-use derbes_store::{Store, StoreError};
+use derbes_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// The most entries in one append transaction.
 pub const MAX_APPEND: usize = 1024;
@@ -58,20 +57,13 @@ fn only_reads(entries: &[EntryFields]) -> bool {
         .all(|e| e.action == Action::READ || e.action == Action::SEARCH)
 }
 
-type Reply = oneshot::Sender<Result<(), StoreError>>;
+/// One caller's entries, and whether they may be committed without waiting for the disk.
+type Submission = (Vec<EntryFields>, bool);
 
-struct Item {
-    entries: Vec<EntryFields>,
-    deferred: bool,
-    reply: Reply,
-}
-
-/// Handle to the audit writer task: group commit of entry lists. One writer task gathers what
-/// concurrent calls submitted while the previous append was being committed and appends it in
-/// one transaction; a group is deferred ([`ReadAudit::Deferred`]) only when every member is.
+/// Handle to the audit writer task: group commit of entry lists (a [`Batcher`]). A group is
+/// deferred ([`ReadAudit::Deferred`]) only when every member is.
 pub struct Auditor {
-    tx: Mutex<Option<mpsc::Sender<Item>>>,
-    done: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    batcher: Batcher<Submission>,
     mode: ReadAudit,
 }
 
@@ -83,18 +75,12 @@ impl Auditor {
 
     /// Start the writer with the given durability of read entries.
     pub fn start_with(store: Arc<dyn Store>, mode: ReadAudit) -> Auditor {
-        let (tx, rx) = mpsc::channel::<Item>(4 * MAX_APPEND);
-        let handle = tokio::spawn(writer(store, rx, mode));
-        Auditor {
-            tx: Mutex::new(Some(tx)),
-            done: Mutex::new(Some(handle)),
-            mode,
-        }
-    }
-
-    /// How read entries are made durable.
-    pub fn mode(&self) -> ReadAudit {
-        self.mode
+        let batcher = Batcher::start_with(
+            MAX_APPEND,
+            |s: &Submission| s.0.len(),
+            move |groups| writer(store, groups, mode),
+        );
+        Auditor { batcher, mode }
     }
 
     /// Append entries; returns once they are committed (see [`ReadAudit`] for when the
@@ -104,24 +90,9 @@ impl Auditor {
             return Ok(());
         }
         let deferred = matches!(self.mode, ReadAudit::Deferred { .. }) && only_reads(&entries);
-        let sender = self
-            .tx
-            .lock()
-            .await
-            .clone()
-            .ok_or(ServiceError::Unavailable)?;
-        let (reply, answer) = oneshot::channel();
-        sender
-            .send(Item {
-                entries,
-                deferred,
-                reply,
-            })
-            .await
-            .map_err(|_| ServiceError::Unavailable)?;
-        answer
-            .await
-            .map_err(|_| ServiceError::Unavailable)?
+        self.batcher
+            .submit((entries, deferred))
+            .await?
             .map_err(|e| {
                 tracing::error!(code = e.code(), "audit append failed");
                 ServiceError::Store(e)
@@ -130,17 +101,14 @@ impl Auditor {
 
     /// Stop accepting entries, wait for pending appends and make them durable.
     pub async fn shutdown(&self) {
-        self.tx.lock().await.take();
-        if let Some(h) = self.done.lock().await.take() {
-            let _ = h.await;
-        }
+        self.batcher.shutdown().await;
     }
 }
 
-/// The writer: gathers a group, appends it (deferred or durable), answers its members; after
-/// a deferred append, flushes once the queue has been idle for the mode's `flush` time, or as
+/// The writer: appends each group (deferred or durable) and answers its members; after a
+/// deferred append, flushes once the queue has been idle for the mode's `flush` time, or as
 /// part of the next durable append, whichever comes first.
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Item>, mode: ReadAudit) {
+async fn writer(store: Arc<dyn Store>, mut groups: Gatherer<Submission>, mode: ReadAudit) {
     let flush_after = match mode {
         ReadAudit::Deferred { flush } => flush,
         ReadAudit::Durable => Duration::ZERO,
@@ -148,52 +116,31 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Item>, mode: ReadA
     // When the oldest entry not yet durable must be flushed.
     let mut unsynced: Option<tokio::time::Instant> = None;
     loop {
-        let first = match unsynced {
-            None => match rx.recv().await {
-                Some(item) => item,
-                None => break,
-            },
-            Some(deadline) => match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(item)) => item,
-                Ok(None) => break,
-                Err(_) => {
-                    unsynced = if flush(store.as_ref()).await {
-                        None
-                    } else {
-                        Some(tokio::time::Instant::now() + flush_after)
-                    };
-                    continue;
-                }
-            },
-        };
-        let mut total = first.entries.len();
-        let mut group = vec![first];
-        while total < MAX_APPEND {
-            match rx.try_recv() {
-                Ok(item) => {
-                    total += item.entries.len();
-                    group.push(item);
-                }
-                Err(_) => break,
+        let mut group = match groups.next(unsynced).await {
+            Next::Group(group) => group,
+            Next::Closed => break,
+            Next::Idle => {
+                unsynced = if flush(store.as_ref()).await {
+                    None
+                } else {
+                    Some(tokio::time::Instant::now() + flush_after)
+                };
+                continue;
             }
-        }
+        };
         // A group waits for the disk if any member must, or if the oldest deferred entry
         // has waited long enough.
         let due = unsynced.is_some_and(|d| tokio::time::Instant::now() >= d);
-        let deferred = !due && group.iter().all(|i| i.deferred);
-        let n = group.len();
-        let mut fields = Vec::with_capacity(total);
-        let mut replies = Vec::with_capacity(n);
-        for item in group {
-            fields.extend(item.entries);
-            replies.push(item.reply);
-        }
+        let deferred = !due && group.items.iter().all(|(_, d)| *d);
+        let items = std::mem::take(&mut group.items);
+        let n = items.len();
+        let fields: Vec<EntryFields> = items.into_iter().flat_map(|(e, _)| e).collect();
         let result = if deferred {
             store.append_audit_deferred(&fields).await
         } else {
             store.append_audit(&fields).await
         };
-        let results = match result {
+        group.answer(match result {
             Ok(_) => {
                 if deferred {
                     unsynced.get_or_insert_with(|| tokio::time::Instant::now() + flush_after);
@@ -203,10 +150,7 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Item>, mode: ReadA
                 (0..n).map(|_| Ok(())).collect()
             }
             Err(e) => all_failed(n, e),
-        };
-        for (reply, r) in replies.into_iter().zip(results) {
-            let _ = reply.send(r);
-        }
+        });
     }
     if unsynced.is_some() {
         let _ = flush(store.as_ref()).await;

@@ -21,6 +21,73 @@ pub struct Batcher<T> {
     done: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+/// What the writer task reads its groups from.
+pub struct Gatherer<T> {
+    rx: mpsc::Receiver<(T, Reply)>,
+    max_group: usize,
+    weight: fn(&T) -> usize,
+}
+
+/// One group gathered for a commit: its items, and the callers waiting for them.
+pub struct Group<T> {
+    /// The items, in the order they were submitted.
+    pub items: Vec<T>,
+    replies: Vec<Reply>,
+}
+
+/// What [`Gatherer::next`] found.
+pub enum Next<T> {
+    /// A group to commit.
+    Group(Group<T>),
+    /// Nothing arrived before the deadline.
+    Idle,
+    /// Every sender is gone ([`Batcher::shutdown`]): the writer should finish.
+    Closed,
+}
+
+impl<T> Gatherer<T> {
+    /// The next group: waits for a first item (until `deadline`, if given), then takes
+    /// whatever else is already queued, until the items' total weight reaches `max_group`.
+    pub async fn next(&mut self, deadline: Option<tokio::time::Instant>) -> Next<T> {
+        let first = match deadline {
+            None => self.rx.recv().await,
+            Some(d) => match tokio::time::timeout_at(d, self.rx.recv()).await {
+                Ok(first) => first,
+                Err(_) => return Next::Idle,
+            },
+        };
+        let Some((first, reply)) = first else {
+            return Next::Closed;
+        };
+        let mut total = (self.weight)(&first);
+        let mut group = Group {
+            items: vec![first],
+            replies: vec![reply],
+        };
+        while total < self.max_group {
+            match self.rx.try_recv() {
+                Ok((item, reply)) => {
+                    total += (self.weight)(&item);
+                    group.items.push(item);
+                    group.replies.push(reply);
+                }
+                Err(_) => break,
+            }
+        }
+        Next::Group(group)
+    }
+}
+
+impl<T> Group<T> {
+    /// Answer each waiting caller with its result, in order (a missing one: `BatchFailed`).
+    pub fn answer(self, results: Vec<Result<(), StoreError>>) {
+        let mut results = results.into_iter();
+        for reply in self.replies {
+            let _ = reply.send(results.next().unwrap_or(Err(StoreError::BatchFailed)));
+        }
+    }
+}
+
 impl<T: Send + 'static> Batcher<T> {
     /// Start the writer on the current runtime. A group holds items until their total
     /// `weight` reaches `max_group`; `commit` writes one group and returns one result per
@@ -30,29 +97,28 @@ impl<T: Send + 'static> Batcher<T> {
         F: FnMut(Vec<T>) -> Fut + Send + 'static,
         Fut: Future<Output = Vec<Result<(), StoreError>>> + Send,
     {
-        let (tx, mut rx) = mpsc::channel::<(T, Reply)>(4 * max_group.max(1));
-        let handle = tokio::spawn(async move {
-            while let Some((first, reply)) = rx.recv().await {
-                let mut total = weight(&first);
-                let mut items = vec![first];
-                let mut replies = vec![reply];
-                while total < max_group {
-                    match rx.try_recv() {
-                        Ok((item, reply)) => {
-                            total += weight(&item);
-                            items.push(item);
-                            replies.push(reply);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                let results = commit(items).await;
-                let mut results = results.into_iter();
-                for reply in replies {
-                    let _ = reply.send(results.next().unwrap_or(Err(StoreError::BatchFailed)));
-                }
+        Batcher::start_with(max_group, weight, move |mut groups| async move {
+            while let Next::Group(mut group) = groups.next(None).await {
+                let items = std::mem::take(&mut group.items);
+                group.answer(commit(items).await);
             }
-        });
+        })
+    }
+
+    /// Start a writer task of its own making on the current runtime: `writer` reads groups
+    /// from its [`Gatherer`] (with a deadline when it has work of its own to do when idle)
+    /// and answers them; it should return once the gatherer says [`Next::Closed`].
+    pub fn start_with<W, Fut>(max_group: usize, weight: fn(&T) -> usize, writer: W) -> Batcher<T>
+    where
+        W: FnOnce(Gatherer<T>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel::<(T, Reply)>(4 * max_group.max(1));
+        let handle = tokio::spawn(writer(Gatherer {
+            rx,
+            max_group,
+            weight,
+        }));
         Batcher {
             tx: Mutex::new(Some(tx)),
             done: Mutex::new(Some(handle)),

@@ -1207,7 +1207,7 @@ impl Cabinet {
         // Hidden entries are skipped, so a page may need more than one fetch; one entry more
         // than is shown tells whether older ones exist.
         let fetch = limit.max(0).saturating_add(1);
-        'pages: loop {
+        loop {
             let entries = match before {
                 None => self.store().audit_for_subject(&subject, fetch).await?,
                 Some(b) => {
@@ -1232,7 +1232,7 @@ impl Cabinet {
                 }
             }
             if exhausted {
-                break 'pages;
+                break;
             }
         }
         Ok((out, None))

@@ -106,9 +106,9 @@ impl SqliteStore {
 
 impl SqliteStore {
     /// An audit append in three round trips to SQLite's worker thread (begin and read the
-    /// head; insert; update the head and commit) instead of a transaction's seven: the writer
-    /// has one connection, and on a busy machine every round trip waits for that thread to be
-    /// scheduled. `BEGIN IMMEDIATE` takes the write lock first, as the head-row update does in
+    /// head; insert; update the head and commit) instead of the transaction form's five (seven
+    /// with the switches of `synchronous`): the writer has one connection, and on a busy
+    /// machine every round trip waits for that thread to be scheduled. `BEGIN IMMEDIATE` takes the write lock first, as the head-row update does in
     /// [`Store::append_audit`]'s transaction form.
     ///
     /// `deferred`: the commit runs at `synchronous=NORMAL` — in WAL mode its frames are written

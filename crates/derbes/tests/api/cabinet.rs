@@ -441,19 +441,14 @@ async fn l_tipping_off_financial_monitoring_accesses_never_shown(backend: Backen
 }
 both_backends!(l_tipping_off_financial_monitoring_accesses_never_shown);
 
-/// "My data" lists the newest page of accesses and points at older pages; walking them
-/// gives every visible access exactly once, newest first, as the export lists them, and never
-/// a hidden (financial-monitoring) one (7.1a, 8.1, L-TIPPING-OFF).
-async fn c7_1a_access_log_is_paged_without_gaps_or_hidden_entries(backend: Backend) {
-    let app = spawn_app(backend).await;
-    publish(&app).await;
-    let site = site_key(&app).await;
-    let id = apply(&app, &site, KNOWN.body(false)).await;
+/// `n` reads of subject `id` by an AML desk's key: every `hidden_every`-th under
+/// `financial_monitoring` (hidden from the subject, L-TIPPING-OFF), the others under `aml`.
+pub(crate) async fn read_by_aml_desk(app: &TestApp, id: &str, n: usize, hidden_every: usize) {
     let (_, desk) = app
         .new_key("aml-desk", &["financial_monitoring", "aml"])
         .await;
-    for i in 0..75 {
-        let purpose = if i % 5 == 0 {
+    for i in 0..n {
+        let purpose = if i % hidden_every == 0 {
             "financial_monitoring"
         } else {
             "aml"
@@ -467,6 +462,17 @@ async fn c7_1a_access_log_is_paged_without_gaps_or_hidden_entries(backend: Backe
             .unwrap();
         assert_eq!(res.status(), 200);
     }
+}
+
+/// "My data" lists the newest page of accesses and points at older pages; walking them
+/// gives every visible access exactly once, newest first, as the export lists them, and never
+/// a hidden (financial-monitoring) one (7.1a, 8.1, L-TIPPING-OFF).
+async fn c7_1a_access_log_is_paged_without_gaps_or_hidden_entries(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app).await;
+    let site = site_key(&app).await;
+    let id = apply(&app, &site, KNOWN.body(false)).await;
+    read_by_aml_desk(&app, &id, 75, 5).await;
     let token = login(&app, KNOWN.phone_typed, KNOWN.phone_e164).await;
     let me: Value = cab_get(&app, &token, "/cabinet/me")
         .await

@@ -3,7 +3,7 @@
 //! IIN in any URL or log line, isolation between subjects, the reasoned refusal of a
 //! withdrawal while a loan is open, and a Kazakh page without English leftovers.
 
-use crate::cabinet::{apply, code_for, publish, site_key};
+use crate::cabinet::{apply, code_for, publish, read_by_aml_desk, site_key};
 use crate::support::*;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
@@ -897,24 +897,7 @@ async fn c7_1a_cabinet_pages_older_accesses_are_a_link_away(backend: Backend) {
     publish(&app).await;
     let site = site_key(&app).await;
     let id = apply(&app, &site, KNOWN.body(false)).await;
-    let (_, desk) = app
-        .new_key("aml-desk", &["financial_monitoring", "aml"])
-        .await;
-    for i in 0..60 {
-        let purpose = if i % 6 == 0 {
-            "financial_monitoring"
-        } else {
-            "aml"
-        };
-        let res = app
-            .client
-            .get(app.api(&format!("/subjects/{id}?purpose={purpose}")))
-            .bearer_auth(&desk)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-    }
+    read_by_aml_desk(&app, &id, 60, 6).await;
     let mut a = Agent::new(&app);
     let _ = a.get("/lang/ru?back=/cabinet").await;
     a.login(KNOWN.phone_typed, KNOWN.phone_e164).await;
