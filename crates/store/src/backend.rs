@@ -5,6 +5,7 @@
 //! small pool of readers. PostgreSQL uses one pool for both.
 
 use crate::packed;
+use crate::sqlite_audit::AuditWriter;
 use crate::{
     ApiKeyRecord, AuditEntry, AuditFields, AuditHead, Backend, BlindIndexRecord, Checkpoint,
     Expect, NewSubject, OpenOptions, Store, StoreError, SubjectId, SubjectRecord,
@@ -45,11 +46,49 @@ const VALUE_COLS: &str = "subject_id, category, seq, ciphertext, dek_version, so
      source_name, obtained_at, recorded_at, recorded_by, purpose, verification, superseded_at, \
      change_kind";
 
+/// How a write transaction begins on each backend.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    /// Begin a write transaction. On SQLite `BEGIN IMMEDIATE`: the write lock is taken (waiting
+    /// on the busy timeout) before the first read, so a transaction never reads a snapshot that
+    /// another writer (the audit writer's connection, or another process) has moved past by
+    /// the time it writes, which SQLite would refuse at once with `SQLITE_BUSY_SNAPSHOT`.
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error>> + Send
+    {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Postgres>, sqlx::Error>>
+           + Send {
+        self.begin()
+    }
+}
+
+/// How long a SQLite writer waits for another's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The embedded default store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    /// Appends of audit entries outside a write's own transaction (see `sqlite_audit`).
+    audit: AuditWriter,
 }
 
 impl SqliteStore {
@@ -58,7 +97,7 @@ impl SqliteStore {
         let base = SqliteConnectOptions::from_str(url)?
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-65536");
@@ -70,16 +109,22 @@ impl SqliteStore {
         if !opts.create_if_missing && !path.exists() {
             return Err(StoreError::MissingDatabase(path.display().to_string()));
         }
+        // No ping before handing out a connection (sqlx's default): a connection to a local
+        // file does not go stale, and the ping is a round trip to the connection's worker
+        // thread on every acquire.
         let write = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
             .connect_with(base.clone().create_if_missing(opts.create_if_missing))
             .await?;
         let read = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(4)
             .connect_with(base.create_if_missing(false))
             .await?;
-        Ok(SqliteStore { write, read })
+        let audit = AuditWriter::start(&path, BUSY_TIMEOUT)?;
+        Ok(SqliteStore { write, read, audit })
     }
 
     /// The writer pool, for tools that need raw access.
@@ -105,73 +150,15 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    /// An audit append in three round trips to SQLite's worker thread (begin and read the
-    /// head; insert; update the head and commit) instead of the transaction form's five (seven
-    /// with the switches of `synchronous`): the writer has one connection, and on a busy
-    /// machine every round trip waits for that thread to be scheduled. `BEGIN IMMEDIATE` takes the write lock first, as the head-row update does in
-    /// [`Store::append_audit`]'s transaction form.
-    ///
-    /// `deferred`: the commit runs at `synchronous=NORMAL` — in WAL mode its frames are written
-    /// to the WAL file (safe from a crash of this process) without an fsync, and the next
-    /// `synchronous=FULL` commit syncs them. The connection is set back to FULL in the same
-    /// round trip as the commit. On any error after `BEGIN` the connection is closed rather
-    /// than reused (closing rolls back whatever did not commit, and the pool opens a fresh,
-    /// FULL one), so no later write can run on a connection left in a transaction or at NORMAL.
+    /// An audit append through the writer thread (`sqlite_audit`): `deferred` entries are
+    /// committed at `synchronous=NORMAL` (in the WAL file, safe from a crash of this process,
+    /// synced by the next FULL commit), unless they share their group with durable ones.
     async fn append(
         &self,
         fields: &[AuditFields],
         deferred: bool,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut conn = self.write.acquire().await?;
-        let result = Self::append_steps(&mut conn, fields, deferred).await;
-        if result.is_err() {
-            let _ = sqlx::Connection::close(conn.detach()).await;
-        }
-        result
-    }
-
-    async fn append_steps(
-        conn: &mut sqlx::SqliteConnection,
-        fields: &[AuditFields],
-        deferred: bool,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let begin = if deferred {
-            "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE; \
-             SELECT size, frontier, last_hash FROM audit_head WHERE id = 1"
-        } else {
-            "BEGIN IMMEDIATE; SELECT size, frontier, last_hash FROM audit_head WHERE id = 1"
-        };
-        let rows = sqlx::Executor::fetch_all(&mut *conn, begin).await?;
-        let head = rows
-            .first()
-            .ok_or_else(|| StoreError::Audit("the audit head is missing".into()))?;
-        let (out, acc) = chain(
-            to_seq(head.try_get(0)?)?,
-            &head.try_get::<Vec<u8>, _>(1)?,
-            &head.try_get::<Vec<u8>, _>(2)?,
-            fields,
-        )?;
-        SqliteStore::insert_entries(&mut *conn, &out).await?;
-        let last = out.last().map(|e| e.hash).unwrap_or_default();
-        // Only integers and hex of hashes are written into this statement's text.
-        let end = format!(
-            "UPDATE audit_head SET size = {}, last_hash = X'{}', frontier = X'{}' \
-             WHERE id = 1; COMMIT{}",
-            seq_i64(acc.size())?,
-            hex::encode(last),
-            hex::encode(acc.frontier().concat()),
-            if deferred {
-                "; PRAGMA synchronous = FULL"
-            } else {
-                ""
-            }
-        );
-        // Not prepared for reuse: the text is new every time.
-        sqlx::query(&end)
-            .persistent(false)
-            .execute(&mut *conn)
-            .await?;
-        Ok(out)
+        self.audit.append(fields, deferred).await
     }
 }
 
@@ -185,7 +172,7 @@ impl PgStore {
         fields: &[AuditFields],
         deferred: bool,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_write().await?;
         let result = async {
             if deferred {
                 sqlx::query("SET LOCAL synchronous_commit = off")
@@ -323,7 +310,8 @@ where
     })
 }
 
-const AUDIT_COLS: &str = "seq, at, actor, action, subject, purpose, categories, rule, outcome, \
+pub(crate) const AUDIT_COLS: &str =
+    "seq, at, actor, action, subject, purpose, categories, rule, outcome, \
      detail, prev_hash, hash";
 
 fn to_hash(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
@@ -359,7 +347,7 @@ fn frontier_from(bytes: &[u8]) -> Result<Vec<[u8; 32]>, StoreError> {
 /// Chain `fields` after a log of `size` entries whose last hash is `last_hash` and whose
 /// Merkle frontier is `frontier` (as `audit_head` keeps them): the new entries and the
 /// accumulator after them.
-fn chain(
+pub(crate) fn chain(
     size: u64,
     frontier: &[u8],
     last_hash: &[u8],
@@ -496,7 +484,7 @@ macro_rules! impl_store {
                     .iter()
                     .map(|n| packed::encode(&n.values, &n.indexes))
                     .collect();
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_write().await?;
                 let result: Result<Vec<AuditEntry>, StoreError> = async {
                     for (chunk, vals) in batch
                         .chunks(SUBJECTS_PER_INSERT)
@@ -626,7 +614,7 @@ macro_rules! impl_store {
                 writes: &[ValueWrite],
                 now: i64,
             ) -> Result<Vec<i64>, StoreError> {
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_write().await?;
                 let result: Result<Vec<i64>, StoreError> = async {
                     let mut current = Self::lock_current(&mut tx, id).await?;
                     let mut seqs = Vec::with_capacity(writes.len());
@@ -714,7 +702,7 @@ macro_rules! impl_store {
                 category: &str,
                 verification: &str,
             ) -> Result<(), StoreError> {
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_write().await?;
                 let result: Result<(), StoreError> = async {
                     let mut current = Self::lock_current(&mut tx, id).await?;
                     let Some(v) = current.value_mut(category) else {
@@ -793,7 +781,7 @@ macro_rules! impl_store {
             }
 
             async fn flush_audit(&self) -> Result<(), StoreError> {
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.write.begin_write().await?;
                 let result = sqlx::query("UPDATE audit_head SET size = size WHERE id = 1")
                     .execute(&mut *tx)
                     .await

@@ -7,6 +7,7 @@
 //! value in clear: codes are HMACs, tokens SHA-256 hashes, request texts ciphertext under the
 //! subject's data key.
 
+use crate::backend::BeginWrite;
 use crate::{PgStore, SqliteStore, StoreError, SubjectId};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -509,7 +510,7 @@ macro_rules! impl_cabinet_store {
                 id: &str,
                 u: &RequestUpdate,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let current: Option<String> =
                     sqlx::query_scalar("SELECT status FROM subject_requests WHERE id = $1")
                         .bind(id)
@@ -554,7 +555,7 @@ macro_rules! impl_cabinet_store {
                 e: &ExportRecord,
                 audit: &[crate::AuditFields],
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result = async {
                     sqlx::query(&format!(
                         "INSERT INTO export_register ({EXPORT_COLS}) VALUES \

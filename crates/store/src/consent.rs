@@ -10,6 +10,7 @@
 //! an application that was never finished (6.2: a refused or abandoned application leaves no
 //! personal data behind).
 
+use crate::backend::BeginWrite;
 use crate::{NewSubject, PgStore, SqliteStore, StoreError, SubjectId};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -601,7 +602,7 @@ macro_rules! impl_consent_store {
                 &self,
                 v: &PolicyVersionRecord,
             ) -> Result<i64, StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result: Result<i64, StoreError> = async {
                     let last: i64 =
                         sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) FROM policy_versions")
@@ -675,7 +676,7 @@ macro_rules! impl_consent_store {
                 if events.is_empty() {
                     return Ok(());
                 }
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result: Result<(), StoreError> = async {
                     insert_consents!(tx, events);
                     Ok(())
@@ -739,7 +740,7 @@ macro_rules! impl_consent_store {
                 app: &ApplicationRecord,
                 consents: &[ConsentEventRecord],
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result: Result<(), StoreError> = async {
                     let s = &subject.subject;
                     sqlx::query(
@@ -827,7 +828,7 @@ macro_rules! impl_consent_store {
             }
 
             async fn purge_application(&self, id: &str) -> Result<Option<SubjectId>, StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result: Result<Option<SubjectId>, StoreError> = async {
                     let subject: Option<Vec<u8>> = sqlx::query_scalar(
                         "SELECT subject_id FROM applications WHERE id = $1 AND status = 'open'",
@@ -969,7 +970,7 @@ macro_rules! impl_consent_store {
                 r: &ContractRecord,
                 cessionary: Option<&str>,
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result: Result<(), StoreError> = async {
                     sqlx::query(&format!(
                         "INSERT INTO loan_contracts ({CONTRACT_COLS}) \
@@ -1011,7 +1012,7 @@ macro_rules! impl_consent_store {
                 cessionary: Option<&str>,
                 by: &str,
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result: Result<(), StoreError> = async {
                     let r = sqlx::query(
                         "UPDATE loan_contracts SET status = $1, status_at = $2 WHERE id = $3",
@@ -1093,7 +1094,7 @@ macro_rules! impl_consent_store {
                 w: &WithdrawalRecord,
                 consents: &[ConsentEventRecord],
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result: Result<(), StoreError> = async {
                     sqlx::query(&format!(
                         "INSERT INTO withdrawal_requests ({WITHDRAWAL_COLS}) VALUES \

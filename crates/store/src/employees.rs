@@ -6,6 +6,7 @@
 //! stored in clear: the password is an Argon2id PHC string, the TOTP secret a ciphertext
 //! under a wrapped per-employee key, a session token its SHA-256, a throttling key an HMAC.
 
+use crate::backend::BeginWrite;
 use crate::{PgStore, SqliteStore, StoreError};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -340,7 +341,7 @@ macro_rules! impl_employee_store {
                 status: &str,
                 now: i64,
             ) -> Result<u64, StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let r =
                     sqlx::query("UPDATE employees SET status = $1, updated_at = $2 WHERE id = $3")
                         .bind(status)

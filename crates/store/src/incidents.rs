@@ -5,6 +5,7 @@
 //! opens one or appends the new evidence to the open one, atomically; a partial unique index
 //! keeps two processes from opening two. Every change is an event on the incident's timeline.
 
+use crate::backend::BeginWrite;
 use crate::{PgStore, SqliteStore, StoreError};
 use async_trait::async_trait;
 use sqlx::{Postgres, Row, Sqlite};
@@ -293,7 +294,7 @@ macro_rules! impl_incident_store {
             }
 
             async fn raise_once(&self, new: &NewIncident) -> Result<Raised, StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result: Result<Raised, StoreError> = async {
                     let open: Option<String> = sqlx::query_scalar(
                         "SELECT id FROM incidents WHERE rule = $1 AND employee = $2 \
@@ -458,7 +459,7 @@ macro_rules! impl_incident_store {
                 actor: &str,
                 detail: Option<&str>,
             ) -> Result<Option<IncidentEventRecord>, StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result = Self::incident_event_tx(&mut tx, id, at, kind, actor, detail).await;
                 finish(tx, result).await
             }
@@ -471,7 +472,7 @@ macro_rules! impl_incident_store {
                 actor: &str,
                 note: Option<&str>,
             ) -> Result<TransitionResult, StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result: Result<TransitionResult, StoreError> = async {
                     // Lock the row first (the event append's UPDATE), then read its status.
                     let (kind, allowed): (&str, &[&str]) = match transition {

@@ -22,6 +22,7 @@ pub mod employees;
 mod incidents;
 pub mod notices;
 pub mod packed;
+mod sqlite_audit;
 pub mod testing;
 
 use async_trait::async_trait;
@@ -79,6 +80,10 @@ pub enum StoreError {
     /// Any other database error. Bind values never appear in sqlx's messages.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// An error of the SQLite audit writer's own connection (SQLite's message; bound values
+    /// never appear in it).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 impl StoreError {
@@ -93,7 +98,7 @@ impl StoreError {
             StoreError::Migrate(_) => "migrate",
             StoreError::BatchFailed => "batch_failed",
             StoreError::Audit(_) => "audit",
-            StoreError::Database(_) => "database",
+            StoreError::Database(_) | StoreError::Sqlite(_) => "database",
         }
     }
 }

@@ -11,6 +11,7 @@
 //! that died is released back to `pending` after a lease (see
 //! [`NoticeStore::release_stale_notice_claims`]).
 
+use crate::backend::BeginWrite;
 use crate::{PgStore, SqliteStore, StoreError, SubjectId};
 use async_trait::async_trait;
 use sqlx::{Postgres, QueryBuilder, Row, Sqlite};
@@ -280,7 +281,7 @@ macro_rules! impl_notice_store {
                 &self,
                 job: &NewNoticeJob,
             ) -> Result<(NoticeJobRecord, bool), StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result: Result<(NoticeJobRecord, bool), StoreError> = async {
                     let inserted = sqlx::query(&format!(
                         "INSERT INTO notice_jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, 'open', NULL, $5) \
@@ -467,7 +468,7 @@ macro_rules! impl_notice_store {
                 if outcomes.is_empty() {
                     return Ok(());
                 }
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_write().await?;
                 let result: Result<(), StoreError> = async {
                     for o in outcomes {
                         let q = match o {
