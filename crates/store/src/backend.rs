@@ -1,8 +1,9 @@
 //! The two implementations of [`Store`], generated from one body by `impl_store!`.
 //!
 //! SQLite runs in WAL mode with `synchronous=FULL` (a commit is durable when it returns), one
-//! writer connection (SQLite has one writer anyway; one connection avoids `SQLITE_BUSY`) and a
-//! small pool of readers. PostgreSQL uses one pool for both.
+//! sqlx writer connection, a small pool of readers, and the audit writer thread's own
+//! connection (`sqlite_audit`); write transactions begin `IMMEDIATE` ([`BeginWrite`]) so the
+//! two writers wait for each other's lock. PostgreSQL uses one pool for both.
 
 use crate::packed;
 use crate::sqlite_audit::AuditWriter;
@@ -320,11 +321,11 @@ fn to_hash(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
         .map_err(|_| StoreError::Audit("stored hash is not 32 bytes".into()))
 }
 
-fn to_seq(v: i64) -> Result<u64, StoreError> {
+pub(crate) fn to_seq(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Audit("negative sequence number".into()))
 }
 
-fn seq_i64(v: u64) -> Result<i64, StoreError> {
+pub(crate) fn seq_i64(v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Audit("sequence number out of range".into()))
 }
 

@@ -21,7 +21,7 @@
 //!
 //! [`Store::append_audit_deferred`]: crate::Store::append_audit_deferred
 
-use crate::backend::{chain, AUDIT_COLS};
+use crate::backend::{chain, seq_i64, to_seq, AUDIT_COLS};
 use crate::{AuditEntry, AuditFields, StoreError};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
@@ -138,11 +138,12 @@ fn answer_all(jobs: Vec<Job>, error: StoreError) {
 /// of its entries is written).
 fn write_group(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<Answer>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let (mut size, mut frontier, mut last): (i64, Vec<u8>, Vec<u8>) = tx.query_row(
+    let (size, mut frontier, mut last): (i64, Vec<u8>, Vec<u8>) = tx.query_row(
         "SELECT size, frontier, last_hash FROM audit_head WHERE id = 1",
         [],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
+    let mut size = to_seq(size)?;
     let mut answers = Vec::with_capacity(jobs.len());
     {
         let mut insert = tx.prepare_cached(&format!(
@@ -154,9 +155,7 @@ fn write_group(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<Answer>, Store
                 answers.push(Ok(Vec::new()));
                 continue;
             }
-            let head =
-                u64::try_from(size).map_err(|_| StoreError::Audit("negative log size".into()))?;
-            let (out, acc) = match chain(head, &frontier, &last, &job.fields) {
+            let (out, acc) = match chain(size, &frontier, &last, &job.fields) {
                 Ok(done) => done,
                 Err(e) => {
                     answers.push(Err(e));
@@ -164,10 +163,8 @@ fn write_group(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<Answer>, Store
                 }
             };
             for e in &out {
-                let seq = i64::try_from(e.seq)
-                    .map_err(|_| StoreError::Audit("sequence number out of range".into()))?;
                 insert.execute(params![
-                    seq,
+                    seq_i64(e.seq)?,
                     e.at,
                     e.actor,
                     e.action.as_str(),
@@ -182,8 +179,7 @@ fn write_group(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<Answer>, Store
                     &e.hash[..],
                 ])?;
             }
-            size = i64::try_from(acc.size())
-                .map_err(|_| StoreError::Audit("log size out of range".into()))?;
+            size = acc.size();
             frontier = acc.frontier().concat();
             if let Some(e) = out.last() {
                 last = e.hash.to_vec();
@@ -193,7 +189,7 @@ fn write_group(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<Answer>, Store
     }
     tx.execute(
         "UPDATE audit_head SET size = ?1, last_hash = ?2, frontier = ?3 WHERE id = 1",
-        params![size, last, frontier],
+        params![seq_i64(size)?, last, frontier],
     )?;
     tx.commit()?;
     Ok(answers)

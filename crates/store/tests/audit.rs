@@ -1172,8 +1172,9 @@ async fn c8_1_deferred_appends_chain_with_durable_ones_and_restore_full_sync() {
     }
 }
 
-/// SQLite: a deferred append switches its one writer connection to `synchronous=NORMAL` for
-/// that commit only; every later write is `FULL` (durable when it returns) again.
+/// SQLite: deferred appends (committed at `synchronous=NORMAL` by the audit writer thread's
+/// own connection) never leave the store's sqlx writer, which every other write uses, below
+/// `FULL`; a failed append leaves no entry behind and the next appends chain on.
 #[tokio::test]
 async fn c8_1_sqlite_writer_is_full_sync_again_after_a_deferred_append() {
     let dir = tempfile::tempdir().unwrap();
