@@ -559,13 +559,23 @@ async fn backup(common: &Common, out: &std::path::Path) -> Result<(), AnyError> 
     let check: String = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(copy.pool())
         .await?;
-    let n = copy.count_subjects().await?;
     if check != "ok" {
         return Err(format!("the copy failed its integrity check: {check}").into());
     }
+    let audit_copy = copy.audit_path().to_path_buf();
+    let check: String = sqlx::query_scalar("PRAGMA audit.integrity_check")
+        .fetch_one(copy.reader())
+        .await?;
+    if check != "ok" {
+        return Err(format!("the audit log's copy failed its integrity check: {check}").into());
+    }
+    let n = copy.count_subjects().await?;
+    let entries = copy.audit_head().await?.size;
     println!(
-        "backup written to {} ({n} subjects, integrity ok); back up the key file separately",
-        out.display()
+        "backup written to {} ({n} subjects) and {} ({entries} audit entries), integrity ok; \
+         back up the key file separately",
+        out.display(),
+        audit_copy.display()
     );
     Ok(())
 }

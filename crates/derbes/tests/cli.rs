@@ -276,10 +276,17 @@ impl Drop for Server {
     }
 }
 
-/// The bytes of the SQLite database and its WAL/SHM files.
+/// The bytes of the SQLite database, its audit log's file, and their WAL/SHM files.
 fn db_bytes(data: &Path) -> Vec<u8> {
     let mut all = Vec::new();
-    for name in ["derbes.db", "derbes.db-wal", "derbes.db-shm"] {
+    for name in [
+        "derbes.db",
+        "derbes.db-wal",
+        "derbes.db-shm",
+        "derbes.audit.db",
+        "derbes.audit.db-wal",
+        "derbes.audit.db-shm",
+    ] {
         if let Ok(b) = std::fs::read(data.join(name)) {
             all.extend_from_slice(&b);
         }
@@ -996,7 +1003,14 @@ async fn c5_4_backup_copies_a_live_database_that_serves_the_same_data() {
     cmd.args(["backup", "--out", out_file.to_str().unwrap()]);
     let out = run(cmd);
     assert!(out.ok, "{out:?}");
-    assert!(out.stdout.contains("6 subjects, integrity ok"), "{out:?}");
+    assert!(out.stdout.contains("(6 subjects)"), "{out:?}");
+    assert!(
+        out.stdout.contains("audit entries), integrity ok"),
+        "{out:?}"
+    );
+    // The audit log (its own SQLite file) is copied beside the database's copy.
+    let audit_copy = derbes_store::audit_file_of(&out_file);
+    assert!(audit_copy.exists(), "{out:?}");
     // Refuses to overwrite an existing file.
     let mut cmd = derbes(&data);
     cmd.args(["backup", "--out", out_file.to_str().unwrap()]);
@@ -1008,10 +1022,24 @@ async fn c5_4_backup_copies_a_live_database_that_serves_the_same_data() {
     let (_dir2, restored) = temp();
     std::fs::create_dir_all(&restored).unwrap();
     std::fs::copy(&out_file, restored.join("derbes.db")).unwrap();
+    std::fs::copy(&audit_copy, restored.join("derbes.audit.db")).unwrap();
     let keys = data.join("keys.json");
     let second = Server::start(&restored, &["--key-file", keys.to_str().unwrap()]);
     assert_eq!(found_ids(&second, &token, "iin", IIN).await, [id.as_str()]);
     second.stop();
+    // The restored log holds the original's entries (the create above among them) and more.
+    let restored_store = derbes_store::SqliteStore::open(
+        &format!("sqlite://{}", restored.join("derbes.db").display()),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    use derbes_store::Store;
+    let entries = restored_store.audit_entries(0, 100_000).await.unwrap();
+    assert!(
+        entries.iter().any(|e| e.action.as_str() == "create"),
+        "the backup's audit log lost the creates"
+    );
 }
 
 /// The API body of a demo subject (all its values, given by the subject).

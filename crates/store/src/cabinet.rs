@@ -179,8 +179,9 @@ pub trait CabinetStore: Send + Sync {
     async fn update_subject_request(&self, id: &str, u: &RequestUpdate)
         -> Result<bool, StoreError>;
 
-    /// Register an export (5.4) and append its audit entries (8.1), in one transaction: an
-    /// export is never registered without its entry, nor the reverse.
+    /// Register an export (5.4) and append its audit entries (8.1), together: an export is
+    /// never registered without its entry, nor the reverse (on SQLite the entries are staged
+    /// with the export and appended after its commit, see `Store::insert_subjects`).
     async fn insert_export(
         &self,
         e: &ExportRecord,
@@ -555,6 +556,32 @@ macro_rules! impl_cabinet_store {
                 e: &ExportRecord,
                 audit: &[crate::AuditFields],
             ) -> Result<(), StoreError> {
+                // On a task of its own, so a caller that gives up cannot separate the
+                // export's commit from its audit entries (SQLite appends them after it).
+                let (store, e, audit) = (self.clone(), e.clone(), audit.to_vec());
+                tokio::spawn(async move { store.insert_export_now(&e, &audit).await })
+                    .await
+                    .map_err(|_| StoreError::Audit("recording the export failed".into()))?
+            }
+
+            async fn exports_of(&self, subject: &str) -> Result<Vec<ExportRecord>, StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {EXPORT_COLS} FROM export_register WHERE subject = $1 \
+                     ORDER BY at, id"
+                ))
+                .bind(subject)
+                .fetch_all(self.pool())
+                .await?;
+                rows.iter().map($rows::export_from).collect()
+            }
+        }
+
+        impl $ty {
+            async fn insert_export_now(
+                &self,
+                e: &ExportRecord,
+                audit: &[crate::AuditFields],
+            ) -> Result<(), StoreError> {
                 let mut tx = self.pool().begin_write().await?;
                 let result = async {
                     sqlx::query(&format!(
@@ -571,28 +598,20 @@ macro_rules! impl_cabinet_store {
                     .bind(&e.purpose)
                     .execute(&mut *tx)
                     .await?;
-                    Self::append_audit_in(&mut tx, audit).await?;
-                    Ok::<(), StoreError>(())
+                    self.stage_audit_in(&mut tx, audit).await
                 }
                 .await;
-                match result {
-                    Ok(()) => Ok(tx.commit().await?),
+                let staged = match result {
+                    Ok(staged) => {
+                        tx.commit().await?;
+                        staged
+                    }
                     Err(e) => {
                         let _ = tx.rollback().await;
-                        Err(e)
+                        return Err(e);
                     }
-                }
-            }
-
-            async fn exports_of(&self, subject: &str) -> Result<Vec<ExportRecord>, StoreError> {
-                let rows = sqlx::query(&format!(
-                    "SELECT {EXPORT_COLS} FROM export_register WHERE subject = $1 \
-                     ORDER BY at, id"
-                ))
-                .bind(subject)
-                .fetch_all(self.pool())
-                .await?;
-                rows.iter().map($rows::export_from).collect()
+                };
+                self.settle(staged).await.map(|_| ())
             }
         }
     };

@@ -23,6 +23,7 @@ mod incidents;
 pub mod notices;
 pub mod packed;
 mod sqlite_audit;
+pub use sqlite_audit::audit_file_of;
 pub mod testing;
 
 use async_trait::async_trait;
@@ -263,8 +264,11 @@ pub trait Store:
     async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
 
     /// Insert subjects with their values and indexes, and append `audit` entries to the audit
-    /// log, all or nothing, in one transaction (so a create is never without its audit
-    /// entry, nor an entry without its create). Returns the appended entries.
+    /// log, all or nothing (so a create is never without its audit entry, nor an entry
+    /// without its create): in one transaction on PostgreSQL; on SQLite, whose log is a file
+    /// of its own, the entries are staged in the create's transaction and appended right
+    /// after its commit (or, after a crash in between, by the next `migrate`). Returns the
+    /// appended entries.
     async fn insert_subjects(
         &self,
         batch: &[NewSubject],

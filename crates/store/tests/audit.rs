@@ -132,7 +132,12 @@ fn opt_text(s: Option<&str>) -> String {
 impl Raw {
     async fn open(db: &FreshDb) -> Raw {
         match db.store.backend() {
-            Backend::Sqlite => Raw::Lite(sqlx::SqlitePool::connect(&db.url).await.unwrap()),
+            // On SQLite the log is in its own file beside the database.
+            Backend::Sqlite => {
+                let main = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+                let url = format!("sqlite://{}", derbes_store::audit_file_of(&main).display());
+                Raw::Lite(sqlx::SqlitePool::connect(&url).await.unwrap())
+            }
             Backend::Postgres => Raw::Pg(sqlx::PgPool::connect(&db.url).await.unwrap()),
         }
     }
@@ -1178,16 +1183,7 @@ async fn c8_1_deferred_appends_chain_with_durable_ones_and_restore_full_sync() {
 #[tokio::test]
 async fn c8_1_sqlite_writer_is_full_sync_again_after_a_deferred_append() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("d.db").display());
-    let s = derbes_store::SqliteStore::open(
-        &url,
-        OpenOptions {
-            create_if_missing: true,
-        },
-    )
-    .await
-    .unwrap();
-    s.migrate().await.unwrap();
+    let s = sqlite_in(dir.path()).await;
     let sync = |s: &derbes_store::SqliteStore| {
         let pool = s.pool().clone();
         async move {
@@ -1279,4 +1275,202 @@ async fn c8_1_audit_reads_accept_an_unbounded_limit() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// A SQLite store in `dir` (created and migrated).
+async fn sqlite_in(dir: &std::path::Path) -> derbes_store::SqliteStore {
+    let url = format!("sqlite://{}", dir.join("d.db").display());
+    let s = derbes_store::SqliteStore::open(
+        &url,
+        OpenOptions {
+            create_if_missing: true,
+        },
+    )
+    .await
+    .unwrap();
+    s.migrate().await.unwrap();
+    s
+}
+
+/// A raw pool on a SQLite file, with the store's audit file attached as `audit`.
+async fn raw_sqlite(s: &derbes_store::SqliteStore) -> sqlx::SqlitePool {
+    let audit = s.audit_path().display().to_string();
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .after_connect(move |conn, _| {
+            let audit = audit.clone();
+            Box::pin(async move {
+                sqlx::query("ATTACH DATABASE $1 AS audit")
+                    .bind(audit)
+                    .execute(conn)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect_with(s.pool().connect_options().as_ref().clone())
+        .await
+        .unwrap()
+}
+
+async fn count(pool: &sqlx::SqlitePool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// 8.1 on SQLite: the log lives in its own file (`d.audit.db`), so its commits do not touch
+/// the subjects' file; the main file holds no log table after migration, and the readers see
+/// the log under its plain names.
+#[tokio::test]
+async fn c8_1_sqlite_log_is_in_its_own_file_and_not_in_the_main_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite_in(dir.path()).await;
+    assert_eq!(s.audit_path(), dir.path().join("d.audit.db"));
+    s.append_audit(&batch(0..5)).await.unwrap();
+    checkpoint(&s, &signer()).await;
+    let raw = raw_sqlite(&s).await;
+    assert_eq!(
+        count(
+            &raw,
+            "SELECT count(*) FROM main.sqlite_master WHERE name LIKE 'audit_%' AND name != 'audit_pending'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&raw, "SELECT count(*) FROM audit.audit_entries").await,
+        5
+    );
+    assert_eq!(
+        count(&raw, "SELECT count(*) FROM audit.audit_checkpoints").await,
+        1
+    );
+    assert_eq!(count(&raw, "SELECT size FROM audit.audit_head").await, 5);
+    let report = verify(&s, &[], &signer().public_key()).await;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.checkpoints_verified, 1);
+    raw.close().await;
+}
+
+/// 8.1 on SQLite: entries a write staged in its own transaction (`audit_pending`) but that
+/// never reached the audit file — a crash between the two commits — are appended when the
+/// store is next migrated, exactly once, and the pending rows are then removed; entries
+/// already appended are recognised and not appended again.
+#[tokio::test]
+async fn c8_1_sqlite_entries_staged_before_a_crash_are_appended_once_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite_in(dir.path()).await;
+    s.append_audit(&batch(0..3)).await.unwrap();
+    let raw = raw_sqlite(&s).await;
+    // One staging whose append happened (left for the next staging to delete) and one lost.
+    let appended = batch(3..5);
+    s.append_audit(&appended).await.unwrap();
+    let lost = batch(5..9);
+    for staged in [&appended, &lost] {
+        let mut blob = vec![0x01u8];
+        blob.extend(postcard::to_allocvec(staged).unwrap());
+        sqlx::query("INSERT INTO main.audit_pending (fields) VALUES ($1)")
+            .bind(blob)
+            .execute(&raw)
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.audit_head().await.unwrap().size, 5);
+    // "Restart": another store on the same files, migrated as `derbes serve` does.
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    for _ in 0..2 {
+        let again = derbes_store::SqliteStore::open(&url, OpenOptions::default())
+            .await
+            .unwrap();
+        again.migrate().await.unwrap();
+        let all = all_entries(&again).await;
+        assert_eq!(
+            all.len(),
+            9,
+            "the lost staging appended once, the other not again"
+        );
+        let got: Vec<AuditFields> = all[5..].iter().map(|e| e.fields()).collect();
+        let want: Vec<AuditFields> = lost.iter().map(normalised).collect();
+        assert_eq!(got, want);
+        assert_eq!(
+            count(&raw, "SELECT count(*) FROM main.audit_pending").await,
+            0
+        );
+        let report = verify(&again, &[], &signer().public_key()).await;
+        assert!(report.is_ok(), "{report:?}");
+    }
+    raw.close().await;
+}
+
+/// The fields as the log stores them (categories sorted and de-duplicated).
+fn normalised(f: &AuditFields) -> AuditFields {
+    let mut f = f.clone();
+    f.categories.sort();
+    f.categories.dedup();
+    f
+}
+
+/// 8.1 on SQLite, upgrade: a log an earlier version kept in the main file (its `audit_*`
+/// tables) is moved into the audit file on migration — entries, head and checkpoints, the
+/// chain still verifying — and the main file's tables are dropped. When both files hold
+/// different logs, migration refuses rather than choose one.
+#[tokio::test]
+async fn c8_1_sqlite_upgrade_moves_a_log_from_the_main_file_into_the_audit_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite_in(dir.path()).await;
+    seed(&s, &signer()).await;
+    let before = all_entries(&s).await;
+    let raw = raw_sqlite(&s).await;
+    // The earlier layout: the log's tables in the main file, the audit file empty.
+    sqlx::raw_sql(include_str!("../migrations/sqlite/0002_audit.sql"))
+        .execute(&raw)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "DELETE FROM main.audit_head;
+         INSERT INTO main.audit_entries SELECT * FROM audit.audit_entries;
+         INSERT INTO main.audit_head SELECT * FROM audit.audit_head;
+         INSERT INTO main.audit_checkpoints SELECT * FROM audit.audit_checkpoints;
+         DELETE FROM audit.audit_entries;
+         DELETE FROM audit.audit_checkpoints;
+         UPDATE audit.audit_head SET size = 0, last_hash = zeroblob(32), frontier = X'';",
+    )
+    .execute(&raw)
+    .await
+    .unwrap();
+    s.migrate().await.unwrap();
+    assert_eq!(all_entries(&s).await, before);
+    let report = verify(&s, &[], &signer().public_key()).await;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.checkpoints_verified, 2);
+    assert_eq!(
+        count(
+            &raw,
+            "SELECT count(*) FROM main.sqlite_master WHERE name = 'audit_entries'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&raw, "SELECT count(*) FROM audit.audit_entries").await,
+        250
+    );
+
+    // Two different logs: the main file's copy is one entry short of the audit file's.
+    sqlx::raw_sql(include_str!("../migrations/sqlite/0002_audit.sql"))
+        .execute(&raw)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "DELETE FROM main.audit_head;
+         INSERT INTO main.audit_entries SELECT * FROM audit.audit_entries WHERE seq < 249;
+         INSERT INTO main.audit_head (id, size, last_hash, frontier)
+             SELECT 1, 249, hash, X'' FROM audit.audit_entries WHERE seq = 248;",
+    )
+    .execute(&raw)
+    .await
+    .unwrap();
+    match s.migrate().await {
+        Err(StoreError::Audit(msg)) => assert!(msg.contains("different audit logs"), "{msg}"),
+        other => panic!("two logs were not refused: {other:?}"),
+    }
+    raw.close().await;
 }
