@@ -14,9 +14,11 @@
 use crate::batcher::{all_failed, Batcher, Gatherer, Next};
 use crate::error::ServiceError;
 use derbes_audit::{Action, AuditSigner, Checkpoint, EntryFields, Outcome};
-use derbes_store::Store;
+use derbes_store::{Store, StoreError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// The most entries in one append transaction.
 pub const MAX_APPEND: usize = 1024;
@@ -60,11 +62,46 @@ fn only_reads(entries: &[EntryFields]) -> bool {
 /// One caller's entries, and whether they may be committed without waiting for the disk.
 type Submission = (Vec<EntryFields>, bool);
 
-/// Handle to the audit writer task: group commit of entry lists (a [`Batcher`]). A group is
-/// deferred ([`ReadAudit::Deferred`]) only when every member is.
+/// Handle to the audit writer. Appends are group-committed: by a writer task of its own
+/// (a [`Batcher`]; a group is deferred, [`ReadAudit::Deferred`], only when every member is),
+/// or, for a store that writes concurrent appends together itself
+/// ([`Store::groups_audit_appends`]: SQLite), by the store, with a task here that makes
+/// deferred entries durable in time.
 pub struct Auditor {
-    batcher: Batcher<Submission>,
+    writer: Writer,
     mode: ReadAudit,
+}
+
+enum Writer {
+    Gathered(Batcher<Submission>),
+    Direct(Direct),
+}
+
+/// Appends straight to a store that groups them; deferred ones are flushed by a task.
+struct Direct {
+    store: Arc<dyn Store>,
+    flushing: Arc<Flushing>,
+    flusher: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+/// What the appenders and the flusher of a [`Writer::Direct`] share.
+#[derive(Default)]
+struct Flushing {
+    /// Whether a deferred entry has been committed since the flusher last started a flush.
+    unsynced: AtomicBool,
+    /// Wakes the flusher for the first deferred entry after a flush.
+    wake: Notify,
+    stop: Notify,
+}
+
+impl Flushing {
+    /// A deferred entry has been committed: have it flushed in time.
+    fn committed(&self) {
+        if !self.unsynced.swap(true, Ordering::AcqRel) {
+            self.wake.notify_one();
+        }
+    }
 }
 
 impl Auditor {
@@ -75,12 +112,36 @@ impl Auditor {
 
     /// Start the writer with the given durability of read entries.
     pub fn start_with(store: Arc<dyn Store>, mode: ReadAudit) -> Auditor {
+        if store.groups_audit_appends() {
+            let flushing = Arc::new(Flushing::default());
+            let after = match mode {
+                ReadAudit::Deferred { flush } => flush,
+                ReadAudit::Durable => Duration::ZERO,
+            };
+            let for_flusher = store.clone();
+            let flusher = tokio::spawn(flusher(flushing.clone(), after, move || {
+                let store = for_flusher.clone();
+                async move { flush(store.as_ref()).await }
+            }));
+            return Auditor {
+                writer: Writer::Direct(Direct {
+                    store,
+                    flushing,
+                    flusher: tokio::sync::Mutex::new(Some(flusher)),
+                    closed: AtomicBool::new(false),
+                }),
+                mode,
+            };
+        }
         let batcher = Batcher::start_with(
             MAX_APPEND,
             |s: &Submission| s.0.len(),
             move |groups| writer(store, groups, mode),
         );
-        Auditor { batcher, mode }
+        Auditor {
+            writer: Writer::Gathered(batcher),
+            mode,
+        }
     }
 
     /// Append entries; returns once they are committed (see [`ReadAudit`] for when the
@@ -90,24 +151,79 @@ impl Auditor {
             return Ok(());
         }
         let deferred = matches!(self.mode, ReadAudit::Deferred { .. }) && only_reads(&entries);
-        self.batcher
-            .submit((entries, deferred))
-            .await?
-            .map_err(|e| {
-                tracing::error!(code = e.code(), "audit append failed");
-                ServiceError::Store(e)
-            })
+        let failed = |e: StoreError| {
+            tracing::error!(code = e.code(), "audit append failed");
+            ServiceError::Store(e)
+        };
+        match &self.writer {
+            Writer::Gathered(batcher) => batcher.submit((entries, deferred)).await?.map_err(failed),
+            Writer::Direct(d) => {
+                if d.closed.load(Ordering::Acquire) {
+                    return Err(ServiceError::Unavailable);
+                }
+                if deferred {
+                    d.store
+                        .append_audit_deferred(&entries)
+                        .await
+                        .map_err(failed)?;
+                    d.flushing.committed();
+                } else {
+                    d.store.append_audit(&entries).await.map_err(failed)?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Stop accepting entries, wait for pending appends and make them durable.
     pub async fn shutdown(&self) {
-        self.batcher.shutdown().await;
+        match &self.writer {
+            Writer::Gathered(batcher) => batcher.shutdown().await,
+            Writer::Direct(d) => {
+                d.closed.store(true, Ordering::Release);
+                d.flushing.stop.notify_one();
+                if let Some(h) = d.flusher.lock().await.take() {
+                    let _ = h.await;
+                }
+            }
+        }
     }
 }
 
-/// The writer: appends each group (deferred or durable) and answers its members; after a
-/// deferred append, flushes once the queue has been idle for the mode's `flush` time, or as
-/// part of the next durable append, whichever comes first.
+/// The flusher of a [`Writer::Direct`]: the first deferred entry after a flush starts a wait
+/// of `after` (the mode's `flush` time), then one durable commit (`flush`, `false` when it
+/// failed) syncs every entry committed so far. So no deferred entry waits longer than `after`
+/// (plus the flush itself) for the disk; a failed flush is retried `after` later. On stop,
+/// entries not yet synced are flushed once more.
+async fn flusher<F, Fut>(state: Arc<Flushing>, after: Duration, mut flush: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    loop {
+        tokio::select! {
+            () = state.stop.notified() => break,
+            () = state.wake.notified() => {}
+        }
+        tokio::select! {
+            () = state.stop.notified() => break,
+            () = tokio::time::sleep(after) => {}
+        }
+        // Cleared first: an entry committed from here on sets it again and is synced by the
+        // next round (this flush may or may not cover it).
+        state.unsynced.store(false, Ordering::Release);
+        if !flush().await {
+            state.committed();
+        }
+    }
+    if state.unsynced.swap(false, Ordering::AcqRel) {
+        let _ = flush().await;
+    }
+}
+
+/// The writer of a [`Writer::Gathered`]: appends each group (deferred or durable) and
+/// answers its members; after a deferred append, flushes once the queue has been idle for the
+/// mode's `flush` time, or as part of the next durable append, whichever comes first.
 async fn writer(store: Arc<dyn Store>, mut groups: Gatherer<Submission>, mode: ReadAudit) {
     let flush_after = match mode {
         ReadAudit::Deferred { flush } => flush,
@@ -271,4 +387,95 @@ pub async fn consistency_proof(
     let hashes = store.audit_entry_hashes(new).await?;
     derbes_audit::ConsistencyProof::build(&leaves(&hashes), old_cp, new_cp)
         .map_err(|_| ServiceError::Integrity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A flusher over a counting flush that fails while `failing` is set; returns the shared
+    /// state, the flush count and the flusher's handle.
+    fn start(
+        after: Duration,
+        failing: Arc<AtomicBool>,
+    ) -> (Arc<Flushing>, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+        let state = Arc::new(Flushing::default());
+        let flushes = Arc::new(AtomicUsize::new(0));
+        let counted = flushes.clone();
+        let handle = tokio::spawn(flusher(state.clone(), after, move || {
+            let counted = counted.clone();
+            let failing = failing.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                !failing.load(Ordering::SeqCst)
+            }
+        }));
+        (state, flushes, handle)
+    }
+
+    /// Let the flusher run until it waits again, `by` of (paused) time later.
+    async fn advance(by: Duration) {
+        tokio::time::sleep(by).await;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// 8.1: a deferred read entry is fsynced at most the flush time (50 ms) after its commit:
+    /// one flush for everything committed in that window, none while nothing is committed.
+    #[tokio::test(start_paused = true)]
+    async fn c8_1_deferred_entries_are_flushed_within_the_flush_time_once_per_window() {
+        let (state, flushes, handle) = start(50 * MS, Arc::new(AtomicBool::new(false)));
+        advance(500 * MS).await;
+        assert_eq!(flushes.load(Ordering::SeqCst), 0, "nothing to flush");
+        state.committed();
+        advance(49 * MS).await;
+        state.committed();
+        state.committed();
+        assert_eq!(flushes.load(Ordering::SeqCst), 0, "not before 50 ms");
+        advance(2 * MS).await;
+        assert_eq!(
+            flushes.load(Ordering::SeqCst),
+            1,
+            "all three by 51 ms, in one flush"
+        );
+        advance(500 * MS).await;
+        assert_eq!(flushes.load(Ordering::SeqCst), 1, "nothing new, no flush");
+        state.committed();
+        advance(51 * MS).await;
+        assert_eq!(flushes.load(Ordering::SeqCst), 2);
+        state.stop.notify_one();
+        handle.await.unwrap();
+        assert_eq!(
+            flushes.load(Ordering::SeqCst),
+            2,
+            "nothing unsynced at stop"
+        );
+    }
+
+    /// 8.1: a failed flush is retried a flush time later until it succeeds; entries committed
+    /// but not yet flushed at shutdown are flushed before the flusher ends.
+    #[tokio::test(start_paused = true)]
+    async fn c8_1_a_failed_flush_is_retried_and_shutdown_flushes_the_rest() {
+        let failing = Arc::new(AtomicBool::new(true));
+        let (state, flushes, handle) = start(50 * MS, failing.clone());
+        state.committed();
+        advance(51 * MS).await;
+        assert_eq!(flushes.load(Ordering::SeqCst), 1);
+        advance(51 * MS).await;
+        assert_eq!(flushes.load(Ordering::SeqCst), 2, "retried");
+        failing.store(false, Ordering::SeqCst);
+        advance(51 * MS).await;
+        assert_eq!(flushes.load(Ordering::SeqCst), 3);
+        advance(500 * MS).await;
+        assert_eq!(flushes.load(Ordering::SeqCst), 3, "synced: no more flushes");
+        state.committed();
+        advance(10 * MS).await;
+        state.stop.notify_one();
+        handle.await.unwrap();
+        assert_eq!(flushes.load(Ordering::SeqCst), 4, "flushed at stop");
+    }
 }

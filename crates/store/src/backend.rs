@@ -215,9 +215,19 @@ impl SqliteStore {
             let Some(first) = fields.first() else {
                 continue;
             };
+            // Through the subject index, then the entries not yet in it; an entry without a
+            // subject (none is staged today) by a scan of the whole log.
             let found: Option<i64> = sqlx::query_scalar(
-                "SELECT seq FROM audit_entries WHERE subject IS $1 AND at = $2 \
-                 AND actor = $3 AND action = $4 LIMIT 1",
+                "SELECT e.seq FROM audit_subjects s JOIN audit_entries e ON e.seq = s.seq \
+                 WHERE s.subject = $1 AND e.at = $2 AND e.actor = $3 AND e.action = $4 \
+                 UNION ALL \
+                 SELECT seq FROM audit_entries \
+                 WHERE seq >= (SELECT upto FROM audit_indexed WHERE id = 1) \
+                   AND subject IS $1 AND at = $2 AND actor = $3 AND action = $4 \
+                 UNION ALL \
+                 SELECT seq FROM audit_entries WHERE $1 IS NULL AND subject IS NULL \
+                   AND at = $2 AND actor = $3 AND action = $4 \
+                 LIMIT 1",
             )
             .bind(first.subject.as_deref())
             .bind(first.at)
@@ -344,6 +354,17 @@ impl SqliteStore {
 }
 
 impl PgStore {
+    /// Each append is its own transaction: concurrent callers gather theirs first.
+    const GROUPS_AUDIT_APPENDS: bool = false;
+
+    /// A subject's entries before `$2`, newest first, at most `$3`.
+    fn subject_audit_sql() -> String {
+        format!(
+            "SELECT {AUDIT_COLS} FROM audit_entries WHERE subject = $1 AND seq < $2 \
+             ORDER BY seq DESC LIMIT $3"
+        )
+    }
+
     /// An audit append in one transaction; `deferred`: committed with
     /// `synchronous_commit = off` (this transaction only) — PostgreSQL answers once the commit
     /// record is in its WAL buffers, the WAL writer flushes it within `3 × wal_writer_delay`,
@@ -976,6 +997,10 @@ macro_rules! impl_store {
                 self.flush().await
             }
 
+            fn groups_audit_appends(&self) -> bool {
+                Self::GROUPS_AUDIT_APPENDS
+            }
+
             async fn audit_head(&self) -> Result<AuditHead, StoreError> {
                 let row = sqlx::query("SELECT size, frontier FROM audit_head WHERE id = 1")
                     .fetch_one(&self.read)
@@ -1020,15 +1045,7 @@ macro_rules! impl_store {
                 subject: &str,
                 limit: i64,
             ) -> Result<Vec<AuditEntry>, StoreError> {
-                let rows = sqlx::query(&format!(
-                    "SELECT {AUDIT_COLS} FROM audit_entries WHERE subject = $1 \
-                     ORDER BY seq DESC LIMIT $2"
-                ))
-                .bind(subject)
-                .bind(limit.max(0))
-                .fetch_all(&self.read)
-                .await?;
-                rows.iter().map(audit_from_row).collect()
+                self.audit_for_subject_before(subject, u64::MAX, limit).await
             }
 
             async fn audit_for_subject_before(
@@ -1037,15 +1054,12 @@ macro_rules! impl_store {
                 before: u64,
                 limit: i64,
             ) -> Result<Vec<AuditEntry>, StoreError> {
-                let rows = sqlx::query(&format!(
-                    "SELECT {AUDIT_COLS} FROM audit_entries WHERE subject = $1 AND seq < $2 \
-                     ORDER BY seq DESC LIMIT $3"
-                ))
-                .bind(subject)
-                .bind(i64::try_from(before).unwrap_or(i64::MAX))
-                .bind(limit.max(0))
-                .fetch_all(&self.read)
-                .await?;
+                let rows = sqlx::query(&Self::subject_audit_sql())
+                    .bind(subject)
+                    .bind(i64::try_from(before).unwrap_or(i64::MAX))
+                    .bind(limit.max(0))
+                    .fetch_all(&self.read)
+                    .await?;
                 rows.iter().map(audit_from_row).collect()
             }
 
@@ -1313,6 +1327,34 @@ impl PgStore {
 }
 
 impl SqliteStore {
+    /// Concurrent appends share transactions in `sqlite_audit`.
+    const GROUPS_AUDIT_APPENDS: bool = true;
+
+    /// A subject's entries before `$2`, newest first, at most `$3`: those already in the
+    /// subject index (`audit_subjects`), and the newest ones not yet in it, read from the log
+    /// directly (see `sqlite_audit`).
+    fn subject_audit_sql() -> String {
+        let joined: Vec<String> = AUDIT_COLS
+            .split(',')
+            .map(|c| format!("e.{}", c.trim()))
+            .collect();
+        let joined = joined.join(", ");
+        format!(
+            "SELECT {AUDIT_COLS} FROM ( \
+               SELECT * FROM ( \
+                 SELECT {AUDIT_COLS} FROM audit_entries \
+                 WHERE seq >= (SELECT upto FROM audit_indexed WHERE id = 1) \
+                   AND seq < $2 AND subject = $1 \
+                 ORDER BY seq DESC LIMIT $3) \
+               UNION ALL \
+               SELECT * FROM ( \
+                 SELECT {joined} FROM audit_subjects s JOIN audit_entries e ON e.seq = s.seq \
+                 WHERE s.subject = $1 AND s.seq < $2 \
+                 ORDER BY s.seq DESC LIMIT $3)) \
+             ORDER BY seq DESC LIMIT $3"
+        )
+    }
+
     /// A durable (empty) commit of the audit file, which makes every deferred entry durable.
     async fn flush(&self) -> Result<(), StoreError> {
         self.audit.append(&[], false).await.map(|_| ())

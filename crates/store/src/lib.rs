@@ -336,6 +336,10 @@ pub trait Store:
     ) -> Result<Vec<AuditEntry>, StoreError>;
     /// Make every earlier commit durable (one durable commit that touches the audit head).
     async fn flush_audit(&self) -> Result<(), StoreError>;
+    /// Whether the store itself writes concurrent audit appends together, in shared
+    /// transactions (SQLite's log writer, `sqlite_audit`): callers then append directly
+    /// instead of gathering appends first (`derbes_service::audit::Auditor`).
+    fn groups_audit_appends(&self) -> bool;
     /// The head of the audit log.
     async fn audit_head(&self) -> Result<AuditHead, StoreError>;
     /// Up to `limit` entries from `from_seq` on, in order.

@@ -945,7 +945,13 @@ async fn c8_1_rehashed_unsigned_tail_is_caught_by_an_external_checkpoint() {
 /// `tasks_per_store` tasks on each store append `appends` batches of 1–3 entries each, while
 /// a checkpointer signs the head; every entry must land exactly once, in dense seqs, and the
 /// log (with all checkpoints made meanwhile) must verify.
-async fn hammer(stores: Vec<Arc<dyn Store>>, tasks_per_store: usize, appends: usize) {
+/// With `deferred`, every other task appends deferred (as the entries of reads are).
+async fn hammer(
+    stores: Vec<Arc<dyn Store>>,
+    tasks_per_store: usize,
+    appends: usize,
+    deferred: bool,
+) {
     let b = stores[0].backend();
     let sg = Arc::new(signer());
     let done = Arc::new(AtomicBool::new(false));
@@ -979,7 +985,11 @@ async fn hammer(stores: Vec<Arc<dyn Store>>, tasks_per_store: usize, appends: us
                             ..fields((k * 3 + j) as u64)
                         })
                         .collect();
-                    let out = s.append_audit(&fs).await.unwrap();
+                    let out = if deferred && t % 2 == 0 {
+                        s.append_audit_deferred(&fs).await.unwrap()
+                    } else {
+                        s.append_audit(&fs).await.unwrap()
+                    };
                     assert_eq!(out.len(), n);
                     assert!(
                         out.windows(2).all(|w| w[1].seq == w[0].seq + 1),
@@ -1046,14 +1056,30 @@ async fn c8_1_two_processes_append_concurrently_2x8_tasks() {
         let second = derbes_store::open(&db.url, OpenOptions::default())
             .await
             .unwrap();
-        hammer(vec![db.store.clone(), second], 8, 50).await;
+        hammer(vec![db.store.clone(), second], 8, 50, false).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn c8_1_one_store_16_concurrent_tasks() {
     for db in both().await.unwrap() {
-        hammer(vec![db.store.clone()], 16, 50).await;
+        hammer(vec![db.store.clone()], 16, 50, false).await;
+    }
+}
+
+/// Deferred appends (the entries of reads; on SQLite written by the appending tasks
+/// themselves, several tasks' entries in one transaction) interleaved with durable ones from
+/// 16 tasks on 4 threads, and from a second store: every entry once, dense, verifying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn c8_1_deferred_and_durable_appends_from_16_tasks_land_once_each() {
+    for db in both().await.unwrap() {
+        hammer(vec![db.store.clone()], 16, 60, true).await;
+    }
+    for db in both().await.unwrap() {
+        let second = derbes_store::open(&db.url, OpenOptions::default())
+            .await
+            .unwrap();
+        hammer(vec![db.store.clone(), second], 8, 40, true).await;
     }
 }
 
@@ -1472,5 +1498,155 @@ async fn c8_1_sqlite_upgrade_moves_a_log_from_the_main_file_into_the_audit_file(
         Err(StoreError::Audit(msg)) => assert!(msg.contains("different audit logs"), "{msg}"),
         other => panic!("two logs were not refused: {other:?}"),
     }
+    raw.close().await;
+}
+
+/// The entries of `subject` among `entries`, newest first.
+fn newest_first_of(entries: &[AuditEntry], subject: &str) -> Vec<AuditEntry> {
+    entries
+        .iter()
+        .rev()
+        .filter(|x| x.subject.as_deref() == Some(subject))
+        .cloned()
+        .collect()
+}
+
+/// Page through `subject`'s entries `page` at a time, newest first.
+async fn paged(s: &dyn Store, subject: &str, page: i64) -> Vec<AuditEntry> {
+    let mut out = s.audit_for_subject(subject, page).await.unwrap();
+    while let Some(last) = out.last().map(|x| x.seq) {
+        let next = s
+            .audit_for_subject_before(subject, last, page)
+            .await
+            .unwrap();
+        if next.is_empty() {
+            break;
+        }
+        out.extend(next);
+    }
+    out
+}
+
+/// 7.1a, 8.1: a subject's entries are found, newest first and paged without gaps, whether
+/// the SQLite writer's upkeep has put them in the subject index yet (every 4,096 entries)
+/// or they are still among the newest, unindexed ones; and after a reopen, which indexes
+/// the rest.
+#[tokio::test]
+async fn c7_1a_subject_entries_are_found_in_and_beyond_the_subject_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite_in(dir.path()).await;
+    let mut all = Vec::new();
+    for start in (0..5_000u64).step_by(250) {
+        all.extend(
+            s.append_audit_deferred(&batch(start..start + 250))
+                .await
+                .unwrap(),
+        );
+    }
+    let raw = raw_sqlite(&s).await;
+    // The upkeep runs on the writer's thread after the 4,096th entry.
+    let mut upto = 0;
+    for _ in 0..200 {
+        upto = count(&raw, "SELECT upto FROM audit.audit_indexed").await;
+        if upto > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!((4_096..5_000).contains(&upto), "indexed up to {upto}");
+    let subjects = count(
+        &raw,
+        "SELECT count(*) FROM audit.audit_entries WHERE subject IS NOT NULL AND seq < \
+         (SELECT upto FROM audit.audit_indexed)",
+    )
+    .await;
+    assert_eq!(
+        count(&raw, "SELECT count(*) FROM audit.audit_subjects").await,
+        subjects
+    );
+    // Queries by subject: indexed and unindexed entries alike.
+    for subject in ["sp_0003", "sp_000a"] {
+        let mine = newest_first_of(&all, subject);
+        assert!(mine.len() > 300);
+        assert!(mine.iter().any(|e| e.seq >= upto as u64));
+        assert!(mine.iter().any(|e| e.seq < upto as u64));
+        assert_eq!(s.audit_for_subject(subject, 100_000).await.unwrap(), mine);
+        assert_eq!(s.audit_for_subject(subject, 5).await.unwrap(), mine[..5]);
+        assert_eq!(paged(&s, subject, 37).await, mine);
+        // A page that starts inside the unindexed entries and ends inside the indexed ones.
+        let before = upto as u64 + 20;
+        let expected: Vec<AuditEntry> = mine
+            .iter()
+            .filter(|e| e.seq < before)
+            .take(30)
+            .cloned()
+            .collect();
+        assert_eq!(
+            s.audit_for_subject_before(subject, before, 30)
+                .await
+                .unwrap(),
+            expected
+        );
+    }
+    raw.close().await;
+    drop(s);
+    // Opening the file indexes whatever is left.
+    let s = sqlite_in(dir.path()).await;
+    let raw = raw_sqlite(&s).await;
+    assert_eq!(
+        count(&raw, "SELECT upto FROM audit.audit_indexed").await,
+        5_000
+    );
+    assert_eq!(
+        paged(&s, "sp_0003", 100).await,
+        newest_first_of(&all, "sp_0003")
+    );
+    raw.close().await;
+}
+
+/// An audit file from before the subject index (an index on `audit_entries` instead): on
+/// opening, the index is built from the log and the old one dropped; nothing else changes.
+#[tokio::test]
+async fn c8_1_sqlite_audit_file_without_the_subject_index_gets_it_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite_in(dir.path()).await;
+    seed(&s, &signer()).await;
+    let all = all_entries(&s).await;
+    let raw = raw_sqlite(&s).await;
+    sqlx::raw_sql(
+        "DROP TABLE audit.audit_subjects;
+         DROP TABLE audit.audit_indexed;
+         CREATE INDEX audit.audit_entries_subject ON audit_entries (subject, seq);",
+    )
+    .execute(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+    drop(s);
+    let s = sqlite_in(dir.path()).await;
+    let raw = raw_sqlite(&s).await;
+    assert_eq!(
+        count(
+            &raw,
+            "SELECT count(*) FROM audit.sqlite_master WHERE name = 'audit_entries_subject'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&raw, "SELECT upto FROM audit.audit_indexed").await,
+        all.len() as i64
+    );
+    assert_eq!(
+        count(&raw, "SELECT count(*) FROM audit.audit_subjects").await,
+        all.iter().filter(|e| e.subject.is_some()).count() as i64
+    );
+    assert_eq!(all_entries(&s).await, all);
+    assert_eq!(
+        s.audit_for_subject("sp_0003", 1_000).await.unwrap(),
+        newest_first_of(&all, "sp_0003")
+    );
+    let report = verify(&s, &[], &signer().public_key()).await;
+    assert!(report.is_ok(), "{report:?}");
     raw.close().await;
 }
