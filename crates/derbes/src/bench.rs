@@ -19,8 +19,8 @@ use derbes_core::clock::{Clock, SystemClock};
 use derbes_core::registry::Registry;
 use derbes_crypto::{BlindIndexer, KeyRing};
 use derbes_service::audit::ReadAudit;
-use derbes_service::{apikeys, Actor, Call, NewSubjectInput, Vault, VaultOptions};
-use derbes_store::{NewSubject, OpenOptions, SqliteStore, Store};
+use derbes_service::{apikeys, Actor, Call, NewSubjectInput, PreparedBatch, Vault, VaultOptions};
+use derbes_store::{OpenOptions, SqliteStore, Store};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -723,7 +723,7 @@ async fn ingest_derbes(
     vault: &Vault,
     chunks: Vec<Vec<NewSubjectInput>>,
 ) -> Result<(Duration, Duration, Duration), AnyError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<NewSubject>>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<PreparedBatch>(2);
     let start = Instant::now();
     let producer_vault = vault.clone();
     let producer = tokio::spawn(async move {
@@ -756,10 +756,9 @@ async fn ingest_derbes(
         Ok::<Duration, AnyError>(busy)
     });
     let mut write = Duration::ZERO;
-    let writer_call = Call::new(Actor::System("bench"), "contract");
     while let Some(batch) = rx.recv().await {
         let t = Instant::now();
-        vault.write_prepared(&writer_call, &batch).await?;
+        vault.write_prepared(&batch).await?;
         write += t.elapsed();
     }
     let prepare = producer.await??;

@@ -1506,7 +1506,7 @@ impl ConsentService {
             }
         };
         let (changes, policy, lang) = self.check_consent(&consent).await?;
-        let mut prepared = self
+        let prepared = self
             .vault
             .prepare_batch(
                 call,
@@ -1525,7 +1525,10 @@ impl ConsentService {
                 ),
                 other => other,
             })?;
-        let new = prepared.pop().ok_or(ServiceError::EmptyRequest)?;
+        let new = prepared
+            .into_subjects()
+            .pop()
+            .ok_or(ServiceError::EmptyRequest)?;
         let now = self.now_us();
         let app = ApplicationRecord {
             id: Uuid::now_v7().to_string(),
@@ -1571,7 +1574,7 @@ impl ConsentService {
                 Outcome::Allowed,
                 Some(subject.to_string()),
                 Some(&call.purpose),
-                new.values.iter().map(|v| v.category.clone()).collect(),
+                new.categories().to_vec(),
                 Some(format!(
                     "purpose:{}@registry:{}",
                     call.purpose,

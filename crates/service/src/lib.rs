@@ -30,4 +30,4 @@ pub use consent_service::ConsentService;
 pub use error::{FieldProblem, ServiceError};
 pub use guard::AccessGuard;
 pub use model::*;
-pub use vault::{Vault, VaultOptions};
+pub use vault::{PreparedBatch, Vault, VaultOptions};

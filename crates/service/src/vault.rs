@@ -85,6 +85,31 @@ impl Default for VaultOptions {
     }
 }
 
+/// Subjects validated, encrypted, indexed and packed, with the audit entries of their
+/// creation, ready for [`Vault::write_prepared`].
+#[derive(Debug)]
+pub struct PreparedBatch {
+    subjects: Vec<NewSubject>,
+    audit: Vec<derbes_audit::EntryFields>,
+}
+
+impl PreparedBatch {
+    /// How many subjects.
+    pub fn len(&self) -> usize {
+        self.subjects.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.subjects.is_empty()
+    }
+
+    /// The subjects, without their audit entries (for a caller that records its own).
+    pub(crate) fn into_subjects(self) -> Vec<NewSubject> {
+        self.subjects
+    }
+}
+
 /// A subject prepared for writing: validated, encrypted, indexed; with the caller's view of
 /// it when asked for (a bulk write answers with ids only, and skips building it).
 struct Prepared {
@@ -278,27 +303,28 @@ impl Vault {
 
     /// Validate and encrypt a batch of inputs without writing (used by the ingest pipeline,
     /// which runs this on worker threads while the database writes the previous batch).
+    /// The subjects come packed, with their audit entries, so the writer only writes.
     pub fn prepare_batch(
         &self,
         call: &Call,
         inputs: Vec<NewSubjectInput>,
-    ) -> Result<Vec<NewSubject>, ServiceError> {
-        inputs
+    ) -> Result<PreparedBatch, ServiceError> {
+        let subjects = inputs
             .into_iter()
             .enumerate()
             .map(|(i, input)| self.prepare(call, input, Some(i), false).map(|p| p.record))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        let audit = self.created_entries(call, &subjects);
+        Ok(PreparedBatch { subjects, audit })
     }
 
-    /// Write prepared subjects, with their audit entries, in one transaction (see
-    /// [`Vault::prepare_batch`]).
-    pub async fn write_prepared(
-        &self,
-        call: &Call,
-        batch: &[NewSubject],
-    ) -> Result<(), ServiceError> {
-        let audit = self.created_entries(call, batch);
-        self.inner.store.insert_subjects(batch, &audit).await?;
+    /// Write prepared subjects, with their audit entries (made by the call that prepared
+    /// them), in one transaction (see [`Vault::prepare_batch`]).
+    pub async fn write_prepared(&self, batch: &PreparedBatch) -> Result<(), ServiceError> {
+        self.inner
+            .store
+            .insert_subjects(&batch.subjects, &batch.audit)
+            .await?;
         Ok(())
     }
 
@@ -376,8 +402,8 @@ impl Vault {
         }
         views.sort_by(|a, b| a.category.cmp(&b.category));
         Ok(Prepared {
-            record: NewSubject {
-                subject: SubjectRecord {
+            record: NewSubject::new(
+                SubjectRecord {
                     id: sid,
                     created_at: now_us,
                     created_by: actor,
@@ -386,9 +412,9 @@ impl Vault {
                     dek_version: DEK_VERSION,
                     status: "active".into(),
                 },
-                values,
+                &values,
                 indexes,
-            },
+            ),
             view: with_view.then(|| SubjectView {
                 id,
                 created_at: now,
@@ -1241,7 +1267,7 @@ fn created_entry(
         Outcome::Allowed,
         Some(Uuid::from_bytes(n.subject.id).to_string()),
         Some(&call.purpose),
-        n.values.iter().map(|v| v.category.clone()).collect(),
+        n.categories().to_vec(),
         Some(rule.to_string()),
         None,
     )

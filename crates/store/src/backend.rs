@@ -692,20 +692,13 @@ macro_rules! impl_store {
                 if batch.is_empty() && audit.is_empty() {
                     return Ok(Vec::new());
                 }
-                let packed: Vec<Vec<u8>> = batch
-                    .iter()
-                    .map(|n| packed::encode(&n.values, &n.indexes))
-                    .collect();
                 let mut tx = self.write.begin_write().await?;
                 let result: Result<Option<Staged>, StoreError> = async {
-                    for (chunk, vals) in batch
-                        .chunks(SUBJECTS_PER_INSERT)
-                        .zip(packed.chunks(SUBJECTS_PER_INSERT))
-                    {
+                    for chunk in batch.chunks(SUBJECTS_PER_INSERT) {
                         let mut qb = QueryBuilder::<$db>::new(format!(
                             "INSERT INTO subjects ({SUBJECT_COLS}, vals) "
                         ));
-                        qb.push_values(chunk.iter().zip(vals), |mut b, (n, v)| {
+                        qb.push_values(chunk.iter(), |mut b, n| {
                             let s = &n.subject;
                             b.push_bind(&s.id[..])
                                 .push_bind(s.created_at)
@@ -714,14 +707,14 @@ macro_rules! impl_store {
                                 .push_bind(s.wrapped_dek.as_slice())
                                 .push_bind(i64::from(s.dek_version))
                                 .push_bind(s.status.as_str())
-                                .push_bind(v.as_slice());
+                                .push_bind(n.vals());
                         });
                         qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
                     }
                     for unique in [true, false] {
                         let mut rows: Vec<(&SubjectId, &BlindIndexRecord)> = batch
                             .iter()
-                            .flat_map(|n| n.indexes.iter().map(move |i| (&n.subject.id, i)))
+                            .flat_map(|n| n.indexes().iter().map(move |i| (&n.subject.id, i)))
                             .filter(|(_, i)| i.unique == unique)
                             .collect();
                         // In key order: the B-tree is then walked forward once per batch

@@ -755,11 +755,11 @@ macro_rules! impl_consent_store {
                     .bind(&s.wrapped_dek)
                     .bind(i64::from(s.dek_version))
                     .bind(&s.status)
-                    .bind(crate::packed::encode(&subject.values, &subject.indexes))
+                    .bind(subject.vals())
                     .execute(&mut *tx)
                     .await
                     .map_err(map_write_error)?;
-                    for i in &subject.indexes {
+                    for i in subject.indexes() {
                         let table = if i.unique { "unique_index" } else { "shared_index" };
                         sqlx::query(&format!(
                             "INSERT INTO {table} (category, hash, subject_id) VALUES ($1, $2, $3)"

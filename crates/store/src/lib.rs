@@ -187,15 +187,52 @@ pub struct BlindIndexRecord {
     pub unique: bool,
 }
 
-/// Everything a new subject is written with, in one transaction.
+/// Everything a new subject is written with, in one transaction: the subject row, and its
+/// first values and blind indexes already packed into the row's `vals` blob
+/// ([`packed::encode`]). Packing when the subject is made, not when it is written, keeps that
+/// work off the database writer: a bulk load prepares the next batch on other threads while
+/// the writer writes this one (issue 2's ingest figure).
 #[derive(Debug, Clone)]
 pub struct NewSubject {
     /// The subject row.
     pub subject: SubjectRecord,
-    /// Its first values (seq 1 each).
-    pub values: Vec<ValueRecord>,
+    /// Its blind indexes (also in `vals`, hence not public to change).
+    indexes: Vec<BlindIndexRecord>,
+    /// Category codes of its values, in the order given.
+    categories: Vec<String>,
+    /// `subjects.vals`: the values and indexes, packed.
+    vals: Vec<u8>,
+}
+
+impl NewSubject {
+    /// A new subject with its first values (seq 1 each) and blind indexes.
+    pub fn new(
+        subject: SubjectRecord,
+        values: &[ValueRecord],
+        indexes: Vec<BlindIndexRecord>,
+    ) -> NewSubject {
+        NewSubject {
+            vals: packed::encode(values, &indexes),
+            categories: values.iter().map(|v| v.category.clone()).collect(),
+            subject,
+            indexes,
+        }
+    }
+
     /// Its blind indexes.
-    pub indexes: Vec<BlindIndexRecord>,
+    pub fn indexes(&self) -> &[BlindIndexRecord] {
+        &self.indexes
+    }
+
+    /// The category codes of its values, in the order given.
+    pub fn categories(&self) -> &[String] {
+        &self.categories
+    }
+
+    /// The packed values and indexes (`subjects.vals`).
+    pub fn vals(&self) -> &[u8] {
+        &self.vals
+    }
 }
 
 /// What a value write expects to find.

@@ -26,11 +26,15 @@ fn version(published_at: i64, effective_at: i64) -> PolicyVersionRecord {
 }
 
 fn subject(n: u8) -> NewSubject {
+    subject_with_iin_hash(n, n)
+}
+
+fn subject_with_iin_hash(n: u8, iin_hash: u8) -> NewSubject {
     let mut id = [0u8; 16];
     id[0] = 2;
     id[15] = n;
-    NewSubject {
-        subject: SubjectRecord {
+    NewSubject::new(
+        SubjectRecord {
             id,
             created_at: 5,
             created_by: "api_key:test".into(),
@@ -39,7 +43,7 @@ fn subject(n: u8) -> NewSubject {
             dek_version: 1,
             status: "active".into(),
         },
-        values: vec![ValueRecord {
+        &[ValueRecord {
             subject_id: id,
             category: "iin".into(),
             seq: 1,
@@ -55,12 +59,12 @@ fn subject(n: u8) -> NewSubject {
             superseded_at: None,
             change_kind: "create".into(),
         }],
-        indexes: vec![BlindIndexRecord {
+        vec![BlindIndexRecord {
             category: "iin".into(),
-            hash: vec![n; 32],
+            hash: vec![iin_hash; 32],
             unique: true,
         }],
-    }
+    )
 }
 
 fn consent(s: &NewSubject, scope: &str, decision: &str, version: i64) -> ConsentEventRecord {
@@ -180,8 +184,7 @@ async fn c6_2_application_purge_removes_every_row_of_the_subject() {
         .await
         .unwrap();
         // A duplicate unique index value makes the whole application fail: nothing stored.
-        let mut dup = subject(3);
-        dup.indexes[0].hash = vec![1; 32];
+        let dup = subject_with_iin_hash(3, 1);
         let err = s
             .insert_application(
                 &dup,

@@ -15,18 +15,20 @@ fn sid(n: u16) -> [u8; 16] {
 
 async fn subjects(store: &dyn Store, n: u16) {
     let batch: Vec<NewSubject> = (0..n)
-        .map(|i| NewSubject {
-            subject: SubjectRecord {
-                id: sid(i),
-                created_at: 5,
-                created_by: "system:test".into(),
-                kek_version: 1,
-                wrapped_dek: vec![9; 60],
-                dek_version: 1,
-                status: "active".into(),
-            },
-            values: vec![],
-            indexes: vec![],
+        .map(|i| {
+            NewSubject::new(
+                SubjectRecord {
+                    id: sid(i),
+                    created_at: 5,
+                    created_by: "system:test".into(),
+                    kek_version: 1,
+                    wrapped_dek: vec![9; 60],
+                    dek_version: 1,
+                    status: "active".into(),
+                },
+                &[],
+                vec![],
+            )
         })
         .collect();
     store.insert_subjects(&batch, &[]).await.unwrap();

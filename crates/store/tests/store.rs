@@ -34,8 +34,8 @@ fn value(subject: [u8; 16], category: &str, ct: &[u8]) -> ValueRecord {
 
 fn new_subject(n: u8, iin_hash: u8) -> NewSubject {
     let id = sid(n);
-    NewSubject {
-        subject: SubjectRecord {
+    NewSubject::new(
+        SubjectRecord {
             id,
             created_at: 5,
             created_by: "api_key:test".into(),
@@ -44,8 +44,8 @@ fn new_subject(n: u8, iin_hash: u8) -> NewSubject {
             dek_version: 1,
             status: "active".into(),
         },
-        values: vec![value(id, "iin", &[n, 1]), value(id, "email", &[n, 2])],
-        indexes: vec![
+        &[value(id, "iin", &[n, 1]), value(id, "email", &[n, 2])],
+        vec![
             BlindIndexRecord {
                 category: "iin".into(),
                 hash: vec![iin_hash; 32],
@@ -57,7 +57,7 @@ fn new_subject(n: u8, iin_hash: u8) -> NewSubject {
                 unique: false,
             },
         ],
-    }
+    )
 }
 
 #[tokio::test]
