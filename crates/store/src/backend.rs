@@ -23,7 +23,7 @@ use sqlx::sqlite::{
 use sqlx::{Postgres, QueryBuilder, Row, Sqlite};
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -358,11 +358,14 @@ impl PgStore {
     const GROUPS_AUDIT_APPENDS: bool = false;
 
     /// A subject's entries before `$2`, newest first, at most `$3`.
-    fn subject_audit_sql() -> String {
-        format!(
-            "SELECT {AUDIT_COLS} FROM audit_entries WHERE subject = $1 AND seq < $2 \
-             ORDER BY seq DESC LIMIT $3"
-        )
+    fn subject_audit_sql() -> &'static str {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {AUDIT_COLS} FROM audit_entries WHERE subject = $1 AND seq < $2 \
+                 ORDER BY seq DESC LIMIT $3"
+            )
+        });
+        &SQL
     }
 
     /// An audit append in one transaction; `deferred`: committed with
@@ -1047,7 +1050,7 @@ macro_rules! impl_store {
                 before: u64,
                 limit: i64,
             ) -> Result<Vec<AuditEntry>, StoreError> {
-                let rows = sqlx::query(&Self::subject_audit_sql())
+                let rows = sqlx::query(Self::subject_audit_sql())
                     .bind(subject)
                     .bind(i64::try_from(before).unwrap_or(i64::MAX))
                     .bind(limit.max(0))
@@ -1326,7 +1329,12 @@ impl SqliteStore {
     /// A subject's entries before `$2`, newest first, at most `$3`: those already in the
     /// subject index (`audit_subjects`), and the newest ones not yet in it, read from the log
     /// directly (see `sqlite_audit`).
-    fn subject_audit_sql() -> String {
+    fn subject_audit_sql() -> &'static str {
+        static SQL: LazyLock<String> = LazyLock::new(SqliteStore::build_subject_audit_sql);
+        &SQL
+    }
+
+    fn build_subject_audit_sql() -> String {
         let joined: Vec<String> = AUDIT_COLS
             .split(',')
             .map(|c| format!("e.{}", c.trim()))

@@ -78,6 +78,16 @@ const SCHEMA: &str = include_str!("../migrations/sqlite/0002_audit.sql");
 /// The subject index kept apart from `audit_entries` (added to files made before it).
 const SUBJECTS_SCHEMA: &str = include_str!("../migrations/sqlite_audit/0001_subjects.sql");
 
+/// Whether the file has a table `name`.
+fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
 /// The audit file of the main database file `main`: `derbes.db` → `derbes.audit.db`.
 pub fn audit_file_of(main: &Path) -> PathBuf {
     main.with_extension("audit.db")
@@ -290,20 +300,10 @@ fn open_file(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreErr
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let present: i64 = tx.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_head'",
-        [],
-        |r| r.get(0),
-    )?;
-    if present == 0 {
+    if !has_table(&tx, "audit_head")? {
         tx.execute_batch(SCHEMA)?;
     }
-    let indexed: i64 = tx.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_indexed'",
-        [],
-        |r| r.get(0),
-    )?;
-    if indexed == 0 {
+    if !has_table(&tx, "audit_indexed")? {
         tx.execute_batch(SUBJECTS_SCHEMA)?;
     }
     index_tail(&tx)?;
@@ -316,7 +316,7 @@ impl AuditWriter {
     /// thread.
     pub(crate) fn start(path: &Path, busy_timeout: Duration) -> Result<AuditWriter, StoreError> {
         let conn = open_file(path, busy_timeout)?;
-        // Checkpoints run on the thread's own connection (see `CHECKPOINT_PAGES`).
+        // Checkpoints run on the thread's own connection, at each upkeep (`UPKEEP_ENTRIES`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let checkpointer = open_file(path, busy_timeout)?;
         let shared = Arc::new(Shared {
