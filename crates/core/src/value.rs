@@ -995,10 +995,24 @@ impl fmt::Debug for Value {
     }
 }
 
-/// Serialises as [`Value::to_json`] (there is no `Deserialize`: parsing needs the kind).
+/// Serialises as [`Value::to_json`] (there is no `Deserialize`: parsing needs the kind),
+/// straight to the serializer: a value's plaintext is written without building a JSON tree.
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(s)
+        match self {
+            Value::FullName(n) => n.serialize(s),
+            Value::BankAccount(b) => b.serialize(s),
+            Value::IdDocument(d) => d.serialize(s),
+            Value::Email(e) => s.serialize_str(e.as_str()),
+            Value::Phone(p) => s.serialize_str(p.as_str()),
+            Value::Address(a) => s.serialize_str(a.as_str()),
+            Value::Iin(i) => s.serialize_str(i.as_str()),
+            Value::Text(t) => s.serialize_str(t.as_str()),
+            Value::Money(m) => s.serialize_i64(m.as_i64()),
+            Value::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
+            Value::DayOfMonth(d) => d.serialize(s),
+            Value::Choice(c) => s.serialize_str(c),
+        }
     }
 }
 
@@ -1497,6 +1511,10 @@ mod tests {
             if let Ok(v) = Value::parse(kind, &choices, &j) {
                 let again = Value::parse(kind, &choices, &v.to_json());
                 prop_assert_eq!(again, Ok(v.clone()));
+                // The direct serialisation (a value's plaintext) is the same JSON.
+                let direct: serde_json::Value =
+                    serde_json::from_slice(&serde_json::to_vec(&v).unwrap()).unwrap();
+                prop_assert_eq!(direct, v.to_json());
                 prop_assert!(v.fits(kind));
                 let dbg = format!("{v:?}");
                 if let Some(key) = v.blind_key() {

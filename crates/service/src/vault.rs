@@ -355,8 +355,7 @@ impl Vault {
         let mut indexes = Vec::new();
         for p in &parsed {
             let code = p.def.code.as_str();
-            let plaintext =
-                serde_json::to_vec(&p.value.to_json()).map_err(|_| ServiceError::Integrity)?;
+            let plaintext = serde_json::to_vec(&p.value).map_err(|_| ServiceError::Integrity)?;
             let ciphertext = dek.encrypt(&FieldAad::new(&sid, code, DEK_VERSION), &plaintext)?;
             let verification = verifications
                 .iter()

@@ -9,6 +9,7 @@
 
 use crate::packed;
 use crate::sqlite_audit::{audit_file_of, import_legacy, AuditWriter};
+use crate::sqlite_bulk;
 use crate::{
     ApiKeyRecord, AuditEntry, AuditFields, AuditHead, Backend, BlindIndexRecord, Checkpoint,
     Expect, NewSubject, OpenOptions, Store, StoreError, SubjectId, SubjectRecord,
@@ -98,6 +99,9 @@ pub struct SqliteStore {
     audit_path: PathBuf,
     /// `audit_pending` rows whose entries are appended, to be deleted by the next staging.
     settled: Arc<Mutex<Vec<i64>>>,
+    /// New subjects are written through this connection (`sqlite_bulk`), only while the
+    /// writer pool's connection is held.
+    bulk: Arc<Mutex<rusqlite::Connection>>,
 }
 
 /// Audit entries of a write that must commit with it: appended in the write's transaction
@@ -138,6 +142,7 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(base.clone().create_if_missing(opts.create_if_missing))
             .await?;
+        let bulk = Arc::new(Mutex::new(sqlite_bulk::open(&path, BUSY_TIMEOUT)?));
         let audit_path = audit_file_of(&path);
         // Started first: it creates the audit file the readers attach.
         let audit = AuditWriter::start(&audit_path, BUSY_TIMEOUT)?;
@@ -164,6 +169,7 @@ impl SqliteStore {
             main_path: path,
             audit_path,
             settled: Arc::default(),
+            bulk,
         })
     }
 
@@ -278,9 +284,7 @@ impl SqliteStore {
         if fields.is_empty() {
             return Ok(None);
         }
-        let mut blob = vec![PENDING_FORMAT];
-        blob = postcard::to_extend(fields, blob)
-            .map_err(|e| StoreError::Audit(format!("cannot stage audit entries: {e}")))?;
+        let blob = sqlite_bulk::pending_blob(PENDING_FORMAT, fields)?;
         let id: i64 =
             sqlx::query_scalar("INSERT INTO audit_pending (fields) VALUES ($1) RETURNING id")
                 .bind(blob)
@@ -301,7 +305,7 @@ impl SqliteStore {
             None => Ok(Vec::new()),
             Some(Staged::Appended(entries)) => Ok(entries),
             Some(Staged::Pending { id, fields }) => {
-                let entries = self.audit.append(&fields, false).await?;
+                let entries = self.audit.append_owned(fields, false).await?;
                 if let Ok(mut ids) = self.settled.lock() {
                     ids.push(id);
                 }
@@ -695,54 +699,7 @@ macro_rules! impl_store {
                 if batch.is_empty() && audit.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut tx = self.write.begin_write().await?;
-                let result: Result<Option<Staged>, StoreError> = async {
-                    for chunk in batch.chunks(SUBJECTS_PER_INSERT) {
-                        let mut qb = QueryBuilder::<$db>::new(format!(
-                            "INSERT INTO subjects ({SUBJECT_COLS}, vals) "
-                        ));
-                        qb.push_values(chunk.iter(), |mut b, n| {
-                            let s = &n.subject;
-                            b.push_bind(&s.id[..])
-                                .push_bind(s.created_at)
-                                .push_bind(s.created_by.as_str())
-                                .push_bind(i64::from(s.kek_version))
-                                .push_bind(s.wrapped_dek.as_slice())
-                                .push_bind(i64::from(s.dek_version))
-                                .push_bind(s.status.as_str())
-                                .push_bind(n.vals());
-                        });
-                        qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
-                    }
-                    for unique in [true, false] {
-                        let mut rows: Vec<(&SubjectId, &BlindIndexRecord)> = batch
-                            .iter()
-                            .flat_map(|n| n.indexes().iter().map(move |i| (&n.subject.id, i)))
-                            .filter(|(_, i)| i.unique == unique)
-                            .collect();
-                        // In key order: the B-tree is then walked forward once per batch
-                        // instead of jumping to a random leaf for every row.
-                        rows.sort_unstable_by(|a, b| {
-                            (a.1.category.as_str(), &a.1.hash).cmp(&(b.1.category.as_str(), &b.1.hash))
-                        });
-                        for chunk in rows.chunks(ROWS_PER_INSERT) {
-                            let mut qb = QueryBuilder::<$db>::new(format!(
-                                "INSERT INTO {} (category, hash, subject_id) ",
-                                index_table(unique)
-                            ));
-                            qb.push_values(chunk, |mut b, (id, i)| {
-                                b.push_bind(i.category.as_str())
-                                    .push_bind(i.hash.as_slice())
-                                    .push_bind(&id[..]);
-                            });
-                            qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
-                        }
-                    }
-                    self.stage_audit_in(&mut tx, audit).await
-                }
-                .await;
-                let staged = finish(tx, result).await?;
-                self.settle(staged).await
+                self.insert_new_subjects(batch, audit).await
             }
 
             async fn subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>, StoreError> {
@@ -1191,6 +1148,113 @@ macro_rules! impl_store {
             }
         }
     };
+}
+
+impl SqliteStore {
+    /// New subjects, their blind-index rows and the staging of their audit entries, in one
+    /// transaction through the bulk connection (`sqlite_bulk`); the entries are appended to
+    /// the audit file after the commit ([`SqliteStore::settle`]).
+    async fn insert_new_subjects(
+        &self,
+        batch: &[NewSubject],
+        audit: &[AuditFields],
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let pending = if audit.is_empty() {
+            None
+        } else {
+            Some(sqlite_bulk::pending_blob(PENDING_FORMAT, audit)?)
+        };
+        // The writer slot: while it is held no sqlx write runs on the main file, so the bulk
+        // connection never waits for the write lock.
+        let slot = self.write.acquire().await?;
+        let done = self
+            .settled
+            .lock()
+            .map(|mut ids| std::mem::take(&mut *ids))
+            .unwrap_or_default();
+        let staged = sqlite_bulk::blocking(|| {
+            let conn = self
+                .bulk
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            sqlite_bulk::insert_subjects(&conn, batch, &done, pending.as_deref())
+        });
+        drop(slot);
+        let staged = match staged {
+            Ok(id) => id,
+            Err(e) => {
+                // Still appended: deleted by a later staging.
+                if let Ok(mut ids) = self.settled.lock() {
+                    ids.extend(done);
+                }
+                return Err(e);
+            }
+        };
+        self.settle(staged.map(|id| Staged::Pending {
+            id,
+            fields: audit.to_vec(),
+        }))
+        .await
+    }
+}
+
+impl PgStore {
+    /// New subjects, their blind-index rows and their audit entries, in one transaction
+    /// (multi-row `INSERT`s).
+    async fn insert_new_subjects(
+        &self,
+        batch: &[NewSubject],
+        audit: &[AuditFields],
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut tx = self.write.begin_write().await?;
+        let result: Result<Option<Staged>, StoreError> = async {
+            for chunk in batch.chunks(SUBJECTS_PER_INSERT) {
+                let mut qb = QueryBuilder::<Postgres>::new(format!(
+                    "INSERT INTO subjects ({SUBJECT_COLS}, vals) "
+                ));
+                qb.push_values(chunk.iter(), |mut b, n| {
+                    let s = &n.subject;
+                    b.push_bind(&s.id[..])
+                        .push_bind(s.created_at)
+                        .push_bind(s.created_by.as_str())
+                        .push_bind(i64::from(s.kek_version))
+                        .push_bind(s.wrapped_dek.as_slice())
+                        .push_bind(i64::from(s.dek_version))
+                        .push_bind(s.status.as_str())
+                        .push_bind(n.vals());
+                });
+                qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
+            }
+            for unique in [true, false] {
+                let mut rows: Vec<(&SubjectId, &BlindIndexRecord)> = batch
+                    .iter()
+                    .flat_map(|n| n.indexes().iter().map(move |i| (&n.subject.id, i)))
+                    .filter(|(_, i)| i.unique == unique)
+                    .collect();
+                // In key order: the B-tree is then walked forward once per batch
+                // instead of jumping to a random leaf for every row.
+                rows.sort_unstable_by(|a, b| {
+                    (a.1.category.as_str(), &a.1.hash).cmp(&(b.1.category.as_str(), &b.1.hash))
+                });
+                for chunk in rows.chunks(ROWS_PER_INSERT) {
+                    let mut qb = QueryBuilder::<Postgres>::new(format!(
+                        "INSERT INTO {} (category, hash, subject_id) ",
+                        index_table(unique)
+                    ));
+                    qb.push_values(chunk, |mut b, (id, i)| {
+                        b.push_bind(i.category.as_str())
+                            .push_bind(i.hash.as_slice())
+                            .push_bind(&id[..]);
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
+                }
+            }
+            self.stage_audit_in(&mut tx, audit).await
+        }
+        .await;
+        let staged = finish(tx, result).await?;
+        self.settle(staged).await
+    }
 }
 
 impl_store!(SqliteStore, Sqlite, Backend::Sqlite, SQLITE_MIGRATOR);

@@ -23,6 +23,7 @@ mod incidents;
 pub mod notices;
 pub mod packed;
 mod sqlite_audit;
+mod sqlite_bulk;
 pub use sqlite_audit::audit_file_of;
 pub mod testing;
 

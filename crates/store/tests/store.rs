@@ -105,6 +105,55 @@ async fn c5_3_unique_conflict_rolls_back_the_whole_batch() {
     }
 }
 
+/// Creates from many tasks of a multi-threaded runtime, interleaved with other writes (on
+/// SQLite, new subjects go through a second connection that writes only while it holds the
+/// writer pool's one connection): every create lands with its audit entry, every other
+/// write lands, and a conflict in the middle leaves nothing of its batch behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c8_1_creates_and_other_writes_from_many_tasks_all_land() {
+    for db in both().await.unwrap() {
+        let s = std::sync::Arc::new(db.store.clone());
+        let mut tasks = Vec::new();
+        for t in 0..8u8 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                for k in 0..5u8 {
+                    let n = 10 + t * 5 + k;
+                    s.insert_subjects(&[new_subject(n, n)], &[create_entry(n)])
+                        .await
+                        .unwrap();
+                    s.set_meta(&format!("task-{t}"), &k.to_string())
+                        .await
+                        .unwrap();
+                }
+                // A duplicate of this task's first IIN hash: refused as a whole.
+                let dup = s
+                    .insert_subjects(
+                        &[
+                            new_subject(100 + t, 100 + t),
+                            new_subject(120 + t, 10 + t * 5),
+                        ],
+                        &[create_entry(100 + t), create_entry(120 + t)],
+                    )
+                    .await;
+                assert!(matches!(dup, Err(StoreError::Conflict)), "{dup:?}");
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(s.count_subjects().await.unwrap(), 40, "{:?}", s.backend());
+        assert_eq!(s.audit_head().await.unwrap().size, 40, "{:?}", s.backend());
+        for t in 0..8u8 {
+            assert_eq!(
+                s.get_meta(&format!("task-{t}")).await.unwrap().as_deref(),
+                Some("4")
+            );
+            assert!(s.subject(&sid(100 + t)).await.unwrap().is_none());
+        }
+    }
+}
+
 fn create_entry(n: u8) -> derbes_store::AuditFields {
     derbes_store::AuditFields {
         at: 5,
