@@ -1,19 +1,21 @@
 //! The two implementations of [`Store`], generated from one body by `impl_store!`.
 //!
 //! SQLite runs in WAL mode with `synchronous=FULL` (a commit is durable when it returns), one
-//! sqlx writer connection and a small pool of readers on the main file, and the audit log in
+//! sqlx writer connection (new subjects go through `sqlite_bulk`'s connection while it is
+//! held) and a small pool of readers on the main file, and the audit log in
 //! a file of its own written by the audit writer thread (`sqlite_audit`); the readers attach
 //! the audit file as `audit`. Write transactions begin `IMMEDIATE` ([`BeginWrite`]), so
 //! writers from other processes wait for each other's lock. PostgreSQL uses one pool for
 //! both, and keeps the log in the same database.
 
+use crate::index_rows;
 use crate::packed;
 use crate::sqlite_audit::{audit_file_of, import_legacy, AuditWriter};
 use crate::sqlite_bulk;
 use crate::{
-    ApiKeyRecord, AuditEntry, AuditFields, AuditHead, Backend, BlindIndexRecord, Checkpoint,
-    Expect, NewSubject, OpenOptions, Store, StoreError, SubjectId, SubjectRecord,
-    SubjectWithValues, ValueRecord, ValueWrite,
+    ApiKeyRecord, AuditEntry, AuditFields, AuditHead, Backend, Checkpoint, Expect, NewSubject,
+    OpenOptions, Store, StoreError, SubjectId, SubjectRecord, SubjectWithValues, ValueRecord,
+    ValueWrite,
 };
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
@@ -284,7 +286,7 @@ impl SqliteStore {
         if fields.is_empty() {
             return Ok(None);
         }
-        let blob = sqlite_bulk::pending_blob(PENDING_FORMAT, fields)?;
+        let blob = encode_pending(fields)?;
         let id: i64 =
             sqlx::query_scalar("INSERT INTO audit_pending (fields) VALUES ($1) RETURNING id")
                 .bind(blob)
@@ -400,6 +402,12 @@ impl PgStore {
 pub struct PgStore {
     write: PgPool,
     read: PgPool,
+}
+
+/// An `audit_pending.fields` blob: [`PENDING_FORMAT`], then postcard of the fields.
+fn encode_pending(fields: &[AuditFields]) -> Result<Vec<u8>, StoreError> {
+    postcard::to_extend(fields, vec![PENDING_FORMAT])
+        .map_err(|e| StoreError::Audit(format!("cannot stage audit entries: {e}")))
 }
 
 fn decode_pending(blob: &[u8]) -> Result<Vec<AuditFields>, StoreError> {
@@ -1162,7 +1170,7 @@ impl SqliteStore {
         let pending = if audit.is_empty() {
             None
         } else {
-            Some(sqlite_bulk::pending_blob(PENDING_FORMAT, audit)?)
+            Some(encode_pending(audit)?)
         };
         // The writer slot: while it is held no sqlx write runs on the main file, so the bulk
         // connection never waits for the write lock.
@@ -1226,16 +1234,7 @@ impl PgStore {
                 qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
             }
             for unique in [true, false] {
-                let mut rows: Vec<(&SubjectId, &BlindIndexRecord)> = batch
-                    .iter()
-                    .flat_map(|n| n.indexes().iter().map(move |i| (&n.subject.id, i)))
-                    .filter(|(_, i)| i.unique == unique)
-                    .collect();
-                // In key order: the B-tree is then walked forward once per batch
-                // instead of jumping to a random leaf for every row.
-                rows.sort_unstable_by(|a, b| {
-                    (a.1.category.as_str(), &a.1.hash).cmp(&(b.1.category.as_str(), &b.1.hash))
-                });
+                let rows = index_rows(batch, unique);
                 for chunk in rows.chunks(ROWS_PER_INSERT) {
                     let mut qb = QueryBuilder::<Postgres>::new(format!(
                         "INSERT INTO {} (category, hash, subject_id) ",

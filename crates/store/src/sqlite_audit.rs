@@ -285,22 +285,33 @@ fn stopped() -> StoreError {
     StoreError::Audit("the audit writer has stopped".into())
 }
 
-/// Open (creating it and its tables if missing) the audit file at `path`, in WAL mode.
-fn open_file(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
-    let mut conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+/// Open `path` (with `flags`, no SQLite mutex: one thread at a time uses the connection) in
+/// WAL mode at `synchronous=FULL`, waiting up to `busy_timeout` for another connection's
+/// lock; `not_wal` is the error when SQLite keeps another journal mode.
+pub(crate) fn open_wal(
+    path: &Path,
+    flags: OpenFlags,
+    busy_timeout: Duration,
+    not_wal: impl FnOnce(&str) -> StoreError,
+) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(busy_timeout)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Audit(format!(
-            "the audit file needs WAL mode, it is in {mode}"
-        )));
+        return Err(not_wal(&mode));
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+/// Open (creating it and its tables if missing) the audit file at `path`, in WAL mode.
+fn open_file(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    let mut conn = open_wal(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        busy_timeout,
+        |mode| StoreError::Audit(format!("the audit file needs WAL mode, it is in {mode}")),
+    )?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if !has_table(&tx, "audit_head")? {
         tx.execute_batch(SCHEMA)?;
@@ -457,20 +468,28 @@ fn answer_all(jobs: Vec<Job>, error: StoreError) {
 /// job's. Returns each job's answer (a job whose entries are refused gets its error, and none
 /// of its entries is written).
 fn write_group(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<Answer>, StoreError> {
-    // Every statement of a group, `BEGIN` and `COMMIT` included, is prepared once per
-    // connection (rusqlite's `Transaction` would parse `BEGIN IMMEDIATE` and `COMMIT` anew for
-    // every group: a third of a small group's time in a profile of reads).
+    immediate(conn, |tx| write_group_in(tx, jobs))
+}
+
+/// Run `work` in a `BEGIN IMMEDIATE` transaction of `conn`: committed when it succeeds,
+/// rolled back (nothing kept) when it or the commit fails. `BEGIN` and `COMMIT` are
+/// statements prepared once per connection: rusqlite's `Transaction` parses them anew every
+/// time, which was a third of a small audit group's time in a profile of reads.
+pub(crate) fn immediate<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-    let written = write_group_in(conn, jobs).and_then(|answers| {
+    let done = work(conn).and_then(|v| {
         conn.prepare_cached("COMMIT")?.execute([])?;
-        Ok(answers)
+        Ok(v)
     });
-    if written.is_err() && !conn.is_autocommit() {
-        // Nothing of the group is kept. Should the rollback fail too, the next group's
-        // `BEGIN` fails and that group is refused the same way.
+    if done.is_err() && !conn.is_autocommit() {
+        // Should the rollback fail too, the next `BEGIN` fails and that work is refused the
+        // same way.
         let _ = conn.execute_batch("ROLLBACK");
     }
-    written
+    done
 }
 
 /// [`write_group`]'s work inside its transaction.

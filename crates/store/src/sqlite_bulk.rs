@@ -4,8 +4,9 @@
 //! rows, and the staging row of the audit entries (see `sqlite_audit`). Through sqlx every
 //! bound value is copied into an owned argument and shipped to the connection's worker thread;
 //! here each row is bound straight from the caller's memory to one statement prepared once per
-//! connection. In a profile of the 100,000-subject ingest the sqlx path spent about a quarter
-//! of the writer's time copying and queueing arguments (`docs/benchmarks.md`, run K).
+//! connection. In a profile of the 100,000-subject ingest the threads writing the main file
+//! took 42 % of the CPU samples through sqlx (12 % of them building and copying arguments)
+//! and 30 % through this connection (`docs/benchmarks.md`, run K).
 //!
 //! The connection is a second writer on the main file, so it only writes while its caller
 //! holds the sqlx writer pool's one connection ([`SqliteStore::insert_subjects`] takes it
@@ -13,7 +14,8 @@
 //!
 //! [`SqliteStore::insert_subjects`]: crate::Store::insert_subjects
 
-use crate::{AuditFields, BlindIndexRecord, NewSubject, StoreError, SubjectId};
+use crate::sqlite_audit::{immediate, open_wal};
+use crate::{index_rows, NewSubject, StoreError};
 use rusqlite::{ffi, params, Connection, OpenFlags};
 use std::path::Path;
 use std::time::Duration;
@@ -21,18 +23,16 @@ use std::time::Duration;
 /// Open the main file at `path` (it exists: the sqlx writer created it) for bulk writes, with
 /// the pragmas of the sqlx connections (`SqliteStore::open`).
 pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
+    let conn = open_wal(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE,
+        busy_timeout,
+        |mode| {
+            StoreError::Database(sqlx::Error::Protocol(format!(
+                "the database needs WAL mode, it is in {mode}"
+            )))
+        },
     )?;
-    conn.busy_timeout(busy_timeout)?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Audit(format!(
-            "the database needs WAL mode, it is in {mode}"
-        )));
-    }
-    conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -65536)?;
@@ -67,26 +67,15 @@ fn map_write_err(e: rusqlite::Error) -> StoreError {
 }
 
 /// In one transaction: delete the `audit_pending` rows in `settled` (their entries are
-/// appended), insert `batch` with its blind-index rows, and stage `audit` (`pending`: the
-/// encoded blob) in `audit_pending`. Returns the staging row's id. All or nothing.
+/// appended), insert `batch` with its blind-index rows, and stage `pending` (the encoded
+/// audit entries) in `audit_pending`. Returns the staging row's id. All or nothing.
 pub(crate) fn insert_subjects(
     conn: &Connection,
     batch: &[NewSubject],
     settled: &[i64],
     pending: Option<&[u8]>,
 ) -> Result<Option<i64>, StoreError> {
-    // BEGIN and COMMIT as cached statements too (see `sqlite_audit::write_group`).
-    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-    let written = insert_in(conn, batch, settled, pending).and_then(|id| {
-        conn.prepare_cached("COMMIT")?.execute([])?;
-        Ok(id)
-    });
-    if written.is_err() && !conn.is_autocommit() {
-        // Nothing is kept. Should the rollback fail too, the next `BEGIN` fails and that
-        // write is refused the same way.
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    written
+    immediate(conn, |tx| insert_in(tx, batch, settled, pending))
 }
 
 fn insert_in(
@@ -133,19 +122,10 @@ fn insert_in(
             "INSERT INTO shared_index (category, hash, subject_id) VALUES (?1, ?2, ?3)",
         ),
     ] {
-        let mut rows: Vec<(&SubjectId, &BlindIndexRecord)> = batch
-            .iter()
-            .flat_map(|n| n.indexes().iter().map(move |i| (&n.subject.id, i)))
-            .filter(|(_, i)| i.unique == unique)
-            .collect();
+        let rows = index_rows(batch, unique);
         if rows.is_empty() {
             continue;
         }
-        // In key order: the B-tree is then walked forward once per batch instead of jumping
-        // to a random leaf for every row.
-        rows.sort_unstable_by(|a, b| {
-            (a.1.category.as_str(), &a.1.hash).cmp(&(b.1.category.as_str(), &b.1.hash))
-        });
         let mut insert = conn.prepare_cached(sql)?;
         for (id, i) in rows {
             insert
@@ -162,10 +142,4 @@ fn insert_in(
             Ok(Some(id))
         }
     }
-}
-
-/// The staging blob of `fields` (`audit_pending.fields`).
-pub(crate) fn pending_blob(format: u8, fields: &[AuditFields]) -> Result<Vec<u8>, StoreError> {
-    postcard::to_extend(fields, vec![format])
-        .map_err(|e| StoreError::Audit(format!("cannot stage audit entries: {e}")))
 }
