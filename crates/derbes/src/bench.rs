@@ -758,7 +758,7 @@ async fn ingest_derbes(
     let mut write = Duration::ZERO;
     while let Some(batch) = rx.recv().await {
         let t = Instant::now();
-        vault.write_prepared(&batch).await?;
+        vault.write_prepared(batch).await?;
         write += t.elapsed();
     }
     let prepare = producer.await??;

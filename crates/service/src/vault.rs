@@ -320,10 +320,10 @@ impl Vault {
 
     /// Write prepared subjects, with their audit entries (made by the call that prepared
     /// them), in one transaction (see [`Vault::prepare_batch`]).
-    pub async fn write_prepared(&self, batch: &PreparedBatch) -> Result<(), ServiceError> {
+    pub async fn write_prepared(&self, batch: PreparedBatch) -> Result<(), ServiceError> {
         self.inner
             .store
-            .insert_subjects(&batch.subjects, &batch.audit)
+            .insert_subjects_owned(batch.subjects, batch.audit)
             .await?;
         Ok(())
     }

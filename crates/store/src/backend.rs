@@ -104,6 +104,8 @@ pub struct SqliteStore {
     /// New subjects are written through this connection (`sqlite_bulk`), only while the
     /// writer pool's connection is held.
     bulk: Arc<Mutex<rusqlite::Connection>>,
+    /// Checkpoints the main file after the bulk connection's commits.
+    checkpointer: Arc<sqlite_bulk::Checkpointer>,
 }
 
 /// Audit entries of a write that must commit with it: appended in the write's transaction
@@ -145,6 +147,7 @@ impl SqliteStore {
             .connect_with(base.clone().create_if_missing(opts.create_if_missing))
             .await?;
         let bulk = Arc::new(Mutex::new(sqlite_bulk::open(&path, BUSY_TIMEOUT)?));
+        let checkpointer = Arc::new(sqlite_bulk::Checkpointer::start(&path, BUSY_TIMEOUT)?);
         let audit_path = audit_file_of(&path);
         // Started first: it creates the audit file the readers attach.
         let audit = AuditWriter::start(&audit_path, BUSY_TIMEOUT)?;
@@ -172,6 +175,7 @@ impl SqliteStore {
             audit_path,
             settled: Arc::default(),
             bulk,
+            checkpointer,
         })
     }
 
@@ -707,7 +711,18 @@ macro_rules! impl_store {
                 if batch.is_empty() && audit.is_empty() {
                     return Ok(Vec::new());
                 }
-                self.insert_new_subjects(batch, audit).await
+                self.insert_new_subjects(batch, std::borrow::Cow::Borrowed(audit)).await
+            }
+
+            async fn insert_subjects_owned(
+                &self,
+                batch: Vec<NewSubject>,
+                audit: Vec<AuditFields>,
+            ) -> Result<(), StoreError> {
+                if batch.is_empty() && audit.is_empty() {
+                    return Ok(());
+                }
+                self.insert_owned(batch, audit).await
             }
 
             async fn subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>, StoreError> {
@@ -1165,12 +1180,12 @@ impl SqliteStore {
     async fn insert_new_subjects(
         &self,
         batch: &[NewSubject],
-        audit: &[AuditFields],
+        audit: std::borrow::Cow<'_, [AuditFields]>,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         let pending = if audit.is_empty() {
             None
         } else {
-            Some(encode_pending(audit)?)
+            Some(encode_pending(&audit)?)
         };
         // The writer slot: while it is held no sqlx write runs on the main file, so the bulk
         // connection never waits for the write lock.
@@ -1189,7 +1204,10 @@ impl SqliteStore {
         });
         drop(slot);
         let staged = match staged {
-            Ok(id) => id,
+            Ok(id) => {
+                self.checkpointer.wake(sqlite_bulk::wal_bytes(batch));
+                id
+            }
             Err(e) => {
                 // Still appended: deleted by a later staging.
                 if let Ok(mut ids) = self.settled.lock() {
@@ -1200,20 +1218,48 @@ impl SqliteStore {
         };
         self.settle(staged.map(|id| Staged::Pending {
             id,
-            fields: audit.to_vec(),
+            fields: audit.into_owned(),
         }))
         .await
+    }
+
+    /// [`Store::insert_subjects_owned`]: the fields go to the audit writer as they are, and
+    /// the batch and its entries are freed on the blocking pool (tens of thousands of
+    /// allocations made by the threads that prepared them, which the writing task would
+    /// otherwise free between two batches).
+    async fn insert_owned(
+        &self,
+        batch: Vec<NewSubject>,
+        audit: Vec<AuditFields>,
+    ) -> Result<(), StoreError> {
+        let entries = self
+            .insert_new_subjects(&batch, std::borrow::Cow::Owned(audit))
+            .await?;
+        drop(tokio::task::spawn_blocking(move || drop((batch, entries))));
+        Ok(())
     }
 }
 
 impl PgStore {
+    /// [`Store::insert_subjects_owned`].
+    async fn insert_owned(
+        &self,
+        batch: Vec<NewSubject>,
+        audit: Vec<AuditFields>,
+    ) -> Result<(), StoreError> {
+        self.insert_new_subjects(&batch, std::borrow::Cow::Owned(audit))
+            .await
+            .map(|_| ())
+    }
+
     /// New subjects, their blind-index rows and their audit entries, in one transaction
     /// (multi-row `INSERT`s).
     async fn insert_new_subjects(
         &self,
         batch: &[NewSubject],
-        audit: &[AuditFields],
+        audit: std::borrow::Cow<'_, [AuditFields]>,
     ) -> Result<Vec<AuditEntry>, StoreError> {
+        let audit = &*audit;
         let mut tx = self.write.begin_write().await?;
         let result: Result<Option<Staged>, StoreError> = async {
             for chunk in batch.chunks(SUBJECTS_PER_INSERT) {

@@ -330,6 +330,16 @@ pub trait Store:
         batch: &[NewSubject],
         audit: &[AuditFields],
     ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// [`Store::insert_subjects`] of a batch the caller hands over and whose entries it does
+    /// not need back (the bulk load): nothing of it is copied, and on SQLite it is freed off
+    /// the writing task.
+    async fn insert_subjects_owned(
+        &self,
+        batch: Vec<NewSubject>,
+        audit: Vec<AuditFields>,
+    ) -> Result<(), StoreError> {
+        self.insert_subjects(&batch, &audit).await.map(|_| ())
+    }
     /// A subject row.
     async fn subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>, StoreError>;
     /// A subject with its current values.

@@ -204,6 +204,86 @@ async fn c8_1_create_and_its_audit_entry_commit_together() {
     }
 }
 
+/// 8.1: a batch handed over whole (the bulk load's `insert_subjects_owned`) lands with its
+/// entries, or — on a conflict — neither it nor any of its entries does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c8_1_owned_batch_and_its_entries_commit_together() {
+    for db in both().await.unwrap() {
+        let s = &db.store;
+        s.insert_subjects_owned(
+            vec![new_subject(1, 1), new_subject(2, 2)],
+            vec![create_entry(1), create_entry(2)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.count_subjects().await.unwrap(), 2);
+        assert_eq!(s.audit_head().await.unwrap().size, 2);
+        let err = s
+            .insert_subjects_owned(
+                vec![new_subject(3, 3), new_subject(4, 1)],
+                vec![create_entry(3), create_entry(4)],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict), "{err:?}");
+        assert_eq!(s.count_subjects().await.unwrap(), 2, "{:?}", s.backend());
+        assert_eq!(s.audit_head().await.unwrap().size, 2);
+        let entries = s.audit_entries(0, 10).await.unwrap();
+        assert_eq!(entries[1].subject.as_deref(), Some("subject-2"));
+        assert!(s.subject(&sid(2)).await.unwrap().is_some());
+        assert!(s.subject(&sid(3)).await.unwrap().is_none());
+    }
+}
+
+/// 5.3 (SQLite): new subjects are copied from the WAL into the main file by the store's own
+/// checkpointer, with no other write to trigger SQLite's automatic checkpoint: the main file
+/// read alone (`immutable`, which ignores the WAL) holds them once the writes pause. Without
+/// it, everything the bulk connection commits would stay in a WAL that only grows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c5_3_sqlite_bulk_commits_are_checkpointed_into_the_main_file() {
+    use derbes_store::Store;
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::ConnectOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.db");
+    let s = derbes_store::SqliteStore::open(
+        &format!("sqlite://{}", path.display()),
+        derbes_store::OpenOptions {
+            create_if_missing: true,
+        },
+    )
+    .await
+    .unwrap();
+    s.migrate().await.unwrap();
+    let batch: Vec<NewSubject> = (1..=50).map(|n| new_subject(n, n)).collect();
+    let audit = (1..=50).map(create_entry).collect();
+    s.insert_subjects_owned(batch, audit).await.unwrap();
+    let in_main_file = || async {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&path)
+            .immutable(true)
+            .read_only(true)
+            .connect()
+            .await
+            .unwrap();
+        // Before the first checkpoint even the schema is only in the WAL.
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM subjects")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or(0)
+    };
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = in_main_file().await;
+        if seen == 50 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, 50, "the main file itself holds the new subjects");
+    assert_eq!(s.count_subjects().await.unwrap(), 50);
+}
+
 /// 8.1: appends of the audit writer and appends inside other transactions (a create, a create
 /// rolled back by a conflict) interleave on one store and chain densely; the writer's next
 /// append never chains after a head that a rolled-back transaction or another call moved.
