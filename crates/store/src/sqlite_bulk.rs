@@ -23,8 +23,9 @@
 //! - **Checkpoints after its commits** (`wal_autocheckpoint=0`). A bulk transaction leaves
 //!   tens of MiB in the WAL; copying them into the main file right after the commit (SQLite's
 //!   automatic checkpoint) was 15 % of the writer thread's samples in the ingest profile (run
-//!   L). Instead each commit wakes [`Checkpointer`], a thread of its own that copies them
-//!   while the next batch is written.
+//!   L). Instead each commit is counted by [`Checkpointer`], a thread of its own that copies
+//!   the WAL once about 64 MiB have been committed or the commits pause for 250 ms, while
+//!   the next batches are written.
 //!
 //! [`SqliteStore::insert_subjects`]: crate::Store::insert_subjects
 

@@ -284,6 +284,81 @@ async fn c5_3_sqlite_bulk_commits_are_checkpointed_into_the_main_file() {
     assert_eq!(s.count_subjects().await.unwrap(), 50);
 }
 
+/// 8.1 (SQLite): under a steady stream of deferred appends from many tasks the audit file's
+/// WAL starts over at each upkeep (every 4,096 entries) instead of growing without end. The
+/// upkeep used to wait for a pause in the appends: in the benchmark the WAL grew by about
+/// 5 kB a read, every frame past its end costing the kernel a zeroed page. The WAL header's
+/// checkpoint sequence number counts the restarts: over 32 upkeeps' worth of appends without
+/// a pause there must be at least 24 (33 with the upkeep between groups, 3–14 without).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn c8_1_audit_wal_starts_over_under_steady_appends() {
+    use derbes_store::Store;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.db");
+    let s = derbes_store::SqliteStore::open(
+        &format!("sqlite://{}", path.display()),
+        derbes_store::OpenOptions {
+            create_if_missing: true,
+        },
+    )
+    .await
+    .unwrap();
+    s.migrate().await.unwrap();
+    let wal = derbes_store::audit_file_of(&path).with_extension("db-wal");
+    let wal_size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    // Bytes 12..16 of the WAL header: the checkpoint sequence number, one more at each restart.
+    let restarts = || {
+        use std::io::Read;
+        let mut b = [0u8; 16];
+        std::fs::File::open(&wal)
+            .and_then(|mut f| f.read_exact(&mut b))
+            .map(|()| u32::from_be_bytes([b[12], b[13], b[14], b[15]]))
+            .unwrap_or(0)
+    };
+    const TASKS: usize = 16;
+    const BATCH: usize = 8;
+    const EARLY: usize = 4 * 4096;
+    const TOTAL: usize = 36 * 4096;
+    let appended = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let s = s.clone();
+            let appended = appended.clone();
+            tokio::spawn(async move {
+                for k in 0..TOTAL / (TASKS * BATCH) {
+                    let batch: Vec<_> = (0..BATCH).map(|i| create_entry((k + i) as u8)).collect();
+                    s.append_audit_deferred(&batch).await.unwrap();
+                    appended.fetch_add(BATCH, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    // Measured while the appends go on.
+    while appended.load(Ordering::Relaxed) < EARLY {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let first = restarts();
+    let mut largest = 0;
+    while appended.load(Ordering::Relaxed) < TOTAL {
+        largest = largest.max(wal_size());
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let last = restarts();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let n = last.wrapping_sub(first);
+    assert!(
+        n >= 24,
+        "the audit WAL started over {n} times over 32 upkeeps' worth of appends; \
+         it reached {largest} bytes"
+    );
+    s.flush_audit().await.unwrap();
+    assert_eq!(s.audit_head().await.unwrap().size, TOTAL as u64);
+}
+
 /// 8.1: appends of the audit writer and appends inside other transactions (a create, a create
 /// rolled back by a conflict) interleave on one store and chain densely; the writer's next
 /// append never chains after a head that a rolled-back transaction or another call moved.
