@@ -168,6 +168,21 @@ fn create_entry(n: u8) -> derbes_store::AuditFields {
     }
 }
 
+/// A new SQLite store in the file `path`, migrated.
+async fn migrated_sqlite(path: &std::path::Path) -> derbes_store::SqliteStore {
+    use derbes_store::Store;
+    let s = derbes_store::SqliteStore::open(
+        &format!("sqlite://{}", path.display()),
+        derbes_store::OpenOptions {
+            create_if_missing: true,
+        },
+    )
+    .await
+    .unwrap();
+    s.migrate().await.unwrap();
+    s
+}
+
 /// 8.1: a create and its audit entry are one transaction — both land, or (on a conflict)
 /// neither does, so the log never misses a create nor records one that did not happen.
 #[tokio::test]
@@ -246,15 +261,7 @@ async fn c5_3_sqlite_bulk_commits_are_checkpointed_into_the_main_file() {
     use sqlx::ConnectOptions;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("d.db");
-    let s = derbes_store::SqliteStore::open(
-        &format!("sqlite://{}", path.display()),
-        derbes_store::OpenOptions {
-            create_if_missing: true,
-        },
-    )
-    .await
-    .unwrap();
-    s.migrate().await.unwrap();
+    let s = migrated_sqlite(&path).await;
     let batch: Vec<NewSubject> = (1..=50).map(|n| new_subject(n, n)).collect();
     let audit = (1..=50).map(create_entry).collect();
     s.insert_subjects_owned(batch, audit).await.unwrap();
@@ -297,15 +304,7 @@ async fn c8_1_audit_wal_starts_over_under_steady_appends() {
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("d.db");
-    let s = derbes_store::SqliteStore::open(
-        &format!("sqlite://{}", path.display()),
-        derbes_store::OpenOptions {
-            create_if_missing: true,
-        },
-    )
-    .await
-    .unwrap();
-    s.migrate().await.unwrap();
+    let s = migrated_sqlite(&path).await;
     let wal = derbes_store::audit_file_of(&path).with_extension("db-wal");
     let wal_size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
     // Bytes 12..16 of the WAL header: the checkpoint sequence number, one more at each restart.
