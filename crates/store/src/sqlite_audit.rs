@@ -456,9 +456,8 @@ fn run(shared: &Shared, checkpointer: &Connection, rx: &mpsc::Receiver<Job>) {
 /// thread had written every waiting append, a steady stream of reads kept it waiting: no
 /// checkpoint ran, the audit WAL grew by about 5 kB a read (1.6 GB after 300,000 reads in
 /// the benchmark), and every frame was written past its end, where the kernel first zeroes
-/// the new pages. A deferred append that finds the connection held
-/// here leaves its job queued for the holder, so the caller must look at the queue again
-/// afterwards (`run` does).
+/// the new pages. A deferred append that finds the connection held here leaves its job
+/// queued for the holder, so the caller must look at the queue again afterwards (`run` does).
 fn upkeep(shared: &Shared, checkpointer: &Connection) {
     {
         let mut writer = shared.writer.lock().unwrap_or_else(PoisonError::into_inner);
