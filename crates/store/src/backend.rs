@@ -1465,9 +1465,10 @@ impl SqliteStore {
         )
     }
 
-    /// A durable (empty) commit of the audit file, which makes every deferred entry durable.
+    /// Make every deferred entry durable: an fsync of the audit file's WAL (see
+    /// `AuditWriter::sync`), not a commit, so appends never wait for it.
     async fn flush(&self) -> Result<(), StoreError> {
-        self.audit.append(&[], false).await.map(|_| ())
+        self.audit.sync().await
     }
 
     async fn store_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {

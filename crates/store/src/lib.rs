@@ -400,7 +400,9 @@ pub trait Store:
         &self,
         fields: &[AuditFields],
     ) -> Result<Vec<AuditEntry>, StoreError>;
-    /// Make every earlier commit durable (one durable commit that touches the audit head).
+    /// Make every earlier audit commit durable: on PostgreSQL one durable commit that touches
+    /// the audit head; on SQLite an fsync of the audit file's WAL, without the log's writing
+    /// connection (appends go on meanwhile).
     async fn flush_audit(&self) -> Result<(), StoreError>;
     /// Whether the store itself writes concurrent audit appends together, in shared
     /// transactions (SQLite's log writer, `sqlite_audit`): callers then append directly

@@ -7,6 +7,7 @@
 //! 5.1–5.3 (integrity: modification, destruction, reordering), L-PROTECTION (actions on data
 //! are registered and logged).
 
+use sqlx::{ConnectOptions, Connection};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -1316,6 +1317,53 @@ async fn sqlite_in(dir: &std::path::Path) -> derbes_store::SqliteStore {
     .unwrap();
     s.migrate().await.unwrap();
     s
+}
+
+/// 8.1 on SQLite: a flush (what makes the deferred entries of reads durable within 50 ms)
+/// fsyncs the audit file's WAL and commits nothing, so it never needs the log's write lock:
+/// it succeeds while another connection holds that lock, and leaves the WAL's bytes as they
+/// were. (A flush that was an empty durable commit waited for the lock, and every read with
+/// it.)
+#[tokio::test]
+async fn c8_1_sqlite_flush_syncs_the_wal_without_a_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite_in(dir.path()).await;
+    let out = s.append_audit_deferred(&batch(0..5)).await.unwrap();
+    assert_eq!(out.len(), 5);
+    let wal = {
+        let mut p = s.audit_path().as_os_str().to_owned();
+        p.push("-wal");
+        std::path::PathBuf::from(p)
+    };
+    let before = std::fs::read(&wal).unwrap();
+    assert!(!before.is_empty(), "the deferred commit is in the WAL file");
+
+    // Another connection takes the audit file's write lock and keeps it.
+    let mut other = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(s.audit_path())
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    // The store's busy timeout is 10 s: a flush that needed the lock would still be waiting.
+    tokio::time::timeout(std::time::Duration::from_secs(5), s.flush_audit())
+        .await
+        .expect("the flush does not wait for the log's write lock")
+        .unwrap();
+    assert_eq!(
+        std::fs::read(&wal).unwrap(),
+        before,
+        "a flush writes no frame"
+    );
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
+
+    s.flush_audit().await.unwrap();
+    assert_eq!(s.audit_head().await.unwrap().size, 5);
+    assert_eq!(all_entries(&s).await, out);
 }
 
 /// A raw pool on a SQLite file, with the store's audit file attached as `audit`.
