@@ -1539,12 +1539,21 @@ impl Scratch {
         self.dir.join(name)
     }
 
-    fn paths(&self, name: &str) -> [PathBuf; 3] {
-        [
-            self.dir.join(name),
-            self.dir.join(format!("{name}-wal")),
-            self.dir.join(format!("{name}-shm")),
-        ]
+    /// The files of the SQLite database `name`: the file, its audit log's file and the log's
+    /// subject index (derbes' stores have those two), each with its WAL and SHM files.
+    fn paths(&self, name: &str) -> Vec<PathBuf> {
+        let main = self.dir.join(name);
+        let audit = derbes_store::audit_file_of(&main);
+        let index = derbes_store::audit_index_file_of(&audit);
+        [main, audit, index]
+            .into_iter()
+            .flat_map(|file| {
+                let (mut wal, mut shm) = (file.as_os_str().to_owned(), file.as_os_str().to_owned());
+                wal.push("-wal");
+                shm.push("-shm");
+                [file, PathBuf::from(wal), PathBuf::from(shm)]
+            })
+            .collect()
     }
 
     fn cleanup(&self) {

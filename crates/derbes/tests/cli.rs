@@ -276,7 +276,8 @@ impl Drop for Server {
     }
 }
 
-/// The bytes of the SQLite database, its audit log's file, and their WAL/SHM files.
+/// The bytes of the SQLite database, its audit log's file, the log's subject index, and
+/// their WAL/SHM files.
 fn db_bytes(data: &Path) -> Vec<u8> {
     let mut all = Vec::new();
     for name in [
@@ -286,6 +287,9 @@ fn db_bytes(data: &Path) -> Vec<u8> {
         "derbes.audit.db",
         "derbes.audit.db-wal",
         "derbes.audit.db-shm",
+        "derbes.audit.index.db",
+        "derbes.audit.index.db-wal",
+        "derbes.audit.index.db-shm",
     ] {
         if let Ok(b) = std::fs::read(data.join(name)) {
             all.extend_from_slice(&b);

@@ -10,7 +10,9 @@
 
 use crate::index_rows;
 use crate::packed;
-use crate::sqlite_audit::{audit_file_of, import_legacy, AuditWriter};
+use crate::sqlite_audit::{
+    audit_file_of, audit_index_file_of, import_legacy, index_file, AuditWriter,
+};
 use crate::sqlite_bulk;
 use crate::{
     ApiKeyRecord, AuditEntry, AuditFields, AuditHead, Backend, Checkpoint, Expect, NewSubject,
@@ -152,15 +154,22 @@ impl SqliteStore {
         // Started first: it creates the audit file the readers attach.
         let audit = AuditWriter::start(&audit_path, BUSY_TIMEOUT)?;
         let attach = audit_path.to_string_lossy().into_owned();
+        let attach_index = audit_index_file_of(&audit_path)
+            .to_string_lossy()
+            .into_owned();
         let read = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(4)
             .after_connect(move |conn, _| {
-                let attach = attach.clone();
+                let (attach, attach_index) = (attach.clone(), attach_index.clone());
                 Box::pin(async move {
                     sqlx::query("ATTACH DATABASE $1 AS audit")
                         .bind(attach)
-                        .execute(conn)
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("ATTACH DATABASE $1 AS audit_index")
+                        .bind(attach_index)
+                        .execute(&mut *conn)
                         .await
                         .map(|_| ())
                 })
@@ -193,10 +202,14 @@ impl SqliteStore {
     /// into the audit file, then append the entries of writes staged but not appended.
     async fn after_migrate(&self) -> Result<(), StoreError> {
         let (main, audit) = (self.main_path.clone(), self.audit_path.clone());
-        let drop_legacy =
-            tokio::task::spawn_blocking(move || import_legacy(&main, &audit, BUSY_TIMEOUT))
-                .await
-                .map_err(|_| StoreError::Audit("moving the audit log failed".into()))??;
+        let drop_legacy = tokio::task::spawn_blocking(move || {
+            let moved = import_legacy(&main, &audit, BUSY_TIMEOUT)?;
+            // A log moved in just now is indexed at once, not at the next upkeep.
+            index_file(&audit, BUSY_TIMEOUT)?;
+            Ok::<_, StoreError>(moved)
+        })
+        .await
+        .map_err(|_| StoreError::Audit("moving the audit log failed".into()))??;
         if drop_legacy {
             let mut tx = self.write.begin_write().await?;
             let result = async {
@@ -230,11 +243,12 @@ impl SqliteStore {
             // Through the subject index, then the entries not yet in it; an entry without a
             // subject (none is staged today) by a scan of the whole log.
             let found: Option<i64> = sqlx::query_scalar(
-                "SELECT e.seq FROM audit_subjects s JOIN audit_entries e ON e.seq = s.seq \
+                "SELECT e.seq FROM audit_index.audit_subjects s \
+                 JOIN audit_entries e ON e.seq = s.seq \
                  WHERE s.subject = $1 AND e.at = $2 AND e.actor = $3 AND e.action = $4 \
                  UNION ALL \
                  SELECT seq FROM audit_entries \
-                 WHERE seq >= (SELECT upto FROM audit_indexed WHERE id = 1) \
+                 WHERE seq >= (SELECT upto FROM audit_index.audit_indexed WHERE id = 1) \
                    AND subject IS $1 AND at = $2 AND actor = $3 AND action = $4 \
                  UNION ALL \
                  SELECT seq FROM audit_entries WHERE $1 IS NULL AND subject IS NULL \
@@ -1453,12 +1467,13 @@ impl SqliteStore {
             "SELECT {AUDIT_COLS} FROM ( \
                SELECT * FROM ( \
                  SELECT {AUDIT_COLS} FROM audit_entries \
-                 WHERE seq >= (SELECT upto FROM audit_indexed WHERE id = 1) \
+                 WHERE seq >= (SELECT upto FROM audit_index.audit_indexed WHERE id = 1) \
                    AND seq < $2 AND subject = $1 \
                  ORDER BY seq DESC LIMIT $3) \
                UNION ALL \
                SELECT * FROM ( \
-                 SELECT {joined} FROM audit_subjects s JOIN audit_entries e ON e.seq = s.seq \
+                 SELECT {joined} FROM audit_index.audit_subjects s \
+                 JOIN audit_entries e ON e.seq = s.seq \
                  WHERE s.subject = $1 AND s.seq < $2 \
                  ORDER BY s.seq DESC LIMIT $3)) \
              ORDER BY seq DESC LIMIT $3"

@@ -24,7 +24,7 @@ pub mod notices;
 pub mod packed;
 mod sqlite_audit;
 mod sqlite_bulk;
-pub use sqlite_audit::audit_file_of;
+pub use sqlite_audit::{audit_file_of, audit_index_file_of};
 pub mod testing;
 
 use async_trait::async_trait;

@@ -53,7 +53,11 @@
 //! `audit_subjects`, not an index on `audit_entries`: an index there put every entry's key on
 //! a random page, one more 4 kB WAL page per entry in every small commit, which cost more
 //! than the rest of the append. Queries by subject read the entries not yet indexed (at most
-//! a few thousand, the newest) from `audit_entries` directly.
+//! a few thousand, the newest) from `audit_entries` directly. The table lives in a file of
+//! its own, `derbes.audit.index.db` ([`audit_index_file_of`], attached to the readers as
+//! `audit_index`), filled by a connection that only reads the log ([`Indexer`]): filling it
+//! takes no lock an append needs. It is derived data, rebuilt from the log when it is missing
+//! or is not this log's index (a backup copies the two other files only).
 //!
 //! [`Store::append_audit_deferred`]: crate::Store::append_audit_deferred
 
@@ -83,8 +87,8 @@ const MAX_LEADS: usize = 8;
 /// (the same migration text, so both layouts cannot drift apart).
 const SCHEMA: &str = include_str!("../migrations/sqlite/0002_audit.sql");
 
-/// The subject index kept apart from `audit_entries` (added to files made before it).
-const SUBJECTS_SCHEMA: &str = include_str!("../migrations/sqlite_audit/0001_subjects.sql");
+/// The subject index, in its own file ([`audit_index_file_of`]).
+const INDEX_SCHEMA: &str = include_str!("../migrations/sqlite_audit/index.sql");
 
 /// Whether the file has a table `name`.
 fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreError> {
@@ -99,6 +103,12 @@ fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreError> {
 /// The audit file of the main database file `main`: `derbes.db` → `derbes.audit.db`.
 pub fn audit_file_of(main: &Path) -> PathBuf {
     main.with_extension("audit.db")
+}
+
+/// The subject index's file of the audit file `audit`: `derbes.audit.db` →
+/// `derbes.audit.index.db`. Derived data: rebuilt from the log when missing or stale.
+pub fn audit_index_file_of(audit: &Path) -> PathBuf {
+    audit.with_extension("index.db")
 }
 
 type Answer = Result<Vec<AuditEntry>, StoreError>;
@@ -185,41 +195,108 @@ impl Writer {
             false
         }
     }
+}
 
-    /// Add the entries not yet in the subject index to it, in one transaction.
-    fn index(&mut self) -> Result<usize, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = index_tail(&tx)?;
-        tx.commit()?;
-        Ok(n)
+/// A connection to the subject index's file with the audit file attached as `audit`.
+pub(crate) struct Indexer {
+    conn: Connection,
+}
+
+impl Indexer {
+    /// Open (creating it and its tables if missing) the index file of the audit file `audit`.
+    pub(crate) fn open(audit: &Path, busy_timeout: Duration) -> Result<Indexer, StoreError> {
+        let conn = open_wal(
+            &audit_index_file_of(audit),
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+            busy_timeout,
+            |mode| StoreError::Audit(format!("the audit index needs WAL mode, it is in {mode}")),
+        )?;
+        conn.execute_batch(INDEX_SCHEMA)?;
+        conn.execute(
+            "ATTACH DATABASE ?1 AS audit",
+            params![audit.to_string_lossy()],
+        )?;
+        Ok(Indexer { conn })
+    }
+
+    /// Add the log's entries from `audit_indexed.upto` on to `audit_subjects` (in key order,
+    /// so the index's B-tree is walked forward once), in one transaction of the index file
+    /// that only reads the log: it takes no lock an append needs. An index whose entry
+    /// `upto - 1` is not the log's (another log's index, or the log restored from an older
+    /// backup) is emptied and filled from the start. Returns how many rows were added.
+    pub(crate) fn index(&self) -> Result<usize, StoreError> {
+        // A deferred `BEGIN`: `IMMEDIATE` would take the write lock of every attached file,
+        // the log's too. Its first statement writes the index file, so that file's write lock
+        // is taken first (waiting for another holder): a transaction that read it first could
+        // not wait for the lock, SQLite refuses that upgrade at once when it is busy.
+        transaction(&self.conn, "BEGIN", |conn| {
+            conn.prepare_cached("UPDATE main.audit_indexed SET upto = upto WHERE id = 1")?
+                .execute([])?;
+            let (mut upto, last): (i64, Option<Vec<u8>>) = conn
+                .prepare_cached("SELECT upto, last_hash FROM main.audit_indexed WHERE id = 1")?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let size: i64 = conn
+                .prepare_cached("SELECT size FROM audit.audit_head WHERE id = 1")?
+                .query_row([], |r| r.get(0))?;
+            let hash_at = |seq: i64| -> Result<Option<Vec<u8>>, StoreError> {
+                Ok(conn
+                    .prepare_cached("SELECT hash FROM audit.audit_entries WHERE seq = ?1")?
+                    .query_row([seq], |r| r.get(0))
+                    .optional()?)
+            };
+            let mut reset = false;
+            if upto > 0 && (upto > size || hash_at(upto - 1)? != last) {
+                conn.prepare_cached("DELETE FROM main.audit_subjects")?
+                    .execute([])?;
+                upto = 0;
+                reset = true;
+            }
+            if size <= upto && !reset {
+                return Ok(0);
+            }
+            let n = conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO main.audit_subjects (subject, seq) \
+                     SELECT subject, seq FROM audit.audit_entries \
+                     WHERE seq >= ?1 AND seq < ?2 AND subject IS NOT NULL \
+                     ORDER BY subject, seq",
+                )?
+                .execute(params![upto, size])?;
+            let last = if size > 0 { hash_at(size - 1)? } else { None };
+            conn.prepare_cached(
+                "UPDATE main.audit_indexed SET upto = ?1, last_hash = ?2 WHERE id = 1",
+            )?
+            .execute(params![size, last])?;
+            Ok(n)
+        })
     }
 }
 
-/// Add the entries from `audit_indexed.upto` to the log's size to `audit_subjects` (in key
-/// order, so the index's B-tree is walked forward once), inside the caller's transaction.
-/// Returns how many were added.
-fn index_tail(conn: &Connection) -> Result<usize, StoreError> {
-    let upto: i64 = conn
-        .prepare_cached("SELECT upto FROM audit_indexed WHERE id = 1")?
-        .query_row([], |r| r.get(0))?;
-    let size: i64 = conn
-        .prepare_cached("SELECT size FROM audit_head WHERE id = 1")?
-        .query_row([], |r| r.get(0))?;
-    if size <= upto {
-        return Ok(0);
+impl Indexer {
+    /// Start the thread that indexes when told to (by `upkeep`); it ends when the returned
+    /// sender is dropped (with the log's writer thread). A failure is logged (no value in it)
+    /// and retried at the next upkeep; queries read unindexed entries directly.
+    fn start(self) -> Result<mpsc::Sender<()>, StoreError> {
+        let (tx, rx) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("derbes-audit-index".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    while rx.try_recv().is_ok() {}
+                    if let Err(e) = self.index() {
+                        tracing::warn!(code = e.code(), "indexing audit entries failed");
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Audit(format!("cannot start the audit indexer: {e}")))?;
+        Ok(tx)
     }
-    let n = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO audit_subjects (subject, seq) \
-             SELECT subject, seq FROM audit_entries \
-             WHERE seq >= ?1 AND seq < ?2 AND subject IS NOT NULL ORDER BY subject, seq",
-        )?
-        .execute(params![upto, size])?;
-    conn.prepare_cached("UPDATE audit_indexed SET upto = ?1 WHERE id = 1")?
-        .execute(params![size])?;
-    Ok(n)
+}
+
+/// Bring the subject index of the audit file `audit` up to date, on a connection of its own
+/// (after the store's migration: a log imported from an older layout is indexed at once).
+pub(crate) fn index_file(audit: &Path, busy_timeout: Duration) -> Result<usize, StoreError> {
+    Indexer::open(audit, busy_timeout)?.index()
 }
 
 /// What the callers and the thread share.
@@ -326,7 +403,9 @@ pub(crate) fn open_wal(
     Ok(conn)
 }
 
-/// Open (creating it and its tables if missing) the audit file at `path`, in WAL mode.
+/// Open (creating it and its tables if missing) the audit file at `path`, in WAL mode. The
+/// subject index that files made before session 12 kept inside is dropped: it lives in its
+/// own file now ([`Indexer`]).
 fn open_file(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
     let mut conn = open_wal(
         path,
@@ -338,10 +417,12 @@ fn open_file(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreErr
     if !has_table(&tx, "audit_head")? {
         tx.execute_batch(SCHEMA)?;
     }
-    if !has_table(&tx, "audit_indexed")? {
-        tx.execute_batch(SUBJECTS_SCHEMA)?;
+    if has_table(&tx, "audit_indexed")? || has_table(&tx, "audit_subjects")? {
+        tx.execute_batch(
+            "DROP TABLE IF EXISTS audit_subjects; DROP TABLE IF EXISTS audit_indexed;",
+        )?;
     }
-    index_tail(&tx)?;
+    tx.execute_batch("DROP INDEX IF EXISTS audit_entries_subject")?;
     tx.commit()?;
     Ok(conn)
 }
@@ -354,6 +435,9 @@ impl AuditWriter {
         // Checkpoints run on the thread's own connection, at each upkeep (`UPKEEP_ENTRIES`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let checkpointer = open_file(path, busy_timeout)?;
+        let indexer = Indexer::open(path, busy_timeout)?;
+        indexer.index()?;
+        let index = indexer.start()?;
         let shared = Arc::new(Shared {
             writer: Mutex::new(Writer {
                 conn,
@@ -366,7 +450,7 @@ impl AuditWriter {
         let thread_shared = shared.clone();
         std::thread::Builder::new()
             .name("derbes-audit".into())
-            .spawn(move || run(&thread_shared, &checkpointer, &rx))
+            .spawn(move || run(&thread_shared, &checkpointer, &index, &rx))
             .map_err(|e| StoreError::Audit(format!("cannot start the audit writer: {e}")))?;
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
@@ -445,7 +529,12 @@ impl AuditWriter {
 
 /// The thread: durable appends and signed checkpoints in groups (with any deferred append
 /// waiting meanwhile), the deferred appends a caller left to it, and WAL checkpoints.
-fn run(shared: &Shared, checkpointer: &Connection, rx: &mpsc::Receiver<Job>) {
+fn run(
+    shared: &Shared,
+    checkpointer: &Connection,
+    index: &mpsc::Sender<()>,
+    rx: &mpsc::Receiver<Job>,
+) {
     while let Ok(first) = rx.recv() {
         let mut size = first.size();
         let mut jobs = vec![first];
@@ -478,7 +567,7 @@ fn run(shared: &Shared, checkpointer: &Connection, rx: &mpsc::Receiver<Job>) {
         loop {
             if due {
                 due = false;
-                upkeep(shared, checkpointer);
+                upkeep(checkpointer, index);
             }
             let (left, more) = shared.lead(MAX_LEADS);
             due |= more;
@@ -489,9 +578,14 @@ fn run(shared: &Shared, checkpointer: &Connection, rx: &mpsc::Receiver<Job>) {
     }
 }
 
-/// Index the newest entries, then copy the WAL file into the database file (PASSIVE: what
-/// no reader still needs, waiting for nobody; appends go on meanwhile). Failures are logged
-/// (no value in them) and retried at the next upkeep; queries read unindexed entries directly.
+/// Have the newest entries indexed (by the index's own thread, in the index's own file:
+/// appends go on meanwhile, and no durable append waits on this thread), then copy the
+/// WAL file into the database file (PASSIVE: what no reader still needs, waiting for nobody;
+/// appends go on meanwhile). Failures are logged (no value in them) and retried at the next
+/// upkeep; queries read unindexed entries directly. When the index was kept in the log's own
+/// file, filling it held the log's write lock for 7–10 ms every 4,096 entries, and every read
+/// meanwhile waited: the two cores sat idle a fifth of the time (run N in
+/// docs/benchmarks.md).
 ///
 /// SQLite starts a WAL file over only when a write begins with every frame already copied,
 /// so the upkeep must run while appends still stream in (see `run`). When it waited until the
@@ -500,13 +594,9 @@ fn run(shared: &Shared, checkpointer: &Connection, rx: &mpsc::Receiver<Job>) {
 /// the benchmark), and every frame was written past its end, where the kernel first zeroes
 /// the new pages. A deferred append that finds the connection held here leaves its job
 /// queued for the holder, so the caller must look at the queue again afterwards (`run` does).
-fn upkeep(shared: &Shared, checkpointer: &Connection) {
-    {
-        let mut writer = shared.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(e) = writer.index() {
-            tracing::warn!(code = e.code(), "indexing audit entries failed");
-        }
-    }
+fn upkeep(checkpointer: &Connection, index: &mpsc::Sender<()>) {
+    // Not urgent: should the index's thread have stopped, queries read the entries directly.
+    let _ = index.send(());
     if let Err(e) = checkpointer.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
         let e = StoreError::from(e);
         tracing::warn!(code = e.code(), "checkpointing the audit file's WAL failed");
@@ -536,7 +626,16 @@ pub(crate) fn immediate<T>(
     conn: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    transaction(conn, "BEGIN IMMEDIATE", work)
+}
+
+/// [`immediate`] with another `BEGIN` statement.
+fn transaction<T>(
+    conn: &Connection,
+    begin: &str,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.prepare_cached(begin)?.execute([])?;
     let done = work(conn).and_then(|v| {
         conn.prepare_cached("COMMIT")?.execute([])?;
         Ok(v)
@@ -669,14 +768,11 @@ pub(crate) fn import_legacy(
     let new_size = new.as_ref().map_or(0, |h| h.0);
     if old_size > 0 && new_size == 0 {
         tx.execute_batch(
-            "DELETE FROM main.audit_subjects;
-             UPDATE main.audit_indexed SET upto = 0;
-             DELETE FROM main.audit_head;
+            "DELETE FROM main.audit_head;
              INSERT INTO main.audit_entries SELECT * FROM legacy.audit_entries ORDER BY seq;
              INSERT INTO main.audit_head SELECT * FROM legacy.audit_head;
              INSERT OR IGNORE INTO main.audit_checkpoints SELECT * FROM legacy.audit_checkpoints;",
         )?;
-        index_tail(&tx)?;
     } else if old_size > 0 && old != new {
         return Err(StoreError::Audit(
             "the database file and its audit file hold different audit logs; \

@@ -1366,17 +1366,25 @@ async fn c8_1_sqlite_flush_syncs_the_wal_without_a_commit() {
     assert_eq!(all_entries(&s).await, out);
 }
 
-/// A raw pool on a SQLite file, with the store's audit file attached as `audit`.
+/// A raw pool on a SQLite file, with the store's audit file attached as `audit` and its
+/// subject index's file as `audit_index`.
 async fn raw_sqlite(s: &derbes_store::SqliteStore) -> sqlx::SqlitePool {
     let audit = s.audit_path().display().to_string();
+    let index = derbes_store::audit_index_file_of(s.audit_path())
+        .display()
+        .to_string();
     sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
         .after_connect(move |conn, _| {
-            let audit = audit.clone();
+            let (audit, index) = (audit.clone(), index.clone());
             Box::pin(async move {
                 sqlx::query("ATTACH DATABASE $1 AS audit")
                     .bind(audit)
-                    .execute(conn)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("ATTACH DATABASE $1 AS audit_index")
+                    .bind(index)
+                    .execute(&mut *conn)
                     .await
                     .map(|_| ())
             })
@@ -1595,7 +1603,7 @@ async fn c7_1a_subject_entries_are_found_in_and_beyond_the_subject_index() {
     // The upkeep runs on the writer's thread after the 4,096th entry.
     let mut upto = 0;
     for _ in 0..200 {
-        upto = count(&raw, "SELECT upto FROM audit.audit_indexed").await;
+        upto = count(&raw, "SELECT upto FROM audit_index.audit_indexed").await;
         if upto > 0 {
             break;
         }
@@ -1605,11 +1613,11 @@ async fn c7_1a_subject_entries_are_found_in_and_beyond_the_subject_index() {
     let subjects = count(
         &raw,
         "SELECT count(*) FROM audit.audit_entries WHERE subject IS NOT NULL AND seq < \
-         (SELECT upto FROM audit.audit_indexed)",
+         (SELECT upto FROM audit_index.audit_indexed)",
     )
     .await;
     assert_eq!(
-        count(&raw, "SELECT count(*) FROM audit.audit_subjects").await,
+        count(&raw, "SELECT count(*) FROM audit_index.audit_subjects").await,
         subjects
     );
     // Queries by subject: indexed and unindexed entries alike.
@@ -1642,7 +1650,7 @@ async fn c7_1a_subject_entries_are_found_in_and_beyond_the_subject_index() {
     let s = sqlite_in(dir.path()).await;
     let raw = raw_sqlite(&s).await;
     assert_eq!(
-        count(&raw, "SELECT upto FROM audit.audit_indexed").await,
+        count(&raw, "SELECT upto FROM audit_index.audit_indexed").await,
         5_000
     );
     assert_eq!(
@@ -1652,41 +1660,57 @@ async fn c7_1a_subject_entries_are_found_in_and_beyond_the_subject_index() {
     raw.close().await;
 }
 
-/// An audit file from before the subject index (an index on `audit_entries` instead): on
-/// opening, the index is built from the log and the old one dropped; nothing else changes.
+/// An audit file of an older layout — the subject index inside it (sessions 8–11), or an
+/// index on `audit_entries` (before) — and no index file: on opening, the old index is dropped
+/// from the audit file and the index file is built from the log; nothing else changes.
 #[tokio::test]
-async fn c8_1_sqlite_audit_file_without_the_subject_index_gets_it_on_open() {
+async fn c8_1_sqlite_audit_file_of_an_older_layout_gets_its_index_file_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let s = sqlite_in(dir.path()).await;
     seed(&s, &signer()).await;
     let all = all_entries(&s).await;
-    let raw = raw_sqlite(&s).await;
+    let audit_path = s.audit_path().to_path_buf();
+    let index_path = derbes_store::audit_index_file_of(&audit_path);
+    drop(s);
+    let mut old = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&audit_path)
+        .connect()
+        .await
+        .unwrap();
     sqlx::raw_sql(
-        "DROP TABLE audit.audit_subjects;
-         DROP TABLE audit.audit_indexed;
-         CREATE INDEX audit.audit_entries_subject ON audit_entries (subject, seq);",
+        "CREATE TABLE audit_subjects (subject TEXT NOT NULL, seq INTEGER NOT NULL, \
+           PRIMARY KEY (subject, seq)) WITHOUT ROWID;
+         CREATE TABLE audit_indexed (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGER NOT NULL);
+         INSERT INTO audit_indexed (id, upto) VALUES (1, 0);
+         CREATE INDEX audit_entries_subject ON audit_entries (subject, seq);",
     )
-    .execute(&raw)
+    .execute(&mut old)
     .await
     .unwrap();
-    raw.close().await;
-    drop(s);
+    old.close().await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = index_path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
     let s = sqlite_in(dir.path()).await;
     let raw = raw_sqlite(&s).await;
     assert_eq!(
         count(
             &raw,
-            "SELECT count(*) FROM audit.sqlite_master WHERE name = 'audit_entries_subject'"
+            "SELECT count(*) FROM audit.sqlite_master \
+             WHERE name IN ('audit_entries_subject', 'audit_subjects', 'audit_indexed')"
         )
         .await,
-        0
+        0,
+        "the old index is gone from the audit file"
     );
     assert_eq!(
-        count(&raw, "SELECT upto FROM audit.audit_indexed").await,
+        count(&raw, "SELECT upto FROM audit_index.audit_indexed").await,
         all.len() as i64
     );
     assert_eq!(
-        count(&raw, "SELECT count(*) FROM audit.audit_subjects").await,
+        count(&raw, "SELECT count(*) FROM audit_index.audit_subjects").await,
         all.iter().filter(|e| e.subject.is_some()).count() as i64
     );
     assert_eq!(all_entries(&s).await, all);
@@ -1696,5 +1720,108 @@ async fn c8_1_sqlite_audit_file_without_the_subject_index_gets_it_on_open() {
     );
     let report = verify(&s, &[], &signer().public_key()).await;
     assert!(report.is_ok(), "{report:?}");
+    raw.close().await;
+}
+
+/// The subject index is derived data: an index file that is not this log's — its last
+/// indexed entry's hash differs (another log's index, a doctored row), or it claims more
+/// entries than the log has (the log restored from an older backup) — is emptied and built
+/// anew from the log on opening, so a query by subject never returns another subject's
+/// entries.
+#[tokio::test]
+async fn c8_1_sqlite_a_stale_or_foreign_index_file_is_rebuilt_from_the_log() {
+    for doctor in [
+        "UPDATE audit_indexed SET last_hash = zeroblob(32)",
+        "UPDATE audit_indexed SET upto = upto + 1000000",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sqlite_in(dir.path()).await;
+        let all = s.append_audit(&batch(0..300)).await.unwrap();
+        drop(s);
+        // Reopening indexes the whole log.
+        let s = sqlite_in(dir.path()).await;
+        let raw = raw_sqlite(&s).await;
+        assert_eq!(
+            count(&raw, "SELECT upto FROM audit_index.audit_indexed").await,
+            300
+        );
+        raw.close().await;
+        let index_path = derbes_store::audit_index_file_of(s.audit_path());
+        drop(s);
+        // A row pointing sp_0003 at an entry of another subject, and the doctoring.
+        let foreign = all
+            .iter()
+            .find(|e| e.subject.as_deref() != Some("sp_0003"))
+            .unwrap();
+        let mut index = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&index_path)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO audit_subjects (subject, seq) VALUES ('sp_0003', $1)")
+            .bind(foreign.seq as i64)
+            .execute(&mut index)
+            .await
+            .unwrap();
+        sqlx::raw_sql(doctor).execute(&mut index).await.unwrap();
+        index.close().await.unwrap();
+        let s = sqlite_in(dir.path()).await;
+        assert_eq!(
+            s.audit_for_subject("sp_0003", 1_000).await.unwrap(),
+            newest_first_of(&all, "sp_0003"),
+            "{doctor}"
+        );
+        let raw = raw_sqlite(&s).await;
+        assert_eq!(
+            count(&raw, "SELECT upto FROM audit_index.audit_indexed").await,
+            300,
+            "{doctor}"
+        );
+        raw.close().await;
+    }
+}
+
+/// Filling the subject index takes no lock an append needs: with another connection holding
+/// the index file's write lock, 5,000 appends — past the upkeep after the 4,096th — all
+/// commit, well inside the 10 s the indexer waits for that lock; once it is let go, the
+/// index catches up. (With the index in the log's own file, each upkeep held the log's write
+/// lock for 7–10 ms and every append meanwhile waited.)
+#[tokio::test]
+async fn c8_1_sqlite_appends_do_not_wait_for_the_subject_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite_in(dir.path()).await;
+    let mut index = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(derbes_store::audit_index_file_of(s.audit_path()))
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut index)
+        .await
+        .unwrap();
+    let appends = async {
+        for start in (0..5_000u64).step_by(250) {
+            s.append_audit_deferred(&batch(start..start + 250))
+                .await
+                .unwrap();
+        }
+        s.append_audit(&batch(5_000..5_001)).await.unwrap();
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(8), appends)
+        .await
+        .expect("appends do not wait for the indexer");
+    sqlx::query("ROLLBACK").execute(&mut index).await.unwrap();
+    index.close().await.unwrap();
+    assert_eq!(s.audit_head().await.unwrap().size, 5_001);
+    let raw = raw_sqlite(&s).await;
+    let mut upto = 0;
+    for _ in 0..400 {
+        upto = count(&raw, "SELECT upto FROM audit_index.audit_indexed").await;
+        if upto >= 4_096 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(upto >= 4_096, "indexed up to {upto}");
     raw.close().await;
 }
