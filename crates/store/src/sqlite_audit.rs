@@ -567,7 +567,7 @@ fn run(
         loop {
             if due {
                 due = false;
-                upkeep(checkpointer, index);
+                upkeep(shared, checkpointer, index);
             }
             let (left, more) = shared.lead(MAX_LEADS);
             due |= more;
@@ -578,29 +578,39 @@ fn run(
     }
 }
 
-/// Have the newest entries indexed (by the index's own thread, in the index's own file:
-/// appends go on meanwhile, and no durable append waits on this thread), then copy the
-/// WAL file into the database file (PASSIVE: what no reader still needs, waiting for nobody;
-/// appends go on meanwhile). Failures are logged (no value in them) and retried at the next
-/// upkeep; queries read unindexed entries directly. When the index was kept in the log's own
-/// file, filling it held the log's write lock for 7–10 ms every 4,096 entries, and every read
-/// meanwhile waited: the two cores sat idle a fifth of the time (run N in
-/// docs/benchmarks.md).
+/// Copy the WAL file into the database file so that the next append starts it over, then
+/// have the newest entries indexed (by the index's own thread, in the index's own file:
+/// appends go on meanwhile, and no durable append waits on this thread). Failures are logged
+/// (no value in them) and retried at the next upkeep; queries read unindexed entries directly.
 ///
-/// SQLite starts a WAL file over only when a write begins with every frame already copied,
-/// so the upkeep must run while appends still stream in (see `run`). When it waited until the
-/// thread had written every waiting append, a steady stream of reads kept it waiting: no
-/// checkpoint ran, the audit WAL grew by about 5 kB a read (1.6 GB after 300,000 reads in
-/// the benchmark), and every frame was written past its end, where the kernel first zeroes
-/// the new pages. A deferred append that finds the connection held here leaves its job
-/// queued for the holder, so the caller must look at the queue again afterwards (`run` does).
-fn upkeep(checkpointer: &Connection, index: &mpsc::Sender<()>) {
-    // Not urgent: should the index's thread have stopped, queries read the entries directly.
-    let _ = index.send(());
-    if let Err(e) = checkpointer.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
-        let e = StoreError::from(e);
-        tracing::warn!(code = e.code(), "checkpointing the audit file's WAL failed");
+/// SQLite starts a WAL file over only when a write begins with every frame already copied.
+/// Under a steady stream of appends a checkpoint never catches up with them: the frames
+/// appended while it copies are still to copy when it ends (the audit WAL grew by about 5 kB
+/// a read, 1.6 GB after 300,000 reads in the benchmark, and every frame past its end cost
+/// the kernel a zeroed page). So the checkpoint runs twice: first while appends go on
+/// (PASSIVE: what no reader still needs), copying nearly everything; then with the writing
+/// connection held, copying the few frames appended meanwhile, so the next append starts the
+/// file over. Only the second holds appends up, for a few frames and the database file's
+/// fsync. (The index used to be filled with the writing connection held, 7–10 ms every
+/// 4,096 entries, and every read meanwhile waited: run N in docs/benchmarks.md.) A deferred
+/// append that finds the connection held here leaves its job queued for the holder, so the
+/// caller must look at the queue again afterwards (`run` does).
+fn upkeep(shared: &Shared, checkpointer: &Connection, index: &mpsc::Sender<()>) {
+    let checkpoint = || {
+        if let Err(e) = checkpointer.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+            let e = StoreError::from(e);
+            tracing::warn!(code = e.code(), "checkpointing the audit file's WAL failed");
+        }
+    };
+    checkpoint();
+    {
+        let _writer = shared.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        checkpoint();
     }
+    // After the checkpoints, not with them: a checkpoint copies no frame past the snapshot of
+    // a reader, and the indexer reads the log. Not urgent: should the index's thread have
+    // stopped, queries read the entries directly.
+    let _ = index.send(());
 }
 
 /// The group's transaction failed: the first job gets the error, the others `BatchFailed`.

@@ -296,7 +296,10 @@ async fn c5_3_sqlite_bulk_commits_are_checkpointed_into_the_main_file() {
 /// upkeep used to wait for a pause in the appends: in the benchmark the WAL grew by about
 /// 5 kB a read, every frame past its end costing the kernel a zeroed page. The WAL header's
 /// checkpoint sequence number counts the restarts: over 32 upkeeps' worth of appends without
-/// a pause there must be at least 24 (33 with the upkeep between groups, 3–14 without).
+/// a pause there must be at least 24 (33 with the upkeep between groups, 3–14 without). Since
+/// the subject index left the writing connection (session 12), nothing paused the appends
+/// during a checkpoint any more and the WAL never started over: the upkeep's second
+/// checkpoint, with the writing connection held, is what this also proves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn c8_1_audit_wal_starts_over_under_steady_appends() {
     use derbes_store::Store;
