@@ -1339,15 +1339,7 @@ async fn c8_1_sqlite_flush_syncs_the_wal_without_a_commit() {
     assert!(!before.is_empty(), "the deferred commit is in the WAL file");
 
     // Another connection takes the audit file's write lock and keeps it.
-    let mut other = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(s.audit_path())
-        .connect()
-        .await
-        .unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut other)
-        .await
-        .unwrap();
+    let other = hold_write_lock(s.audit_path()).await;
     // The store's busy timeout is 10 s: a flush that needed the lock would still be waiting.
     tokio::time::timeout(std::time::Duration::from_secs(5), s.flush_audit())
         .await
@@ -1358,12 +1350,31 @@ async fn c8_1_sqlite_flush_syncs_the_wal_without_a_commit() {
         before,
         "a flush writes no frame"
     );
-    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
-    other.close().await.unwrap();
+    let_go(other).await;
 
     s.flush_audit().await.unwrap();
     assert_eq!(s.audit_head().await.unwrap().size, 5);
     assert_eq!(all_entries(&s).await, out);
+}
+
+/// A connection of its own to the SQLite file at `path`, holding its write lock.
+async fn hold_write_lock(path: &std::path::Path) -> sqlx::SqliteConnection {
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+/// Let go of a lock taken by [`hold_write_lock`] and close the connection.
+async fn let_go(mut conn: sqlx::SqliteConnection) {
+    sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
 }
 
 /// A raw pool on a SQLite file, with the store's audit file attached as `audit` and its
@@ -1790,15 +1801,7 @@ async fn c8_1_sqlite_a_stale_or_foreign_index_file_is_rebuilt_from_the_log() {
 async fn c8_1_sqlite_appends_do_not_wait_for_the_subject_index() {
     let dir = tempfile::tempdir().unwrap();
     let s = sqlite_in(dir.path()).await;
-    let mut index = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(derbes_store::audit_index_file_of(s.audit_path()))
-        .connect()
-        .await
-        .unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut index)
-        .await
-        .unwrap();
+    let index = hold_write_lock(&derbes_store::audit_index_file_of(s.audit_path())).await;
     let appends = async {
         for start in (0..5_000u64).step_by(250) {
             s.append_audit_deferred(&batch(start..start + 250))
@@ -1810,8 +1813,7 @@ async fn c8_1_sqlite_appends_do_not_wait_for_the_subject_index() {
     tokio::time::timeout(std::time::Duration::from_secs(8), appends)
         .await
         .expect("appends do not wait for the indexer");
-    sqlx::query("ROLLBACK").execute(&mut index).await.unwrap();
-    index.close().await.unwrap();
+    let_go(index).await;
     assert_eq!(s.audit_head().await.unwrap().size, 5_001);
     let raw = raw_sqlite(&s).await;
     let mut upto = 0;
