@@ -1026,8 +1026,9 @@ async fn bench_reads(ingest: &Ingest, args: &BenchArgs, audit: bool) -> Result<R
     // Issue 3: what the audit log costs, in the same run — the main vault and the twin vault
     // (same store, same keys, audit the other way round) in rounds, taking turns to go first,
     // so a machine that drifts from minute to minute weighs on both sides alike.
-    let mut rounds = Vec::with_capacity(args.audit_rounds.max(1));
-    for round in 0..args.audit_rounds.max(1) {
+    let n_rounds = args.audit_rounds.max(1);
+    let mut rounds = Vec::with_capacity(n_rounds);
+    for round in 0..n_rounds {
         progress(&format!("reads: audit on vs off, round {}", round + 1));
         let (first, second) = if round % 2 == 0 {
             (&ingest.vault, &ingest.twin)

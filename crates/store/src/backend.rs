@@ -204,8 +204,11 @@ impl SqliteStore {
         let (main, audit) = (self.main_path.clone(), self.audit_path.clone());
         let drop_legacy = tokio::task::spawn_blocking(move || {
             let moved = import_legacy(&main, &audit, BUSY_TIMEOUT)?;
-            // A log moved in just now is indexed at once, not at the next upkeep.
-            index_file(&audit, BUSY_TIMEOUT)?;
+            if moved {
+                // A log moved in just now is indexed at once, not at the next upkeep (the
+                // writer indexed everything else when it opened the file).
+                index_file(&audit, BUSY_TIMEOUT)?;
+            }
             Ok::<_, StoreError>(moved)
         })
         .await

@@ -46,10 +46,11 @@
 //! WAL file, safe from a crash of this process, synced by the next FULL commit) only when
 //! every job in it asked for that ([`Store::append_audit_deferred`]).
 //!
-//! **Upkeep on the thread**, every [`UPKEEP_ENTRIES`] entries: the entries not yet in the
-//! subject index are added to it, and the WAL file is checkpointed (PASSIVE, from the
-//! thread's own connection, while appends go on), so that a later append starts the WAL file
-//! over instead of growing it (see `upkeep`). The subject index is the table
+//! **Upkeep on the thread**, every [`UPKEEP_ENTRIES`] entries: the WAL file is checkpointed
+//! from the thread's own connection (once while appends go on, then once more with the
+//! writing connection held), so that the next append starts the WAL file over instead of
+//! growing it (see `upkeep`); then the index's own thread adds the entries not yet in the
+//! subject index to it. The subject index is the table
 //! `audit_subjects`, not an index on `audit_entries`: an index there put every entry's key on
 //! a random page, one more 4 kB WAL page per entry in every small commit, which cost more
 //! than the rest of the append. Queries by subject read the entries not yet indexed (at most
@@ -270,9 +271,7 @@ impl Indexer {
             Ok(n)
         })
     }
-}
 
-impl Indexer {
     /// Start the thread that indexes when told to (by `upkeep`); it ends when the returned
     /// sender is dropped (with the log's writer thread). A failure is logged (no value in it)
     /// and retried at the next upkeep; queries read unindexed entries directly.
