@@ -30,4 +30,12 @@ psql "$PG_URL" -qAtc 'select 1' >/dev/null || { echo "FAIL: cannot connect to $P
 # chromedriver; it fails (never skips) without them.
 ./scripts/install-browser.sh
 
-cargo test --workspace --locked "$@"
+# A watchdog: a test that hangs fails the run with a message instead of holding it until an
+# outside limit kills it without one (DERBES_TEST_TIMEOUT, default 50m, includes the build).
+limit="${DERBES_TEST_TIMEOUT:-50m}"
+status=0
+timeout --kill-after=30s "$limit" cargo test --workspace --locked "$@" || status=$?
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+  echo "FAIL: the tests did not finish within $limit (a test hangs: see the last 'has been running for over 60 seconds' above)" >&2
+fi
+exit "$status"

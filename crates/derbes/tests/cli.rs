@@ -894,24 +894,7 @@ struct PgSchema(String);
 
 impl Drop for PgSchema {
     fn drop(&mut self) {
-        let schema = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                use sqlx::Connection;
-                if let Ok(mut c) =
-                    sqlx::PgConnection::connect(&derbes_store::testing::pg_base_url()).await
-                {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .execute(&mut c)
-                        .await;
-                }
-            });
-        })
-        .join();
+        derbes_store::testing::drop_schema(&self.0);
     }
 }
 
