@@ -328,7 +328,19 @@ impl Shared {
     /// Write the waiting deferred appends if the writing connection is free (else whoever
     /// holds it writes them when done), for at most `leads` groups. Returns what is left to
     /// do: whether appends still wait, and whether a WAL checkpoint is due.
+    ///
+    /// A caller that queued its job and then found the connection held relies on the holder
+    /// to look at the queue again **after** letting go. So every release here is followed by
+    /// that look, also when the queue was empty while the lock was held: a job queued between
+    /// that empty take and the release would otherwise wait forever, and with it the read
+    /// that appended it (an API test hung so, in a cold CI run of session 13).
     fn lead(&self, leads: usize) -> (bool, bool) {
+        self.lead_with(leads, || ())
+    }
+
+    /// [`Shared::lead`], running `taken` after each take from the queue, with the connection
+    /// still held (a test queues a job there, as a caller that finds the connection busy).
+    fn lead_with(&self, leads: usize, taken: impl Fn()) -> (bool, bool) {
         let mut due = false;
         for _ in 0..leads {
             let mut writer = match self.writer.try_lock() {
@@ -338,10 +350,10 @@ impl Shared {
             };
             let mut group = Vec::new();
             self.take_waiting(&mut group);
-            if group.is_empty() {
-                return (false, due);
+            taken();
+            if !group.is_empty() {
+                due |= writer.write(group);
             }
-            due |= writer.write(group);
             drop(writer);
             // Someone who found the connection busy may have queued meanwhile.
             if self.waiting().is_empty() {
@@ -792,4 +804,103 @@ pub(crate) fn import_legacy(
     tx.commit()?;
     conn.execute("DETACH DATABASE legacy", [])?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use derbes_audit::{Action, Outcome};
+
+    fn entry(i: i64) -> AuditFields {
+        AuditFields {
+            at: 1_796_000_000_000 + i,
+            actor: "employee:1".into(),
+            action: Action::READ,
+            subject: Some("sp_0001".into()),
+            purpose: Some("contract".into()),
+            categories: vec!["phone".into()],
+            rule: None,
+            outcome: Outcome::Allowed,
+            detail: None,
+        }
+    }
+
+    fn shared(dir: &Path) -> Shared {
+        let conn = open_file(&dir.join("derbes.audit.db"), Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("{e}"));
+        Shared {
+            writer: Mutex::new(Writer {
+                conn,
+                normal: false,
+                since_upkeep: 0,
+            }),
+            waiting: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn queued(i: i64) -> (Job, oneshot::Receiver<Answer>) {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Append {
+            fields: vec![entry(i)],
+            deferred: true,
+            reply,
+        };
+        (job, answer)
+    }
+
+    /// 8.1: a caller that holds the writing connection with nothing to write must still look
+    /// at the queue after letting go. A job queued meanwhile (by a caller that then found the
+    /// connection busy and left it to the holder) is written before `lead` returns; it used
+    /// to stay queued, unanswered, and the read that appended it waited forever.
+    #[test]
+    fn c8_1_a_job_queued_while_an_empty_lead_holds_the_connection_is_written() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let shared = shared(dir.path());
+        let answer = std::cell::RefCell::new(None);
+        let (left, _) = shared.lead_with(MAX_LEADS, || {
+            if answer.borrow().is_none() {
+                let (job, rx) = queued(0);
+                shared.waiting().push(job);
+                // The caller now finds the connection busy and leaves its job to the holder.
+                assert!(matches!(
+                    shared.writer.try_lock(),
+                    Err(TryLockError::WouldBlock)
+                ));
+                *answer.borrow_mut() = Some(rx);
+            }
+        });
+        assert!(!left);
+        assert!(
+            shared.waiting().is_empty(),
+            "the queued job was left waiting"
+        );
+        let mut rx = answer.take().unwrap_or_else(|| panic!("no job queued"));
+        let written = rx
+            .try_recv()
+            .unwrap_or_else(|e| panic!("not answered: {e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(written.len(), 1);
+        assert_eq!(written[0].seq, 0);
+    }
+
+    /// Jobs queued during every lead, more than `leads` times: `lead` says some are left
+    /// (the caller then hands them to the thread), and none is lost.
+    #[test]
+    fn c8_1_lead_reports_jobs_left_after_its_groups() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let shared = shared(dir.path());
+        let answers = std::cell::RefCell::new(Vec::new());
+        let (left, _) = shared.lead_with(3, || {
+            let (job, rx) = queued(answers.borrow().len() as i64);
+            shared.waiting().push(job);
+            answers.borrow_mut().push(rx);
+        });
+        assert!(left, "a job is still queued");
+        assert_eq!(shared.waiting().len(), 1);
+        let (left, _) = shared.lead(MAX_LEADS);
+        assert!(!left);
+        for mut rx in answers.take() {
+            assert!(matches!(rx.try_recv(), Ok(Ok(ref e)) if e.len() == 1));
+        }
+    }
 }

@@ -1827,3 +1827,47 @@ async fn c8_1_sqlite_appends_do_not_wait_for_the_subject_index() {
     assert!(upto >= 4_096, "indexed up to {upto}");
     raw.close().await;
 }
+
+/// Deferred appends from many tasks on several workers at once, some of them empty (the
+/// entries of concurrent reads, 8.1): every one is written and answered within 30 s, none is
+/// left waiting in the queue. (The one interleaving known to have stranded a job, a release
+/// of the writing connection without a look at the queue, is too narrow to hit here on
+/// purpose; `sqlite_audit`'s unit test
+/// `c8_1_a_job_queued_while_an_empty_lead_holds_the_connection_is_written` forces it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn c8_1_no_deferred_append_is_left_waiting_under_contention() {
+    const TASKS: u64 = 48;
+    const APPENDS: u64 = 150;
+    for db in both().await.unwrap() {
+        let b = db.store.backend();
+        let mut handles = Vec::new();
+        for t in 0..TASKS {
+            let s = db.store.clone();
+            handles.push(tokio::spawn(async move {
+                for k in 0..APPENDS {
+                    let f = AuditFields {
+                        detail: Some(format!("t{t}_k{k}")),
+                        ..fields(t * APPENDS + k)
+                    };
+                    let out = tokio::time::timeout(
+                        std::time::Duration::from_secs(30),
+                        s.append_audit_deferred(&[f]),
+                    )
+                    .await
+                    .expect("a deferred append was left waiting")
+                    .unwrap();
+                    assert_eq!(out.len(), 1);
+                    if k % 8 == t % 8 {
+                        // Empty leads: callers that find nothing to write.
+                        s.append_audit_deferred(&[]).await.unwrap();
+                    }
+                }
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        let entries = all_entries(&*db.store).await;
+        assert_eq!(entries.len() as u64, TASKS * APPENDS, "{b:?}");
+    }
+}
