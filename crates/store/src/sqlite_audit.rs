@@ -25,7 +25,7 @@
 //! - **Deferred appends** (the entries of reads) are written by the caller itself. It queues
 //!   its job, lets the tasks ready on its worker run, then, if the connection is free, writes
 //!   every queued job in one transaction and answers each (a caller that finds it busy is
-//!   written by whoever holds it, who looks at the queue again before letting go). A
+//!   written by whoever holds it, who looks at the queue again after letting go). A
 //!   transaction at `synchronous=NORMAL` does not wait for the disk, so this is a short
 //!   stretch of work on the caller's thread; after a few groups in a row the caller hands the
 //!   rest to the thread.
