@@ -268,18 +268,18 @@ pub async fn load_demo(
     count: usize,
 ) -> Result<Vec<uuid::Uuid>, AnyError> {
     let call = Call::new(Actor::System("demo"), "contract");
-    let mut gen = derbes_demo::DemoGen::new(seed);
-    let mut ids = Vec::with_capacity(count);
-    while ids.len() < count {
-        let n = (count - ids.len()).min(1000);
-        let batch: Vec<NewSubjectInput> = (&mut gen).take(n).map(demo_input).collect();
-        let made = vault
-            .create_subjects(&call, batch)
-            .await
-            .map_err(|e| format!("loading demo data: {e}"))?;
-        ids.extend(made);
+    let inputs: Vec<NewSubjectInput> = derbes_demo::DemoGen::new(seed)
+        .take(count)
+        .map(demo_input)
+        .collect();
+    if inputs.len() < count {
+        return Err("the demo generator ran out of people".into());
     }
-    Ok(ids)
+    let report = vault
+        .ingest(&call, inputs, derbes_service::IngestOptions::default())
+        .await
+        .map_err(|e| format!("loading demo data: {e}"))?;
+    Ok(report.ids)
 }
 
 /// The lender's published policy (the seed text, Russian and Kazakh interleaved as it came

@@ -19,7 +19,7 @@ use derbes_core::clock::{Clock, SystemClock};
 use derbes_core::registry::Registry;
 use derbes_crypto::{BlindIndexer, KeyRing};
 use derbes_service::audit::ReadAudit;
-use derbes_service::{apikeys, Actor, Call, NewSubjectInput, PreparedBatch, Vault, VaultOptions};
+use derbes_service::{apikeys, Actor, Call, NewSubjectInput, Vault, VaultOptions};
 use derbes_store::{OpenOptions, SqliteStore, Store};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -37,9 +37,11 @@ const BATCH: usize = 10000;
 const ROWS_PER_INSERT: usize = 2000;
 /// Connections each side reads through (the store's reader pool has 4).
 const READ_POOL: u32 = 4;
-/// Batches of subjects being prepared (validated, encrypted) at once during the ingest, on
-/// tokio's blocking pool, while the writer writes the previous one.
+/// Parts of subjects being prepared (validated, encrypted) at once during the ingest, on
+/// tokio's blocking pool, while the writer writes earlier ones.
 const PREPARE_AHEAD: usize = 2;
+/// Subjects per part prepared by one task during the ingest (a transaction is [`BATCH`]).
+const PART: usize = 1000;
 /// Values of every demo subject.
 const VALUES_PER_SUBJECT: usize = derbes_demo::CATEGORIES.len();
 /// Seeds: the ingested people, the people created over HTTP (a different seed, so different
@@ -604,7 +606,7 @@ impl Ingest {
         let per = |d: Duration| d.as_secs_f64() * 1e6 / self.subjects as f64;
         format!(
             "ingest: derbes {} subjects in {:.2} s ({:.0} µs/subject of CPU, all threads); \
-             preparing (validation, encryption, blind indexes; up to {PREPARE_AHEAD} batches at once, time summed) {:.1} \
+             preparing (validation, encryption, blind indexes; parts of {PART}, up to {PREPARE_AHEAD} at once, time summed) {:.1} \
              µs/subject; writing (`write_prepared`: inserts, commit, audit append) {:.1} \
              µs/subject; \
              file {} MiB, {} MiB written (WAL + checkpoints).\n        baseline {:.2} s ({:.0} \
@@ -728,52 +730,25 @@ async fn ingest_baseline(pool: &SqlitePool, plain: &[PlainRows]) -> Result<Durat
     Ok(start.elapsed())
 }
 
-/// The pipeline: one task prepares batch k+1 on the blocking pool while this one writes
-/// batch k; at most two prepared batches wait.
+/// The vault's bulk load ([`Vault::ingest`]): parts of [`PART`] subjects prepared on the
+/// blocking pool, [`PREPARE_AHEAD`] at once, while the writer writes earlier ones in
+/// transactions of [`BATCH`].
 async fn ingest_derbes(
     vault: &Vault,
     chunks: Vec<Vec<NewSubjectInput>>,
 ) -> Result<(Duration, Duration, Duration), AnyError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<PreparedBatch>(2);
+    let call = Call::new(Actor::System("bench"), "contract");
+    let options = derbes_service::IngestOptions {
+        transaction: BATCH,
+        part: PART,
+        workers: PREPARE_AHEAD,
+    };
     let start = Instant::now();
-    let producer_vault = vault.clone();
-    let producer = tokio::spawn(async move {
-        let call = Call::new(Actor::System("bench"), "contract");
-        let mut busy = Duration::ZERO;
-        // Up to PREPARE_AHEAD batches are prepared at once on the blocking pool; they are
-        // handed to the writer in order.
-        let mut pending = std::collections::VecDeque::with_capacity(PREPARE_AHEAD);
-        let mut chunks = chunks.into_iter();
-        loop {
-            while pending.len() < PREPARE_AHEAD {
-                let Some(chunk) = chunks.next() else { break };
-                let v = producer_vault.clone();
-                let c = call.clone();
-                pending.push_back(tokio::task::spawn_blocking(move || {
-                    let t = Instant::now();
-                    let prepared = v.prepare_batch(&c, chunk);
-                    (prepared, t.elapsed())
-                }));
-            }
-            let Some(next) = pending.pop_front() else {
-                break;
-            };
-            let (prepared, took) = next.await?;
-            busy += took;
-            if tx.send(prepared?).await.is_err() {
-                break;
-            }
-        }
-        Ok::<Duration, AnyError>(busy)
-    });
-    let mut write = Duration::ZERO;
-    while let Some(batch) = rx.recv().await {
-        let t = Instant::now();
-        vault.write_prepared(batch).await?;
-        write += t.elapsed();
-    }
-    let prepare = producer.await??;
-    Ok((start.elapsed(), prepare, write))
+    let report = vault
+        .ingest(&call, chunks.into_iter().flatten(), options)
+        .await?;
+    let took = start.elapsed();
+    Ok((took, report.prepare, report.write))
 }
 
 // --- 2. reads --------------------------------------------------------------------------

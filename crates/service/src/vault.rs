@@ -104,6 +104,18 @@ impl PreparedBatch {
         self.subjects.is_empty()
     }
 
+    /// The new subjects' ids, in order.
+    pub fn ids(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.subjects.iter().map(|n| Uuid::from_bytes(n.subject.id))
+    }
+
+    /// Add `other`'s subjects and entries after this batch's (to write them in one
+    /// transaction).
+    pub fn append(&mut self, other: PreparedBatch) {
+        self.subjects.extend(other.subjects);
+        self.audit.extend(other.audit);
+    }
+
     /// The subjects, without their audit entries (for a caller that records its own).
     pub(crate) fn into_subjects(self) -> Vec<NewSubject> {
         self.subjects
@@ -309,10 +321,24 @@ impl Vault {
         call: &Call,
         inputs: Vec<NewSubjectInput>,
     ) -> Result<PreparedBatch, ServiceError> {
+        self.prepare_part(call, inputs, 0)
+    }
+
+    /// [`Vault::prepare_batch`] of a part of a larger load whose first input is the load's
+    /// `first`-th: a refused value names its position in the whole load.
+    pub fn prepare_part(
+        &self,
+        call: &Call,
+        inputs: Vec<NewSubjectInput>,
+        first: usize,
+    ) -> Result<PreparedBatch, ServiceError> {
         let subjects = inputs
             .into_iter()
             .enumerate()
-            .map(|(i, input)| self.prepare(call, input, Some(i), false).map(|p| p.record))
+            .map(|(i, input)| {
+                self.prepare(call, input, Some(first + i), false)
+                    .map(|p| p.record)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let audit = self.created_entries(call, &subjects);
         Ok(PreparedBatch { subjects, audit })

@@ -8,6 +8,7 @@ mod audit;
 mod changes;
 mod consent;
 mod create;
+mod ingest;
 mod integrity;
 mod keys;
 mod logs;

@@ -1,0 +1,171 @@
+//! Bulk loads: many new subjects, validated and encrypted on the blocking pool while the
+//! store writes earlier ones (clauses PRE-2, 2.1, 5.3: every value still carries its source
+//! and is encrypted under its subject's own data key; every subject's creation is audited).
+//!
+//! [`Vault::ingest`] cuts the inputs into **parts** (1,000 subjects by default), prepares up
+//! to [`IngestOptions::workers`] parts at once with [`Vault::prepare_part`], and writes them
+//! in order, [`IngestOptions::transaction`] subjects (10,000 by default) per transaction.
+//! Preparing in parts smaller than a transaction keeps the writer, which is the slower of
+//! the two, from waiting long for its first transaction, and bounds how far the preparing
+//! runs ahead: at most one transaction's parts wait, so when the last part is prepared the
+//! writer has one transaction left to write, not several (docs/benchmarks.md, run P).
+//!
+//! All or nothing per transaction: when a part is refused (an invalid value, a purpose that
+//! does not allow a category), nothing of that transaction is written, the transactions
+//! committed before it stay, and the error names the input's position in the whole load.
+
+use crate::error::ServiceError;
+use crate::model::{Call, NewSubjectInput};
+use crate::vault::{PreparedBatch, Vault};
+use std::time::{Duration, Instant};
+
+/// How a bulk load is cut up.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestOptions {
+    /// Subjects written per transaction.
+    pub transaction: usize,
+    /// Subjects prepared per task on the blocking pool.
+    pub part: usize,
+    /// Parts prepared at once.
+    pub workers: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            transaction: 10_000,
+            part: 1_000,
+            workers: 2,
+        }
+    }
+}
+
+/// What a bulk load did.
+#[derive(Debug, Clone, Default)]
+pub struct IngestReport {
+    /// The ids of the subjects written, in the order of the inputs (all of them when the
+    /// load succeeded).
+    pub ids: Vec<uuid::Uuid>,
+    /// Transactions committed.
+    pub transactions: usize,
+    /// Time spent preparing parts, summed over the parts (parts run in parallel, so this can
+    /// exceed the load's wall time).
+    pub prepare: Duration,
+    /// Time spent writing (inserts, commits, audit entries).
+    pub write: Duration,
+}
+
+/// A part prepared on the blocking pool, and how long that took.
+type PartResult = (Result<PreparedBatch, ServiceError>, Duration);
+
+impl Vault {
+    /// Create every subject of `inputs` (see the module's documentation for how), each with
+    /// its creation's audit entry. Returns what was done; on an error, the transactions
+    /// committed before it stay and the error is returned.
+    pub async fn ingest<I>(
+        &self,
+        call: &Call,
+        inputs: I,
+        options: IngestOptions,
+    ) -> Result<IngestReport, ServiceError>
+    where
+        I: IntoIterator<Item = NewSubjectInput>,
+        I::IntoIter: Send + 'static,
+    {
+        let transaction = options.transaction.max(1);
+        let part = options.part.clamp(1, transaction);
+        let workers = options.workers.max(1);
+        // One transaction's parts may wait for the writer, besides those being prepared.
+        let (tx, mut rx) =
+            tokio::sync::mpsc::channel::<PartResult>(transaction.div_ceil(part).max(1));
+        let producer = {
+            let vault = self.clone();
+            let call = call.clone();
+            let mut inputs = inputs.into_iter();
+            tokio::spawn(async move {
+                let mut pending = std::collections::VecDeque::with_capacity(workers);
+                let mut first = 0usize;
+                loop {
+                    while pending.len() < workers {
+                        // No part straddles two transactions.
+                        let size = part.min(transaction - first % transaction);
+                        let chunk: Vec<NewSubjectInput> = inputs.by_ref().take(size).collect();
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        let (v, c, at) = (vault.clone(), call.clone(), first);
+                        first += chunk.len();
+                        pending.push_back(tokio::task::spawn_blocking(move || {
+                            let t = Instant::now();
+                            let prepared = v.prepare_part(&c, chunk, at);
+                            (prepared, t.elapsed())
+                        }));
+                    }
+                    let Some(next) = pending.pop_front() else {
+                        break;
+                    };
+                    // A preparing task that did not finish (the runtime shutting down).
+                    let result = next
+                        .await
+                        .unwrap_or((Err(ServiceError::Unavailable), Duration::ZERO));
+                    let failed = result.0.is_err();
+                    if tx.send(result).await.is_err() || failed {
+                        break;
+                    }
+                }
+            })
+        };
+        let mut report = IngestReport::default();
+        let mut open: Option<PreparedBatch> = None;
+        let mut failure = None;
+        loop {
+            let next = rx.recv().await;
+            let done = next.is_none();
+            if let Some((prepared, took)) = next {
+                report.prepare += took;
+                match prepared {
+                    Ok(p) => match open.as_mut() {
+                        Some(o) => o.append(p),
+                        None => open = Some(p),
+                    },
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            if open
+                .as_ref()
+                .is_some_and(|o| o.len() >= transaction || done)
+            {
+                if let Some(batch) = open.take() {
+                    let ids: Vec<uuid::Uuid> = batch.ids().collect();
+                    let t = Instant::now();
+                    let written = self.write_prepared(batch).await;
+                    report.write += t.elapsed();
+                    if let Err(e) = written {
+                        failure = Some(e);
+                        break;
+                    }
+                    report.ids.extend(ids);
+                    report.transactions += 1;
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        drop(rx);
+        // The producer stops at its next send once the receiver is gone.
+        let _ = producer.await;
+        match failure {
+            None => Ok(report),
+            Some(e @ ServiceError::InvalidValues(_)) => Err(e),
+            // A refusal by the purpose or minimisation check is recorded (3.2); `denied`
+            // passes any other error through.
+            Some(e) => Err(self
+                .denied(call, derbes_audit::Action::CREATE, None, e)
+                .await),
+        }
+    }
+}
