@@ -268,17 +268,15 @@ pub async fn load_demo(
     count: usize,
 ) -> Result<Vec<uuid::Uuid>, AnyError> {
     let call = Call::new(Actor::System("demo"), "contract");
-    let inputs: Vec<NewSubjectInput> = derbes_demo::DemoGen::new(seed)
-        .take(count)
-        .map(demo_input)
-        .collect();
-    if inputs.len() < count {
-        return Err("the demo generator ran out of people".into());
-    }
+    // Generated as the load goes (memory stays bounded for any count).
+    let inputs = derbes_demo::DemoGen::new(seed).take(count).map(demo_input);
     let report = vault
         .ingest(&call, inputs, derbes_service::IngestOptions::default())
         .await
         .map_err(|e| format!("loading demo data: {e}"))?;
+    if report.ids.len() < count {
+        return Err("the demo generator ran out of people".into());
+    }
     Ok(report.ids)
 }
 
