@@ -5,10 +5,10 @@
 //! [`Vault::ingest`] cuts the inputs into **parts** (1,000 subjects by default), prepares up
 //! to [`IngestOptions::workers`] parts at once with [`Vault::prepare_part`], and writes them
 //! in order, [`IngestOptions::transaction`] subjects (10,000 by default) per transaction.
-//! Preparing in parts smaller than a transaction keeps the writer, which is the slower of
-//! the two, from waiting long for its first transaction, and bounds how far the preparing
-//! runs ahead: at most one transaction's parts wait, so when the last part is prepared the
-//! writer has one transaction left to write, not several (docs/benchmarks.md, run P).
+//! At most one transaction's parts wait for the writer (a bounded channel), so a load of any
+//! size uses bounded memory, and the inputs are taken from the iterator only as parts are
+//! started. Against whole transactions prepared two at once, as the benchmark did before,
+//! this changed the ingest's rate by nothing measurable (docs/benchmarks.md, run P).
 //!
 //! All or nothing per transaction: when a part is refused (an invalid value, a purpose that
 //! does not allow a category), nothing of that transaction is written, the transactions
@@ -134,22 +134,18 @@ impl Vault {
                     }
                 }
             }
-            if open
-                .as_ref()
-                .is_some_and(|o| o.len() >= transaction || done)
-            {
-                if let Some(batch) = open.take() {
-                    let ids: Vec<uuid::Uuid> = batch.ids().collect();
-                    let t = Instant::now();
-                    let written = self.write_prepared(batch).await;
-                    report.write += t.elapsed();
-                    if let Err(e) = written {
-                        failure = Some(e);
-                        break;
-                    }
-                    report.ids.extend(ids);
-                    report.transactions += 1;
+            let full = open.as_ref().is_some_and(|o| o.len() >= transaction);
+            if let Some(batch) = open.take_if(|_| full || done) {
+                let ids: Vec<uuid::Uuid> = batch.ids().collect();
+                let t = Instant::now();
+                let written = self.write_prepared(batch).await;
+                report.write += t.elapsed();
+                if let Err(e) = written {
+                    failure = Some(e);
+                    break;
                 }
+                report.ids.extend(ids);
+                report.transactions += 1;
             }
             if done {
                 break;
