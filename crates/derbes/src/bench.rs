@@ -31,7 +31,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Subjects per transaction, on both sides of the ingest benchmark (and the vault's bulk load).
+/// Subjects per transaction, on both sides of the ingest benchmark, unless `--transaction`
+/// says otherwise (the vault's bulk load defaults to the same).
 const BATCH: usize = 10000;
 /// Rows per multi-row `INSERT` in the baselines (the store uses the same).
 const ROWS_PER_INSERT: usize = 2000;
@@ -84,6 +85,9 @@ pub struct BenchArgs {
     /// Subjects to bulk-ingest (15 values, 4 blind indexes each), on each side.
     #[arg(long, default_value_t = 100_000)]
     subjects: usize,
+    /// Subjects per transaction of the ingest, the same on both sides.
+    #[arg(long, default_value_t = BATCH)]
+    transaction: usize,
     /// Reads by IIN (a random sample of the ingested subjects), on each side.
     #[arg(long, default_value_t = 20_000)]
     reads: usize,
@@ -190,13 +194,14 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
 
     if run_ingest {
         let t = Instant::now();
-        let data = IngestData::generate(args.subjects)?;
+        let data = IngestData::generate(args.subjects, args.transaction.max(1))?;
         println!(
             "generated {} ingest subjects in {:.1} s (not timed)",
             group(args.subjects as f64),
             t.elapsed().as_secs_f64()
         );
-        let ingest = bench_ingest(scratch, data, !args.without_audit).await?;
+        let ingest =
+            bench_ingest(scratch, data, !args.without_audit, args.transaction.max(1)).await?;
         println!("durability: {}", ingest.durability);
         if show_ingest {
             rows.push(ResultRow {
@@ -311,7 +316,7 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
 type PlainRows = Vec<(&'static str, String)>;
 
 struct IngestData {
-    /// The vault's inputs, in transactions of [`BATCH`].
+    /// The vault's inputs, in transactions of `--transaction` subjects.
     chunks: Vec<Vec<NewSubjectInput>>,
     /// The same values for the baseline.
     plain: Vec<PlainRows>,
@@ -320,12 +325,12 @@ struct IngestData {
 }
 
 impl IngestData {
-    fn generate(n: usize) -> Result<IngestData, AnyError> {
+    fn generate(n: usize, batch: usize) -> Result<IngestData, AnyError> {
         let mut gen = derbes_demo::DemoGen::new(INGEST_SEED);
-        let mut chunks = Vec::with_capacity(n.div_ceil(BATCH));
+        let mut chunks = Vec::with_capacity(n.div_ceil(batch));
         let mut plain = Vec::with_capacity(n);
         let mut iins = Vec::with_capacity(n);
-        let mut chunk = Vec::with_capacity(BATCH);
+        let mut chunk = Vec::with_capacity(batch);
         for _ in 0..n {
             let s = gen.next().ok_or("the demo generator ran out of people")?;
             iins.push(
@@ -335,8 +340,8 @@ impl IngestData {
             );
             plain.push(plain_rows(&s)?);
             chunk.push(demo_input(s));
-            if chunk.len() == BATCH {
-                chunks.push(std::mem::replace(&mut chunk, Vec::with_capacity(BATCH)));
+            if chunk.len() == batch {
+                chunks.push(std::mem::replace(&mut chunk, Vec::with_capacity(batch)));
             }
         }
         if !chunk.is_empty() {
@@ -508,6 +513,25 @@ async fn durability(pool: &SqlitePool, what: &str) -> Result<String, AnyError> {
     ))
 }
 
+/// Copy the whole WAL into the database file (`wal_checkpoint(FULL)`, retried while another
+/// checkpoint holds the file), and how long that took. Each side's ingest ends with it, so
+/// neither leaves copying for after its clock stops: the baseline's connection checkpoints
+/// after its commits, derbes' checkpointer thread runs beside the writer, and larger
+/// transactions leave more to copy at the end.
+async fn checkpoint_all(pool: &SqlitePool) -> Result<Duration, AnyError> {
+    let start = Instant::now();
+    for _ in 0..1000 {
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(FULL)")
+            .fetch_one(pool)
+            .await?;
+        if busy == 0 {
+            return Ok(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Err("the WAL could not be checkpointed: another connection kept it busy".into())
+}
+
 /// Bytes this process has passed to `write(2)` so far (`wchar` of /proc/self/io; 0 where
 /// unavailable).
 fn written_bytes() -> u64 {
@@ -591,6 +615,8 @@ struct Ingest {
     baseline_cpu: Duration,
     durability: String,
     iins: Vec<String>,
+    /// Subjects per transaction, both sides.
+    transaction: usize,
 }
 
 impl Ingest {
@@ -610,7 +636,7 @@ impl Ingest {
              µs/subject; writing (`write_prepared`: inserts, commit, audit append) {:.1} \
              µs/subject; \
              file {} MiB, {} MiB written (WAL + checkpoints).\n        baseline {:.2} s ({:.0} \
-             µs/subject of CPU); file {} MiB, {} MiB written. Both in transactions of {BATCH}.",
+             µs/subject of CPU); file {} MiB, {} MiB written. Both in transactions of {}.",
             group(self.subjects as f64),
             self.derbes_time.as_secs_f64(),
             per(self.derbes_cpu),
@@ -622,6 +648,7 @@ impl Ingest {
             per(self.baseline_cpu),
             self.baseline_bytes >> 20,
             self.baseline_written >> 20,
+            group(self.transaction as f64),
         )
     }
 
@@ -637,6 +664,7 @@ async fn bench_ingest(
     scratch: &Scratch,
     data: IngestData,
     audit: bool,
+    transaction: usize,
 ) -> Result<Ingest, AnyError> {
     let IngestData {
         chunks,
@@ -652,7 +680,8 @@ async fn bench_ingest(
     let base_durability = durability(&baseline, "baselines").await?;
     progress("ingest: baseline");
     let (io, cpu) = (written_bytes(), cpu_time());
-    let baseline_time = ingest_baseline(&baseline, &plain).await?;
+    let baseline_time =
+        ingest_baseline(&baseline, &plain, transaction).await? + checkpoint_all(&baseline).await?;
     let baseline_written = written_bytes().saturating_sub(io);
     let baseline_cpu = cpu_time().saturating_sub(cpu);
     drop(plain);
@@ -665,7 +694,9 @@ async fn bench_ingest(
     let store_durability = durability(store.pool(), "derbes store").await?;
     progress("ingest: derbes");
     let (io, cpu) = (written_bytes(), cpu_time());
-    let (derbes_time, prepare_time, write_time) = ingest_derbes(&vault, chunks).await?;
+    let (derbes_time, prepare_time, write_time) =
+        ingest_derbes(&vault, chunks, transaction).await?;
+    let derbes_time = derbes_time + checkpoint_all(store.pool()).await?;
     let derbes_written = written_bytes().saturating_sub(io);
     let derbes_cpu = cpu_time().saturating_sub(cpu);
     if vault.store().count_subjects().await? != subjects as i64 {
@@ -694,20 +725,30 @@ async fn bench_ingest(
         baseline_cpu,
         durability: format!("{store_durability}; {base_durability}"),
         iins,
+        transaction,
     })
 }
 
-async fn ingest_baseline(pool: &SqlitePool, plain: &[PlainRows]) -> Result<Duration, AnyError> {
+async fn ingest_baseline(
+    pool: &SqlitePool,
+    plain: &[PlainRows],
+    transaction: usize,
+) -> Result<Duration, AnyError> {
     let now = chrono::Utc::now().timestamp_micros();
     let start = Instant::now();
-    for (k, chunk) in plain.chunks(BATCH).enumerate() {
-        let first = (k * BATCH) as i64 + 1;
+    for (k, chunk) in plain.chunks(transaction).enumerate() {
+        let first = (k * transaction) as i64 + 1;
         let mut tx = pool.begin().await?;
-        let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO base_subjects (id, created_at) ");
-        qb.push_values(0..chunk.len(), |mut b, i| {
-            b.push_bind(first + i as i64).push_bind(now);
-        });
-        qb.build().execute(&mut *tx).await?;
+        for ids in (0..chunk.len() as i64)
+            .collect::<Vec<_>>()
+            .chunks(ROWS_PER_INSERT)
+        {
+            let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO base_subjects (id, created_at) ");
+            qb.push_values(ids, |mut b, i| {
+                b.push_bind(first + i).push_bind(now);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
         let values: Vec<(i64, &str, &str)> = chunk
             .iter()
             .enumerate()
@@ -732,14 +773,15 @@ async fn ingest_baseline(pool: &SqlitePool, plain: &[PlainRows]) -> Result<Durat
 
 /// The vault's bulk load ([`Vault::ingest`]): parts of [`PART`] subjects prepared on the
 /// blocking pool, [`PREPARE_AHEAD`] at once, while the writer writes earlier ones in
-/// transactions of [`BATCH`].
+/// transactions of `transaction` subjects.
 async fn ingest_derbes(
     vault: &Vault,
     chunks: Vec<Vec<NewSubjectInput>>,
+    transaction: usize,
 ) -> Result<(Duration, Duration, Duration), AnyError> {
     let call = Call::new(Actor::System("bench"), "contract");
     let options = derbes_service::IngestOptions {
-        transaction: BATCH,
+        transaction,
         part: PART,
         workers: PREPARE_AHEAD,
     };
