@@ -32,7 +32,7 @@ mod keyring;
 mod prim;
 mod provider;
 
-pub use blind::{BlindIndexer, MAX_CACHED_CATEGORIES};
+pub use blind::{BlindIndexer, BLIND_INDEX_LEN, MAX_CACHED_CATEGORIES};
 pub use dek::{
     Dek, FieldAad, WrappedDek, FIELD_FORMAT_V1, FIELD_OVERHEAD, WRAPPED_DEK_FORMAT_V1,
     WRAPPED_DEK_LEN,

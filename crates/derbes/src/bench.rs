@@ -1073,7 +1073,7 @@ async fn bench_reads(ingest: &Ingest, args: &BenchArgs, audit: bool) -> Result<R
                     .map_err(|e| format!("a sampled IIN does not parse: {e}"))?
                     .blind_key()
                     .ok_or("an IIN has no blind key")?;
-                Ok::<_, AnyError>(ingest.indexer.index("iin", &key).to_vec())
+                Ok::<_, AnyError>(ingest.indexer.blind_index("iin", &key).to_vec())
             })
             .collect::<Result<_, _>>()?,
     );

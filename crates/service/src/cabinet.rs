@@ -754,7 +754,7 @@ impl Cabinet {
         let phone_key = self.inner.indexer.index("cabinet_otp_phone", &key);
         self.throttle(&phone_key, self.inner.settings.sends_per_phone)
             .await?;
-        let hash = self.inner.indexer.index("mobile_phone", &key);
+        let hash = self.inner.indexer.blind_index("mobile_phone", &key);
         let found = self.store().load_by_index("mobile_phone", &hash).await?;
         let subject = found.first().map(|(s, _)| s.id);
 

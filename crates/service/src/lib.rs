@@ -33,3 +33,6 @@ pub use guard::AccessGuard;
 pub use ingest::{IngestOptions, IngestReport};
 pub use model::*;
 pub use vault::{PreparedBatch, Vault, VaultOptions};
+
+// The vault stores what the indexer computes: both sides must agree on a blind index's length.
+const _: () = assert!(derbes_crypto::BLIND_INDEX_LEN == derbes_store::INDEX_HASH_LEN);

@@ -466,7 +466,11 @@ impl Vault {
         let key = value.blind_key()?;
         Some(BlindIndexRecord {
             category: def.code.as_str().to_string(),
-            hash: self.inner.indexer.index(def.code.as_str(), &key).to_vec(),
+            hash: self
+                .inner
+                .indexer
+                .blind_index(def.code.as_str(), &key)
+                .to_vec(),
             unique: def.unique,
         })
     }
@@ -636,7 +640,7 @@ impl Vault {
             }])
         })?;
         let key = parsed.blind_key().ok_or(ServiceError::NotSearchable)?;
-        let hash = self.inner.indexer.index(category, &key);
+        let hash = self.inner.indexer.blind_index(category, &key);
         let found = self.inner.store.load_by_index(category, &hash).await?;
         let mut out = Vec::with_capacity(found.len());
         for loaded in found {

@@ -177,12 +177,18 @@ pub struct ValueRecord {
     pub change_kind: String,
 }
 
+/// Bytes of a stored blind-index hash (migration 0022 cut the stored ones from 32 to these;
+/// `derbes_crypto::BLIND_INDEX_LEN` computes them). A row packed before it still carries 32,
+/// which [`packed::decode`] reads as their first 16.
+pub const INDEX_HASH_LEN: usize = 16;
+
 /// A blind-index entry for a subject's current value of a searchable category.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlindIndexRecord {
     /// Category code.
     pub category: String,
-    /// HMAC-SHA256 of the normalised value under the category's index key.
+    /// The leading [`INDEX_HASH_LEN`] bytes of HMAC-SHA256 of the normalised value under the
+    /// category's index key.
     pub hash: Vec<u8>,
     /// Whether at most one subject may hold this value.
     pub unique: bool,

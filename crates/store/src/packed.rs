@@ -13,7 +13,7 @@
 //!
 //! Nothing here is secret or personal: ciphertexts, hashes, codes and times.
 
-use crate::{BlindIndexRecord, StoreError, SubjectId, ValueRecord};
+use crate::{BlindIndexRecord, StoreError, SubjectId, ValueRecord, INDEX_HASH_LEN};
 use serde::{Deserialize, Serialize};
 
 const FORMAT_V1: u8 = 0x01;
@@ -226,10 +226,15 @@ pub fn decode(id: &SubjectId, bytes: &[u8]) -> Result<Current, StoreError> {
     let indexes = doc
         .indexes
         .into_iter()
-        .map(|i| BlindIndexRecord {
-            category: i.category,
-            hash: i.hash,
-            unique: i.unique,
+        .map(|mut i| {
+            // A row packed before migration 0022 keeps the full 32-byte HMAC; the index
+            // tables hold its first 16 bytes since.
+            i.hash.truncate(INDEX_HASH_LEN);
+            BlindIndexRecord {
+                category: i.category,
+                hash: i.hash,
+                unique: i.unique,
+            }
         })
         .collect();
     Ok(Current { values, indexes })
@@ -282,7 +287,7 @@ mod tests {
                     v
                 })
                 .collect();
-            let indexes = vec![BlindIndexRecord { category: "iin".into(), hash: vec![9; 32], unique: true }];
+            let indexes = vec![BlindIndexRecord { category: "iin".into(), hash: vec![9; INDEX_HASH_LEN], unique: true }];
             let back = decode(&[7; 16], &encode(&values, &indexes)).unwrap();
             let mut sorted = values.clone();
             sorted.sort_by(|a, b| a.category.cmp(&b.category));
@@ -317,6 +322,21 @@ mod tests {
             .filter(|w| *w == by.as_bytes())
             .count();
         assert_eq!(occurrences, 1);
+    }
+
+    /// A row packed before migration 0022 (32-byte index hashes) reads back with the first 16
+    /// bytes of each, as the index tables hold them since, so a correction finds and removes
+    /// the old index entry.
+    #[test]
+    fn c2_1_index_hashes_of_rows_packed_before_0022_read_as_their_first_16_bytes() {
+        let full: Vec<u8> = (0u8..32).collect();
+        let old = vec![BlindIndexRecord {
+            category: "iin".into(),
+            hash: full.clone(),
+            unique: true,
+        }];
+        let back = decode(&[7; 16], &encode(&[], &old)).unwrap();
+        assert_eq!(back.indexes[0].hash, full[..INDEX_HASH_LEN]);
     }
 
     #[test]

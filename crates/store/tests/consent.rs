@@ -6,7 +6,7 @@ use derbes_store::consent::{ApplicationRecord, ConsentEventRecord, PolicyVersion
 use derbes_store::testing::both;
 use derbes_store::{
     BlindIndexRecord, NewSubject, PgStore, SqliteStore, Store, StoreError, SubjectRecord,
-    ValueRecord,
+    ValueRecord, INDEX_HASH_LEN,
 };
 
 fn version(published_at: i64, effective_at: i64) -> PolicyVersionRecord {
@@ -61,7 +61,7 @@ fn subject_with_iin_hash(n: u8, iin_hash: u8) -> NewSubject {
         }],
         vec![BlindIndexRecord {
             category: "iin".into(),
-            hash: vec![iin_hash; 32],
+            hash: vec![iin_hash; INDEX_HASH_LEN],
             unique: true,
         }],
     )

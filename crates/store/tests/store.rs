@@ -2,8 +2,8 @@
 
 use derbes_store::testing::both;
 use derbes_store::{
-    ApiKeyRecord, BlindIndexRecord, Expect, NewSubject, StoreError, SubjectRecord, ValueRecord,
-    ValueWrite,
+    ApiKeyRecord, Backend, BlindIndexRecord, Expect, NewSubject, StoreError, SubjectRecord,
+    ValueRecord, ValueWrite, INDEX_HASH_LEN,
 };
 
 fn sid(n: u8) -> [u8; 16] {
@@ -48,12 +48,12 @@ fn new_subject(n: u8, iin_hash: u8) -> NewSubject {
         vec![
             BlindIndexRecord {
                 category: "iin".into(),
-                hash: vec![iin_hash; 32],
+                hash: vec![iin_hash; INDEX_HASH_LEN],
                 unique: true,
             },
             BlindIndexRecord {
                 category: "email".into(),
-                hash: vec![200; 32],
+                hash: vec![200; INDEX_HASH_LEN],
                 unique: false,
             },
         ],
@@ -74,16 +74,23 @@ async fn insert_read_and_lookup_by_blind_index() {
         assert_eq!(values[0].category, "email");
         assert_eq!(values[1].ciphertext, vec![1, 1]);
 
-        let found = s.load_by_index("iin", &[2; 32]).await.unwrap();
+        let found = s.load_by_index("iin", &[2; INDEX_HASH_LEN]).await.unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0.id, sid(2));
         assert_eq!(found[0].1.len(), 2);
         // A non-unique index may be shared; both subjects come back, each with its values.
-        let shared = s.load_by_index("email", &[200; 32]).await.unwrap();
+        let shared = s
+            .load_by_index("email", &[200; INDEX_HASH_LEN])
+            .await
+            .unwrap();
         assert_eq!(shared.len(), 2);
         assert!(shared.iter().all(|(_, v)| v.len() == 2));
         // The hash of one category does not match in another.
-        assert!(s.load_by_index("email", &[2; 32]).await.unwrap().is_empty());
+        assert!(s
+            .load_by_index("email", &[2; INDEX_HASH_LEN])
+            .await
+            .unwrap()
+            .is_empty());
         assert!(s.subject_with_values(&sid(3)).await.unwrap().is_none());
     }
 }
@@ -101,7 +108,11 @@ async fn c5_3_unique_conflict_rolls_back_the_whole_batch() {
         assert!(matches!(err, StoreError::Conflict), "{err:?}");
         assert_eq!(s.count_subjects().await.unwrap(), 1);
         assert!(s.subject(&sid(2)).await.unwrap().is_none());
-        assert!(s.load_by_index("iin", &[2; 32]).await.unwrap().is_empty());
+        assert!(s
+            .load_by_index("iin", &[2; INDEX_HASH_LEN])
+            .await
+            .unwrap()
+            .is_empty());
     }
 }
 
@@ -464,7 +475,7 @@ async fn corrections_keep_history_and_move_the_index() {
                     expect: Expect::Existing,
                     index: Some(BlindIndexRecord {
                         category: "iin".into(),
-                        hash: vec![77; 32],
+                        hash: vec![77; INDEX_HASH_LEN],
                         unique: true,
                     }),
                 }],
@@ -478,8 +489,18 @@ async fn corrections_keep_history_and_move_the_index() {
         assert_eq!(hist[0].superseded_at, Some(99));
         assert_eq!(hist[1].superseded_at, None);
         assert_eq!(hist[1].ciphertext, vec![7, 7]);
-        assert!(s.load_by_index("iin", &[1; 32]).await.unwrap().is_empty());
-        assert_eq!(s.load_by_index("iin", &[77; 32]).await.unwrap().len(), 1);
+        assert!(s
+            .load_by_index("iin", &[1; INDEX_HASH_LEN])
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            s.load_by_index("iin", &[77; INDEX_HASH_LEN])
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         let (_, current) = s.subject_with_values(&sid(1)).await.unwrap().unwrap();
         assert_eq!(current.len(), 2);
 
@@ -531,6 +552,128 @@ async fn corrections_keep_history_and_move_the_index() {
     }
 }
 
+/// Migration 0022 on data written before it: the index tables' 32-byte hashes become their
+/// first 16 bytes, the subject is found by those, and a correction still removes the old
+/// entry, whose copy in the packed row is still 32 bytes long (2.1, blind indexes).
+#[tokio::test]
+async fn c2_1_migration_0022_cuts_stored_blind_indexes_to_128_bits_and_corrections_follow() {
+    for db in both().await.unwrap() {
+        let s = &db.store;
+        let b = s.backend();
+        // A subject as written before 0022: full 32-byte HMACs in the index tables and in its
+        // packed row.
+        let old = NewSubject::new(
+            new_subject(1, 1).subject,
+            &[
+                value(sid(1), "iin", &[1, 1]),
+                value(sid(1), "email", &[1, 2]),
+            ],
+            vec![
+                BlindIndexRecord {
+                    category: "iin".into(),
+                    hash: (0u8..32).collect(),
+                    unique: true,
+                },
+                BlindIndexRecord {
+                    category: "email".into(),
+                    hash: (100u8..132).collect(),
+                    unique: false,
+                },
+            ],
+        );
+        s.insert_subjects(&[old], &[]).await.unwrap();
+        let full_iin: Vec<u8> = (0u8..32).collect();
+        assert_eq!(
+            s.load_by_index("iin", &full_iin).await.unwrap().len(),
+            1,
+            "{b:?}"
+        );
+
+        let (sql, rows) = match b {
+            Backend::Sqlite => {
+                let sql = include_str!("../migrations/sqlite/0022_blind_index_128.sql");
+                let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+                let n = sqlx::raw_sql(sql)
+                    .execute(&pool)
+                    .await
+                    .unwrap()
+                    .rows_affected();
+                (sql, n)
+            }
+            Backend::Postgres => {
+                let sql = include_str!("../migrations/postgres/0022_blind_index_128.sql");
+                let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+                let n = sqlx::raw_sql(sql)
+                    .execute(&pool)
+                    .await
+                    .unwrap()
+                    .rows_affected();
+                (sql, n)
+            }
+        };
+        assert!(sql.contains("unique_index") && sql.contains("shared_index"));
+        assert_eq!(rows, 2, "{b:?}: one row in each index table cut");
+
+        assert!(
+            s.load_by_index("iin", &full_iin).await.unwrap().is_empty(),
+            "{b:?}"
+        );
+        let found = s.load_by_index("iin", &full_iin[..16]).await.unwrap();
+        assert_eq!(found.len(), 1, "{b:?}");
+        assert_eq!(found[0].0.id, sid(1));
+        let email: Vec<u8> = (100u8..116).collect();
+        assert_eq!(
+            s.load_by_index("email", &email).await.unwrap().len(),
+            1,
+            "{b:?}"
+        );
+
+        // Correcting the IIN removes the entry the packed row's 32-byte copy points at.
+        let mut v = value(sid(1), "iin", &[7, 7]);
+        v.change_kind = "correct".into();
+        s.write_values(
+            &sid(1),
+            &[ValueWrite {
+                value: v,
+                expect: Expect::Existing,
+                index: Some(BlindIndexRecord {
+                    category: "iin".into(),
+                    hash: vec![77; INDEX_HASH_LEN],
+                    unique: true,
+                }),
+            }],
+            99,
+        )
+        .await
+        .unwrap();
+        assert!(
+            s.load_by_index("iin", &full_iin[..16])
+                .await
+                .unwrap()
+                .is_empty(),
+            "{b:?}"
+        );
+        assert_eq!(
+            s.load_by_index("iin", &[77; INDEX_HASH_LEN])
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        // A second subject may now take the first IIN: no stale entry holds it.
+        let second = NewSubject::new(
+            new_subject(2, 2).subject,
+            &[value(sid(2), "iin", &[2, 1])],
+            vec![BlindIndexRecord {
+                category: "iin".into(),
+                hash: full_iin[..16].to_vec(),
+                unique: true,
+            }],
+        );
+        s.insert_subjects(&[second], &[]).await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_correction_to_anothers_unique_value_conflicts_and_changes_nothing() {
     for db in both().await.unwrap() {
@@ -546,7 +689,7 @@ async fn a_correction_to_anothers_unique_value_conflicts_and_changes_nothing() {
                     expect: Expect::Existing,
                     index: Some(BlindIndexRecord {
                         category: "iin".into(),
-                        hash: vec![1; 32],
+                        hash: vec![1; INDEX_HASH_LEN],
                         unique: true,
                     }),
                 }],
@@ -558,7 +701,13 @@ async fn a_correction_to_anothers_unique_value_conflicts_and_changes_nothing() {
         let hist = s.history(&sid(2), "iin").await.unwrap();
         assert_eq!(hist.len(), 1);
         assert_eq!(hist[0].superseded_at, None);
-        assert_eq!(s.load_by_index("iin", &[2; 32]).await.unwrap().len(), 1);
+        assert_eq!(
+            s.load_by_index("iin", &[2; INDEX_HASH_LEN])
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }
 
