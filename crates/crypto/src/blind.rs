@@ -153,7 +153,7 @@ mod tests {
     }
 
     #[test]
-    fn blind_index_is_the_hmacs_first_128_bits() {
+    fn c5_3_blind_index_is_the_hmacs_first_128_bits() {
         let root = [5u8; 32];
         let ix = BlindIndexer::new(&root);
         for (cat, v) in [("iin", "900101300123"), ("email", "a@b.kz"), ("", "")] {

@@ -328,7 +328,7 @@ mod tests {
     /// bytes of each, as the index tables hold them since, so a correction finds and removes
     /// the old index entry.
     #[test]
-    fn c2_1_index_hashes_of_rows_packed_before_0022_read_as_their_first_16_bytes() {
+    fn c5_3_index_hashes_of_rows_packed_before_0022_read_as_their_first_16_bytes() {
         let full: Vec<u8> = (0u8..32).collect();
         let old = vec![BlindIndexRecord {
             category: "iin".into(),

@@ -554,9 +554,9 @@ async fn corrections_keep_history_and_move_the_index() {
 
 /// Migration 0022 on data written before it: the index tables' 32-byte hashes become their
 /// first 16 bytes, the subject is found by those, and a correction still removes the old
-/// entry, whose copy in the packed row is still 32 bytes long (2.1, blind indexes).
+/// entry, whose copy in the packed row is still 32 bytes long (5.3, blind indexes).
 #[tokio::test]
-async fn c2_1_migration_0022_cuts_stored_blind_indexes_to_128_bits_and_corrections_follow() {
+async fn c5_3_migration_0022_cuts_stored_blind_indexes_to_128_bits_and_corrections_follow() {
     for db in both().await.unwrap() {
         let s = &db.store;
         let b = s.backend();
