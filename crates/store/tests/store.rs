@@ -460,29 +460,38 @@ async fn c8_1_concurrent_creates_and_audit_appends_all_land_in_one_chain() {
     }
 }
 
+/// Correct subject `n`'s IIN to ciphertext `ct` and its blind index to `[hash; 16]`, at `at`.
+async fn correct_iin(
+    s: &dyn derbes_store::Store,
+    n: u8,
+    ct: &[u8],
+    hash: u8,
+    at: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let mut v = value(sid(n), "iin", ct);
+    v.change_kind = "correct".into();
+    s.write_values(
+        &sid(n),
+        &[ValueWrite {
+            value: v,
+            expect: Expect::Existing,
+            index: Some(BlindIndexRecord {
+                category: "iin".into(),
+                hash: vec![hash; INDEX_HASH_LEN],
+                unique: true,
+            }),
+        }],
+        at,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn corrections_keep_history_and_move_the_index() {
     for db in both().await.unwrap() {
         let s = &db.store;
         s.insert_subjects(&[new_subject(1, 1)], &[]).await.unwrap();
-        let mut v = value(sid(1), "iin", &[7, 7]);
-        v.change_kind = "correct".into();
-        let seqs = s
-            .write_values(
-                &sid(1),
-                &[ValueWrite {
-                    value: v.clone(),
-                    expect: Expect::Existing,
-                    index: Some(BlindIndexRecord {
-                        category: "iin".into(),
-                        hash: vec![77; INDEX_HASH_LEN],
-                        unique: true,
-                    }),
-                }],
-                99,
-            )
-            .await
-            .unwrap();
+        let seqs = correct_iin(&**s, 1, &[7, 7], 77, 99).await.unwrap();
         assert_eq!(seqs, vec![2]);
         let hist = s.history(&sid(1), "iin").await.unwrap();
         assert_eq!(hist.len(), 2);
@@ -629,23 +638,7 @@ async fn c5_3_migration_0022_cuts_stored_blind_indexes_to_128_bits_and_correctio
         );
 
         // Correcting the IIN removes the entry the packed row's 32-byte copy points at.
-        let mut v = value(sid(1), "iin", &[7, 7]);
-        v.change_kind = "correct".into();
-        s.write_values(
-            &sid(1),
-            &[ValueWrite {
-                value: v,
-                expect: Expect::Existing,
-                index: Some(BlindIndexRecord {
-                    category: "iin".into(),
-                    hash: vec![77; INDEX_HASH_LEN],
-                    unique: true,
-                }),
-            }],
-            99,
-        )
-        .await
-        .unwrap();
+        correct_iin(&**s, 1, &[7, 7], 77, 99).await.unwrap();
         assert!(
             s.load_by_index("iin", &full_iin[..16])
                 .await
