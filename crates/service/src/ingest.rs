@@ -5,6 +5,10 @@
 //! [`Vault::ingest`] cuts the inputs into **parts** (1,000 subjects by default), prepares up
 //! to [`IngestOptions::workers`] parts at once with [`Vault::prepare_part`], and writes them
 //! in order, [`IngestOptions::transaction`] subjects (10,000 by default) per transaction.
+//! On SQLite each transaction's audit entries are staged in it and appended to the log's
+//! file while the next transaction is written
+//! ([`derbes_store::Store::insert_subjects_staged`]); the load returns once every committed
+//! subject's creation is in the log.
 //! At most one transaction's parts wait for the writer (a bounded channel), so a load of any
 //! size uses bounded memory, and the inputs are taken from the iterator only as parts are
 //! started. Against whole transactions prepared two at once, as the benchmark did before,
@@ -117,6 +121,9 @@ impl Vault {
         };
         let mut report = IngestReport::default();
         let mut open: Option<PreparedBatch> = None;
+        // The audit append of the transaction committed last, still going on while the
+        // next one is written.
+        let mut settling: Option<derbes_store::Settle> = None;
         let mut failure = None;
         loop {
             let next = rx.recv().await;
@@ -138,17 +145,35 @@ impl Vault {
             if let Some(batch) = open.take_if(|_| full || done) {
                 let ids: Vec<uuid::Uuid> = batch.ids().collect();
                 let t = Instant::now();
-                let written = self.write_prepared(batch).await;
+                let settled = match self.write_prepared_staged(batch).await {
+                    Ok(settle) => {
+                        report.ids.extend(ids);
+                        report.transactions += 1;
+                        match settling.replace(settle) {
+                            Some(earlier) => earlier.wait().await.map_err(ServiceError::from),
+                            None => Ok(()),
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
                 report.write += t.elapsed();
-                if let Err(e) = written {
+                if let Err(e) = settled {
                     failure = Some(e);
                     break;
                 }
-                report.ids.extend(ids);
-                report.transactions += 1;
             }
             if done {
                 break;
+            }
+        }
+        // The last transaction's entries (and, after a failure, those of the one before it):
+        // a load has not ended until every committed subject's creation is in the log.
+        if let Some(last) = settling.take() {
+            let t = Instant::now();
+            let settled = last.wait().await;
+            report.write += t.elapsed();
+            if let Err(e) = settled {
+                failure.get_or_insert(e.into());
             }
         }
         drop(rx);

@@ -354,6 +354,20 @@ impl Vault {
         Ok(())
     }
 
+    /// [`Vault::write_prepared`] that returns once the subjects are committed, their audit
+    /// entries staged beside them (SQLite) or appended with them (PostgreSQL); the returned
+    /// settle ends the append (see [`derbes_store::Store::insert_subjects_staged`]).
+    pub(crate) async fn write_prepared_staged(
+        &self,
+        batch: PreparedBatch,
+    ) -> Result<derbes_store::Settle, ServiceError> {
+        Ok(self
+            .inner
+            .store
+            .insert_subjects_staged(batch.subjects, batch.audit)
+            .await?)
+    }
+
     fn prepare(
         &self,
         call: &Call,

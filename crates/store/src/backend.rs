@@ -16,8 +16,8 @@ use crate::sqlite_audit::{
 use crate::sqlite_bulk;
 use crate::{
     ApiKeyRecord, AuditEntry, AuditFields, AuditHead, Backend, Checkpoint, Expect, NewSubject,
-    OpenOptions, Store, StoreError, SubjectId, SubjectRecord, SubjectWithValues, ValueRecord,
-    ValueWrite,
+    OpenOptions, Settle, Store, StoreError, SubjectId, SubjectRecord, SubjectWithValues,
+    ValueRecord, ValueWrite,
 };
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
@@ -426,6 +426,10 @@ pub struct PgStore {
 }
 
 /// An `audit_pending.fields` blob: [`PENDING_FORMAT`], then postcard of the fields.
+/// Audit entries from which a bulk write encodes its staging row on a thread of its own,
+/// beside its inserts (below it, a thread costs more than it saves).
+const ENCODE_ASIDE: usize = 1024;
+
 fn encode_pending(fields: &[AuditFields]) -> Result<Vec<u8>, StoreError> {
     postcard::to_extend(fields, vec![PENDING_FORMAT])
         .map_err(|e| StoreError::Audit(format!("cannot stage audit entries: {e}")))
@@ -740,6 +744,17 @@ macro_rules! impl_store {
                     return Ok(());
                 }
                 self.insert_owned(batch, audit).await
+            }
+
+            async fn insert_subjects_staged(
+                &self,
+                batch: Vec<NewSubject>,
+                audit: Vec<AuditFields>,
+            ) -> Result<Settle, StoreError> {
+                if batch.is_empty() && audit.is_empty() {
+                    return Ok(Settle::done());
+                }
+                self.insert_staged(batch, audit).await
             }
 
             async fn subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>, StoreError> {
@@ -1199,10 +1214,28 @@ impl SqliteStore {
         batch: &[NewSubject],
         audit: std::borrow::Cow<'_, [AuditFields]>,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let pending = if audit.is_empty() {
-            None
-        } else {
-            Some(encode_pending(&audit)?)
+        let staged = self.commit_new_subjects(batch, &audit).await?;
+        self.settle(staged.map(|id| Staged::Pending {
+            id,
+            fields: audit.into_owned(),
+        }))
+        .await
+    }
+
+    /// Insert `batch` and stage `audit` in one transaction of the bulk connection, and
+    /// commit; returns the staging row's id. A large batch's entries are encoded on a thread
+    /// of their own while its rows are inserted.
+    async fn commit_new_subjects(
+        &self,
+        batch: &[NewSubject],
+        audit: &[AuditFields],
+    ) -> Result<Option<i64>, StoreError> {
+        let encode = || {
+            if audit.is_empty() {
+                Ok(None)
+            } else {
+                encode_pending(audit).map(Some)
+            }
         };
         // The writer slot: while it is held no sqlx write runs on the main file, so the bulk
         // connection never waits for the write lock.
@@ -1217,27 +1250,61 @@ impl SqliteStore {
                 .bulk
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            sqlite_bulk::insert_subjects(&conn, batch, &done, pending.as_deref())
+            std::thread::scope(|scope| {
+                let aside = (audit.len() >= ENCODE_ASIDE)
+                    .then(|| {
+                        std::thread::Builder::new()
+                            .name("derbes-stage".into())
+                            .spawn_scoped(scope, encode)
+                            .ok()
+                    })
+                    .flatten();
+                sqlite_bulk::insert_subjects(&conn, batch, &done, || match aside {
+                    Some(thread) => thread.join().unwrap_or_else(|_| {
+                        Err(StoreError::Audit("cannot stage audit entries".into()))
+                    }),
+                    None => encode(),
+                })
+            })
         });
         drop(slot);
-        let staged = match staged {
+        match staged {
             Ok(id) => {
                 self.checkpointer.wake(sqlite_bulk::wal_bytes(batch));
-                id
+                Ok(id)
             }
             Err(e) => {
                 // Still appended: deleted by a later staging.
                 if let Ok(mut ids) = self.settled.lock() {
                     ids.extend(done);
                 }
-                return Err(e);
+                Err(e)
             }
+        }
+    }
+
+    /// [`Store::insert_subjects_staged`]: the entries' append is queued right after the
+    /// commit (so successive calls append in order) and awaited by the returned settle,
+    /// which then frees the batch and its entries on the blocking pool.
+    async fn insert_staged(
+        &self,
+        batch: Vec<NewSubject>,
+        audit: Vec<AuditFields>,
+    ) -> Result<Settle, StoreError> {
+        let Some(id) = self.commit_new_subjects(&batch, &audit).await? else {
+            drop(tokio::task::spawn_blocking(move || drop(batch)));
+            return Ok(Settle::done());
         };
-        self.settle(staged.map(|id| Staged::Pending {
-            id,
-            fields: audit.into_owned(),
+        let answer = self.audit.submit_owned(audit)?;
+        let settled = Arc::clone(&self.settled);
+        Ok(Settle::spawn(async move {
+            let entries = answer.await?;
+            if let Ok(mut ids) = settled.lock() {
+                ids.push(id);
+            }
+            drop(tokio::task::spawn_blocking(move || drop((batch, entries))));
+            Ok(())
         }))
-        .await
     }
 
     /// [`Store::insert_subjects_owned`]: the fields go to the audit writer as they are, and
@@ -1258,6 +1325,16 @@ impl SqliteStore {
 }
 
 impl PgStore {
+    /// [`Store::insert_subjects_staged`]: the entries commit with the subjects.
+    async fn insert_staged(
+        &self,
+        batch: Vec<NewSubject>,
+        audit: Vec<AuditFields>,
+    ) -> Result<Settle, StoreError> {
+        self.insert_owned(batch, audit).await?;
+        Ok(Settle::done())
+    }
+
     /// [`Store::insert_subjects_owned`].
     async fn insert_owned(
         &self,

@@ -308,6 +308,44 @@ pub struct AuditHead {
 
 pub use derbes_audit::{Checkpoint, Entry as AuditEntry, EntryFields as AuditFields};
 
+/// What is left of a bulk write once its subjects are committed
+/// ([`Store::insert_subjects_staged`]): on SQLite, the log's writer appending the entries
+/// staged with them. The append is already queued; [`Settle::wait`] says how it ended. A
+/// settle that is dropped unawaited still completes: it runs as a task of its own.
+#[must_use = "a bulk write is audited only once its settle has ended well"]
+#[derive(Debug)]
+pub struct Settle(Option<tokio::task::JoinHandle<Result<(), StoreError>>>);
+
+impl Settle {
+    /// Nothing left: the entries were committed with the write (PostgreSQL).
+    pub fn done() -> Settle {
+        Settle(None)
+    }
+
+    /// `rest` runs now, as a task of its own.
+    pub fn spawn<F>(rest: F) -> Settle
+    where
+        F: std::future::Future<Output = Result<(), StoreError>> + Send + 'static,
+    {
+        Settle(Some(tokio::spawn(rest)))
+    }
+
+    /// Wait for the rest to end.
+    ///
+    /// # Errors
+    /// The append's error, or [`StoreError::Audit`] when the task did not finish (the
+    /// runtime shutting down); the write's entries stay staged and are appended at the
+    /// store's next `migrate`.
+    pub async fn wait(self) -> Result<(), StoreError> {
+        match self.0 {
+            None => Ok(()),
+            Some(task) => task
+                .await
+                .map_err(|_| StoreError::Audit("a staged audit append did not finish".into()))?,
+        }
+    }
+}
+
 /// A subject with its current values, as loaded for a read.
 pub type SubjectWithValues = (SubjectRecord, Vec<ValueRecord>);
 
@@ -345,6 +383,18 @@ pub trait Store:
         audit: Vec<AuditFields>,
     ) -> Result<(), StoreError> {
         self.insert_subjects(&batch, &audit).await.map(|_| ())
+    }
+    /// [`Store::insert_subjects_owned`] that returns once the subjects are committed (with
+    /// their entries staged beside them, on SQLite), leaving the entries' append to the log
+    /// to the returned [`Settle`]: the bulk load writes its next batch while the log appends
+    /// this one's. Settles of successive calls append in the order of the calls.
+    async fn insert_subjects_staged(
+        &self,
+        batch: Vec<NewSubject>,
+        audit: Vec<AuditFields>,
+    ) -> Result<Settle, StoreError> {
+        self.insert_subjects_owned(batch, audit).await?;
+        Ok(Settle::done())
     }
     /// A subject row.
     async fn subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>, StoreError>;

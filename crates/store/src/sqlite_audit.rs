@@ -525,6 +525,24 @@ impl AuditWriter {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Queue a durable append of `fields` and return the wait for its answer. Appends queued
+    /// one after the other are written in that order, whenever their answers are awaited (the
+    /// bulk load queues a batch's entries and writes its next batch meanwhile).
+    pub(crate) fn submit_owned(
+        &self,
+        fields: Vec<AuditFields>,
+    ) -> Result<impl std::future::Future<Output = Answer> + Send + 'static, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Append {
+                fields,
+                deferred: false,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        Ok(async move { answer.await.map_err(|_| stopped())? })
+    }
+
     /// Store a signed checkpoint (durably; one already stored is kept as it is).
     pub(crate) async fn checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();

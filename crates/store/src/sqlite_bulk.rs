@@ -171,13 +171,14 @@ fn map_write_err(e: rusqlite::Error) -> StoreError {
 }
 
 /// In one transaction: delete the `audit_pending` rows in `settled` (their entries are
-/// appended), insert `batch` with its blind-index rows, and stage `pending` (the encoded
-/// audit entries) in `audit_pending`. Returns the staging row's id. All or nothing.
+/// appended), insert `batch` with its blind-index rows, and stage what `pending` returns (the
+/// encoded audit entries, asked for after the inserts) in `audit_pending`. Returns the
+/// staging row's id. All or nothing.
 pub(crate) fn insert_subjects(
     conn: &Connection,
     batch: &[NewSubject],
     settled: &[i64],
-    pending: Option<&[u8]>,
+    pending: impl FnOnce() -> Result<Option<Vec<u8>>, StoreError>,
 ) -> Result<Option<i64>, StoreError> {
     immediate(conn, |tx| insert_in(tx, batch, settled, pending))
 }
@@ -186,7 +187,7 @@ fn insert_in(
     conn: &Connection,
     batch: &[NewSubject],
     settled: &[i64],
-    pending: Option<&[u8]>,
+    pending: impl FnOnce() -> Result<Option<Vec<u8>>, StoreError>,
 ) -> Result<Option<i64>, StoreError> {
     if !settled.is_empty() {
         let mut delete = conn.prepare_cached("DELETE FROM audit_pending WHERE id = ?1")?;
@@ -237,7 +238,7 @@ fn insert_in(
                 .map_err(map_write_err)?;
         }
     }
-    match pending {
+    match pending()? {
         None => Ok(None),
         Some(blob) => {
             let id: i64 = conn

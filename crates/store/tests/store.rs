@@ -261,6 +261,50 @@ async fn c8_1_owned_batch_and_its_entries_commit_together() {
     }
 }
 
+/// 8.1: the bulk load's staged writes (`insert_subjects_staged`): each call returns with its
+/// subjects committed; the entries of successive calls are appended in the order of the calls
+/// however late their settles are awaited, chained, and all are in the log once awaited; a
+/// conflicting batch writes nothing and appends nothing, and the settle before it still ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c8_1_staged_batches_commit_first_and_append_their_entries_in_order() {
+    for db in both().await.unwrap() {
+        let s = &db.store;
+        let b = s.backend();
+        let first = s
+            .insert_subjects_staged(
+                vec![new_subject(1, 1), new_subject(2, 2)],
+                vec![create_entry(1), create_entry(2)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(s.count_subjects().await.unwrap(), 2, "{b:?}");
+        let second = s
+            .insert_subjects_staged(vec![new_subject(3, 3)], vec![create_entry(3)])
+            .await
+            .unwrap();
+        let refused = s
+            .insert_subjects_staged(vec![new_subject(4, 1)], vec![create_entry(4)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, StoreError::Conflict),
+            "{b:?}: {refused:?}"
+        );
+        // Awaited in the opposite order: the log's order is the calls' order.
+        second.wait().await.unwrap();
+        first.wait().await.unwrap();
+        assert_eq!(s.count_subjects().await.unwrap(), 3, "{b:?}");
+        let entries = s.audit_entries(0, 10).await.unwrap();
+        let subjects: Vec<_> = entries.iter().map(|e| e.subject.as_deref()).collect();
+        assert_eq!(
+            subjects,
+            vec![Some("subject-1"), Some("subject-2"), Some("subject-3")],
+            "{b:?}"
+        );
+        assert!(derbes_audit::verify_log(entries, &[], &[]).is_ok(), "{b:?}");
+    }
+}
+
 /// 5.3 (SQLite): new subjects are copied from the WAL into the main file by the store's own
 /// checkpointer, with no other write to trigger SQLite's automatic checkpoint: the main file
 /// read alone (`immutable`, which ignores the WAL) holds them once the writes pause. Without
