@@ -601,7 +601,8 @@ struct Ingest {
     derbes_time: Duration,
     /// Busy time of the preparing threads, summed (validation, encryption, blind indexes).
     prepare_time: Duration,
-    /// Time in `write_prepared` (SQLite inserts + commit, then the audit append).
+    /// Time the bulk load spent writing (SQLite inserts + commit, waiting for the audit
+    /// append).
     write_time: Duration,
     baseline: SqlitePool,
     baseline_time: Duration,
@@ -633,7 +634,7 @@ impl Ingest {
         format!(
             "ingest: derbes {} subjects in {:.2} s ({:.0} µs/subject of CPU, all threads); \
              preparing (validation, encryption, blind indexes; parts of {PART}, up to {PREPARE_AHEAD} at once, time summed) {:.1} \
-             µs/subject; writing (`write_prepared`: inserts, commit, audit append) {:.1} \
+             µs/subject; writing (inserts, commit, waiting for the audit append) {:.1} \
              µs/subject; \
              file {} MiB, {} MiB written (WAL + checkpoints).\n        baseline {:.2} s ({:.0} \
              µs/subject of CPU); file {} MiB, {} MiB written. Both in transactions of {}.",
@@ -739,13 +740,11 @@ async fn ingest_baseline(
     for (k, chunk) in plain.chunks(transaction).enumerate() {
         let first = (k * transaction) as i64 + 1;
         let mut tx = pool.begin().await?;
-        for ids in (0..chunk.len() as i64)
-            .collect::<Vec<_>>()
-            .chunks(ROWS_PER_INSERT)
-        {
+        for from in (0..chunk.len()).step_by(ROWS_PER_INSERT) {
+            let ids = from..chunk.len().min(from + ROWS_PER_INSERT);
             let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO base_subjects (id, created_at) ");
             qb.push_values(ids, |mut b, i| {
-                b.push_bind(first + i).push_bind(now);
+                b.push_bind(first + i as i64).push_bind(now);
             });
             qb.build().execute(&mut *tx).await?;
         }

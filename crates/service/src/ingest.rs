@@ -145,7 +145,7 @@ impl Vault {
             if let Some(batch) = open.take_if(|_| full || done) {
                 let ids: Vec<uuid::Uuid> = batch.ids().collect();
                 let t = Instant::now();
-                let settled = match self.write_prepared_staged(batch).await {
+                let settled = match self.write_prepared(batch).await {
                     Ok(settle) => {
                         report.ids.extend(ids);
                         report.transactions += 1;

@@ -86,7 +86,7 @@ impl Default for VaultOptions {
 }
 
 /// Subjects validated, encrypted, indexed and packed, with the audit entries of their
-/// creation, ready for [`Vault::write_prepared`].
+/// creation, ready to be written by a bulk load ([`Vault::ingest`]).
 #[derive(Debug)]
 pub struct PreparedBatch {
     subjects: Vec<NewSubject>,
@@ -345,19 +345,10 @@ impl Vault {
     }
 
     /// Write prepared subjects, with their audit entries (made by the call that prepared
-    /// them), in one transaction (see [`Vault::prepare_batch`]).
-    pub async fn write_prepared(&self, batch: PreparedBatch) -> Result<(), ServiceError> {
-        self.inner
-            .store
-            .insert_subjects_owned(batch.subjects, batch.audit)
-            .await?;
-        Ok(())
-    }
-
-    /// [`Vault::write_prepared`] that returns once the subjects are committed, their audit
-    /// entries staged beside them (SQLite) or appended with them (PostgreSQL); the returned
-    /// settle ends the append (see [`derbes_store::Store::insert_subjects_staged`]).
-    pub(crate) async fn write_prepared_staged(
+    /// them), in one transaction; returns once the subjects are committed, their entries
+    /// staged beside them (SQLite) or appended with them (PostgreSQL). The returned settle
+    /// ends the append (see [`derbes_store::Store::insert_subjects_staged`]).
+    pub(crate) async fn write_prepared(
         &self,
         batch: PreparedBatch,
     ) -> Result<derbes_store::Settle, ServiceError> {

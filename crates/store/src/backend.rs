@@ -735,17 +735,6 @@ macro_rules! impl_store {
                 self.insert_new_subjects(batch, std::borrow::Cow::Borrowed(audit)).await
             }
 
-            async fn insert_subjects_owned(
-                &self,
-                batch: Vec<NewSubject>,
-                audit: Vec<AuditFields>,
-            ) -> Result<(), StoreError> {
-                if batch.is_empty() && audit.is_empty() {
-                    return Ok(());
-                }
-                self.insert_owned(batch, audit).await
-            }
-
             async fn insert_subjects_staged(
                 &self,
                 batch: Vec<NewSubject>,
@@ -1283,9 +1272,11 @@ impl SqliteStore {
         }
     }
 
-    /// [`Store::insert_subjects_staged`]: the entries' append is queued right after the
-    /// commit (so successive calls append in order) and awaited by the returned settle,
-    /// which then frees the batch and its entries on the blocking pool.
+    /// [`Store::insert_subjects_staged`]: the fields go to the log's writer as they are,
+    /// queued right after the commit (so successive calls append in order) and awaited by
+    /// the returned settle, which then frees the batch and its entries on the blocking pool
+    /// (tens of thousands of allocations made by the threads that prepared them, which the
+    /// writing task would otherwise free between two batches).
     async fn insert_staged(
         &self,
         batch: Vec<NewSubject>,
@@ -1306,22 +1297,6 @@ impl SqliteStore {
             Ok(())
         }))
     }
-
-    /// [`Store::insert_subjects_owned`]: the fields go to the audit writer as they are, and
-    /// the batch and its entries are freed on the blocking pool (tens of thousands of
-    /// allocations made by the threads that prepared them, which the writing task would
-    /// otherwise free between two batches).
-    async fn insert_owned(
-        &self,
-        batch: Vec<NewSubject>,
-        audit: Vec<AuditFields>,
-    ) -> Result<(), StoreError> {
-        let entries = self
-            .insert_new_subjects(&batch, std::borrow::Cow::Owned(audit))
-            .await?;
-        drop(tokio::task::spawn_blocking(move || drop((batch, entries))));
-        Ok(())
-    }
 }
 
 impl PgStore {
@@ -1331,19 +1306,9 @@ impl PgStore {
         batch: Vec<NewSubject>,
         audit: Vec<AuditFields>,
     ) -> Result<Settle, StoreError> {
-        self.insert_owned(batch, audit).await?;
-        Ok(Settle::done())
-    }
-
-    /// [`Store::insert_subjects_owned`].
-    async fn insert_owned(
-        &self,
-        batch: Vec<NewSubject>,
-        audit: Vec<AuditFields>,
-    ) -> Result<(), StoreError> {
         self.insert_new_subjects(&batch, std::borrow::Cow::Owned(audit))
-            .await
-            .map(|_| ())
+            .await?;
+        Ok(Settle::done())
     }
 
     /// New subjects, their blind-index rows and their audit entries, in one transaction

@@ -375,25 +375,28 @@ pub trait Store:
         audit: &[AuditFields],
     ) -> Result<Vec<AuditEntry>, StoreError>;
     /// [`Store::insert_subjects`] of a batch the caller hands over and whose entries it does
-    /// not need back (the bulk load): nothing of it is copied, and on SQLite it is freed off
-    /// the writing task.
+    /// not need back: [`Store::insert_subjects_staged`], awaited to its end.
     async fn insert_subjects_owned(
         &self,
         batch: Vec<NewSubject>,
         audit: Vec<AuditFields>,
     ) -> Result<(), StoreError> {
-        self.insert_subjects(&batch, &audit).await.map(|_| ())
+        self.insert_subjects_staged(batch, audit)
+            .await?
+            .wait()
+            .await
     }
-    /// [`Store::insert_subjects_owned`] that returns once the subjects are committed (with
-    /// their entries staged beside them, on SQLite), leaving the entries' append to the log
-    /// to the returned [`Settle`]: the bulk load writes its next batch while the log appends
-    /// this one's. Settles of successive calls append in the order of the calls.
+    /// The bulk load's write: returns once the subjects are committed (with their entries
+    /// staged beside them, on SQLite), leaving the entries' append to the log to the returned
+    /// [`Settle`], so the load writes its next batch while the log appends this one's.
+    /// Nothing of the batch is copied, and on SQLite it is freed off the writing task.
+    /// Settles of successive calls append in the order of the calls.
     async fn insert_subjects_staged(
         &self,
         batch: Vec<NewSubject>,
         audit: Vec<AuditFields>,
     ) -> Result<Settle, StoreError> {
-        self.insert_subjects_owned(batch, audit).await?;
+        self.insert_subjects(&batch, &audit).await?;
         Ok(Settle::done())
     }
     /// A subject row.
