@@ -409,6 +409,7 @@ fn baseline_options(path: &Path) -> SqliteConnectOptions {
         .foreign_keys(true)
         .pragma("temp_store", "memory")
         .pragma("cache_size", "-65536")
+        .page_size(derbes_store::SQLITE_PAGE_SIZE)
 }
 
 async fn baseline_pool(path: &Path, connections: u32) -> Result<SqlitePool, AnyError> {
@@ -501,15 +502,19 @@ async fn durability(pool: &SqlitePool, what: &str) -> Result<String, AnyError> {
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(pool)
         .await?;
-    if sync != 2 || !mode.eq_ignore_ascii_case("wal") {
+    let page: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(pool)
+        .await?;
+    let store_page = i64::from(derbes_store::SQLITE_PAGE_SIZE);
+    if sync != 2 || !mode.eq_ignore_ascii_case("wal") || page != store_page {
         return Err(format!(
-            "{what}: expected synchronous=2 (FULL) and journal_mode=wal, found \
-             synchronous={sync} and journal_mode={mode}"
+            "{what}: expected synchronous=2 (FULL), journal_mode=wal and page_size={store_page}, \
+             found synchronous={sync}, journal_mode={mode} and page_size={page}"
         )
         .into());
     }
     Ok(format!(
-        "{what} synchronous={sync} (FULL), journal_mode={mode}"
+        "{what} synchronous={sync} (FULL), journal_mode={mode}, page_size={page}"
     ))
 }
 

@@ -335,3 +335,41 @@ pub struct AuditTrailEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SourceKind;
+    use derbes_store::packed::WORDS;
+
+    /// PRE-2: every category of the embedded registry and every kind of source is one of the
+    /// words the packed row stores as one byte (format 2), so the shipped categories never
+    /// fall back to their full text.
+    #[test]
+    fn pre2_shipped_categories_and_source_kinds_are_packed_as_words() {
+        let registry = derbes_core::registry::Registry::embedded().unwrap();
+        for code in registry.categories().keys() {
+            assert!(
+                WORDS.contains(&code.as_str()),
+                "{} is not in WORDS",
+                code.as_str()
+            );
+        }
+        for kind in [
+            SourceKind::Subject,
+            SourceKind::Employee,
+            SourceKind::CreditBureau,
+            SourceKind::PensionCentre,
+            SourceKind::OtherOrganisation,
+            SourceKind::Automatic,
+        ] {
+            assert!(
+                WORDS.contains(&kind.as_str()),
+                "{} is not in WORDS",
+                kind.as_str()
+            );
+        }
+        for change in ["create", "correct", "supplement"] {
+            assert!(WORDS.contains(&change));
+        }
+    }
+}

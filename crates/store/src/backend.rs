@@ -130,7 +130,9 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-65536");
+            .pragma("cache_size", "-65536")
+            // Takes effect only when the file is created (SQLite keeps an existing file's).
+            .page_size(crate::SQLITE_PAGE_SIZE);
         let path = base.get_filename().to_path_buf();
         let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
         if in_memory {

@@ -182,6 +182,15 @@ pub struct ValueRecord {
 /// which [`packed::decode`] reads as their first 16.
 pub const INDEX_HASH_LEN: usize = 16;
 
+/// Page size of a new SQLite main file (`derbes.db`), in bytes. A subject's row (its packed
+/// values, about 1.5 kB in format 2) shares a 4 KiB page with one other row and leaves a
+/// quarter of it empty; five share an 8 KiB page, so the subjects table takes about a fifth
+/// fewer bytes, which every bulk transaction writes twice (WAL, then checkpoint). Larger
+/// pages pack no better and make each small durable commit (a single create) write more.
+/// SQLite fixes the page size when it creates a file: a file made with another size keeps it
+/// (docs/operations.md, Upgrade; measurements in docs/benchmarks.md, run R).
+pub const SQLITE_PAGE_SIZE: u32 = 8_192;
+
 /// A blind-index entry for a subject's current value of a searchable category.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlindIndexRecord {

@@ -305,6 +305,46 @@ async fn c8_1_staged_batches_commit_first_and_append_their_entries_in_order() {
     }
 }
 
+/// 5.3 (SQLite): a new main file gets 8 KiB pages (`SQLITE_PAGE_SIZE`), where subjects' rows
+/// pack five to a page; a file an earlier version made with 4 KiB pages keeps them, and is
+/// migrated, written and read as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c5_3_sqlite_new_files_get_8_kib_pages_and_older_files_keep_theirs() {
+    use derbes_store::Store;
+    let page_size = |path: std::path::PathBuf| async move {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("new.db");
+    let s = migrated_sqlite(&new).await;
+    s.insert_subjects(&[new_subject(1, 1)], &[]).await.unwrap();
+    assert_eq!(
+        page_size(new.clone()).await,
+        i64::from(derbes_store::SQLITE_PAGE_SIZE)
+    );
+    assert_eq!(derbes_store::SQLITE_PAGE_SIZE, 8_192);
+
+    let old = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&old).unwrap();
+        conn.execute_batch(
+            "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x);",
+        )
+        .unwrap();
+    }
+    let s = migrated_sqlite(&old).await;
+    s.insert_subjects(&[new_subject(2, 2), new_subject(3, 3)], &[])
+        .await
+        .unwrap();
+    let found = s.load_by_index("iin", &[3; INDEX_HASH_LEN]).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0.id, sid(3));
+    assert_eq!(found[0].1.len(), 2);
+    assert_eq!(page_size(old.clone()).await, 4096);
+}
+
 /// 5.3 (SQLite): new subjects are copied from the WAL into the main file by the store's own
 /// checkpointer, with no other write to trigger SQLite's automatic checkpoint: the main file
 /// read alone (`immutable`, which ignores the WAL) holds them once the writes pause. Without
