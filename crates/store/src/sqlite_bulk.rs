@@ -55,9 +55,9 @@ pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Connection, St
     Ok(conn)
 }
 
-/// WAL frames (4 KiB pages) above which the checkpointer makes room by waiting for the
-/// writer: about 256 MiB. Below it, checkpoints never wait for anyone.
-const WAL_FRAMES_LIMIT: i64 = 65_536;
+/// Bytes of WAL frames above which the checkpointer makes room by waiting for the writer.
+/// Below it, checkpoints never wait for anyone.
+const WAL_BYTES_LIMIT: i64 = 256 << 20;
 /// Bytes committed through the bulk connection (estimated) after which a checkpoint runs.
 const CHECKPOINT_BYTES: u64 = 64 << 20;
 /// A checkpoint also runs once the bulk connection has committed nothing for this long.
@@ -83,6 +83,12 @@ impl Checkpointer {
             .spawn(move || {
                 use std::sync::mpsc::RecvTimeoutError;
                 let mut since = 0u64;
+                // Frames are pages: 8 KiB in a file made since session 16, 4 KiB before.
+                let page = conn
+                    .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
+                    .unwrap_or(4096)
+                    .max(512);
+                let frames_limit = WAL_BYTES_LIMIT / page;
                 loop {
                     match woken.recv_timeout(CHECKPOINT_IDLE) {
                         Ok(bytes) => {
@@ -96,7 +102,7 @@ impl Checkpointer {
                         Err(RecvTimeoutError::Disconnected) => break,
                     }
                     since = 0;
-                    checkpoint(&conn);
+                    checkpoint(&conn, frames_limit);
                 }
             })
             .map_err(|e| {
@@ -126,13 +132,13 @@ pub(crate) fn wal_bytes(batch: &[NewSubject]) -> u64 {
 
 /// Copy what the WAL holds into the main file. `PASSIVE` waits for nobody: the writer goes on
 /// appending meanwhile. While the writer keeps writing, the WAL cannot start over from its
-/// beginning, so once it holds more than [`WAL_FRAMES_LIMIT`] frames a `RESTART` checkpoint
+/// beginning, so once it holds more than `frames_limit` frames ([`WAL_BYTES_LIMIT`]) a `RESTART` checkpoint
 /// waits for the writer's transaction to end and holds the next one until the WAL is copied
 /// and starts over. A failure is logged (no value in it) and retried at the next wake.
-fn checkpoint(conn: &Connection) {
+fn checkpoint(conn: &Connection, frames_limit: i64) {
     let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
     let result = match frames {
-        Ok(frames) if frames > WAL_FRAMES_LIMIT => conn
+        Ok(frames) if frames > frames_limit => conn
             .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0))
             .map(|_| ()),
         other => other.map(|_| ()),
