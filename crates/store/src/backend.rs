@@ -130,9 +130,7 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-65536")
-            // Takes effect only when the file is created (SQLite keeps an existing file's).
-            .page_size(crate::SQLITE_PAGE_SIZE);
+            .pragma("cache_size", "-65536");
         let path = base.get_filename().to_path_buf();
         let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
         if in_memory {
@@ -148,7 +146,14 @@ impl SqliteStore {
             .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
-            .connect_with(base.clone().create_if_missing(opts.create_if_missing))
+            // The page size of a file this connection creates (SQLite keeps an existing
+            // file's). Only here: on a reader it would also be the page size of a backup's
+            // copies (`VACUUM INTO`), the audit file's included.
+            .connect_with(
+                base.clone()
+                    .create_if_missing(opts.create_if_missing)
+                    .page_size(crate::SQLITE_PAGE_SIZE),
+            )
             .await?;
         let bulk = Arc::new(Mutex::new(sqlite_bulk::open(&path, BUSY_TIMEOUT)?));
         let checkpointer = Arc::new(sqlite_bulk::Checkpointer::start(&path, BUSY_TIMEOUT)?);

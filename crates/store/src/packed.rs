@@ -539,7 +539,7 @@ mod tests {
             dek_version: 1,
             source_kind: "subject".into(),
             source_name: None,
-            obtained_at: at - 5,
+            obtained_at: at.wrapping_sub(5),
             recorded_at: at,
             recorded_by: by.into(),
             purpose: "contract".into(),
@@ -637,7 +637,11 @@ mod tests {
             let indexes = vec![BlindIndexRecord { category: "email".into(), hash: vec![5; INDEX_HASH_LEN], unique: false }];
             let old = encode_v1(&values, &indexes);
             prop_assert_eq!(old[0], FORMAT_V1);
-            prop_assert_eq!(decode(&[7; 16], &old).unwrap(), decode(&[7; 16], &encode(&values, &indexes)).unwrap());
+            let back = decode(&[7; 16], &old).unwrap();
+            let mut sorted = values.clone();
+            sorted.sort_by(|a, b| a.category.cmp(&b.category));
+            prop_assert_eq!(back.values, sorted);
+            prop_assert_eq!(back.indexes, indexes);
         }
 
         /// Garbage never panics: it decodes to an error or to some records.
@@ -711,13 +715,69 @@ mod tests {
     /// A position past the end of [`WORDS`] is a malformed row, not a panic or a wrong word.
     #[test]
     fn a_word_position_past_the_list_is_refused() {
-        let mut packed = encode(&[value("iin", 1, vec![1, 2], 5, "x")], &[]);
-        let at = packed
-            .windows(2)
-            .position(|w| w == [0, 8]) // Known("iin"): variant 0, position 8
-            .unwrap();
-        packed[at + 1] = 0xF0;
-        assert!(decode(&[7; 16], &packed).is_err());
+        let row = |word: u8| {
+            let doc = PackedV2Ref {
+                provenance: vec![ProvenanceV2Ref {
+                    recorded_at: 5,
+                    recorded_by: "x",
+                    purpose: "contract",
+                    change_kind: WordRef::Known(29),
+                }],
+                values: vec![PackedValueV2Ref {
+                    category: WordRef::Known(word),
+                    seq: 1,
+                    ciphertext: &[1, 2],
+                    dek_version: 1,
+                    source_kind: WordRef::Text("subject"),
+                    source_name: None,
+                    provenance: 0,
+                    obtained_before: 0,
+                    verification: None,
+                }],
+                indexes: vec![],
+            };
+            postcard::to_extend(&doc, vec![FORMAT_V2]).unwrap()
+        };
+        let listed = u8::try_from(WORDS.len() - 1).unwrap();
+        let back = decode(&[7; 16], &row(listed)).unwrap();
+        assert_eq!(back.values[0].category, WORDS[WORDS.len() - 1]);
+        assert_eq!(back.values[0].source_kind, "subject");
+        assert!(decode(&[7; 16], &row(listed + 1)).is_err());
+        assert!(decode(&[7; 16], &row(u8::MAX)).is_err());
+    }
+
+    /// The bytes of both formats, pinned: rows on disk keep these layouts whatever the structs
+    /// above become. Format 1 is what the versions before format 2 wrote (the `…Ref` structs
+    /// of format 1 are theirs, unchanged); format 2 what [`encode`] writes.
+    #[test]
+    fn pre2_both_formats_decode_from_pinned_bytes() {
+        let at = 1_790_000_000_000_000;
+        let mut iin = value("iin", 1, vec![0xAA; 3], at, "api_key:k");
+        iin.obtained_at = at - 1_000_000;
+        let mut custom = value("pet_name", 2, vec![0xBB; 2], at, "api_key:k");
+        custom.source_kind = "credit_bureau".into();
+        custom.source_name = Some("ПКБ".into());
+        custom.verification = Some("{}".into());
+        let values = vec![iin, custom];
+        let indexes = vec![BlindIndexRecord {
+            category: "iin".into(),
+            hash: vec![0xCC; INDEX_HASH_LEN],
+            unique: true,
+        }];
+        const V1: &str = "01018080afa2dbffad06096170695f6b65793a6b08636f6e747261637406637265617465020369696e0203aaaaaa01077375626a6563740080f7b4a1dbffad060000087065745f6e616d650402bbbb010d6372656469745f6275726561750106d09fd09ad091f6ffaea2dbffad060001027b7d010369696e10cccccccccccccccccccccccccccccccc01";
+        const V2: &str = "02018080afa2dbffad06096170695f6b65793a6b08636f6e7472616374001d0200080203aaaaaa010017000080897a0001087065745f6e616d650402bbbb0100190106d09fd09ad091000a01027b7d01000810cccccccccccccccccccccccccccccccc01";
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let v1 = encode_v1(&values, &indexes);
+        let v2 = encode(&values, &indexes);
+        assert_eq!(hex(&v1), V1);
+        assert_eq!(hex(&v2), V2);
+        let mut sorted = values.clone();
+        sorted.sort_by(|a, b| a.category.cmp(&b.category));
+        for bytes in [v1, v2] {
+            let back = decode(&[7; 16], &bytes).unwrap();
+            assert_eq!(back.values, sorted);
+            assert_eq!(back.indexes, indexes);
+        }
     }
 
     /// What format 2 saves on a subject like the demo's: 15 values recorded in one call, four

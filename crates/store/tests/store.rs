@@ -307,7 +307,9 @@ async fn c8_1_staged_batches_commit_first_and_append_their_entries_in_order() {
 
 /// 5.3 (SQLite): a new main file gets 8 KiB pages (`SQLITE_PAGE_SIZE`), where subjects' rows
 /// pack five to a page; a file an earlier version made with 4 KiB pages keeps them, and is
-/// migrated, written and read as before.
+/// migrated, written and read as before. A backup's copies keep each file's page size (the
+/// setting was first on every connection, and `VACUUM INTO` through a reader made 8 KiB
+/// copies of 4 KiB files, the audit file's too).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c5_3_sqlite_new_files_get_8_kib_pages_and_older_files_keep_theirs() {
     use derbes_store::Store;
@@ -320,11 +322,12 @@ async fn c5_3_sqlite_new_files_get_8_kib_pages_and_older_files_keep_theirs() {
     let new = dir.path().join("new.db");
     let s = migrated_sqlite(&new).await;
     s.insert_subjects(&[new_subject(1, 1)], &[]).await.unwrap();
-    assert_eq!(
-        page_size(new.clone()).await,
-        i64::from(derbes_store::SQLITE_PAGE_SIZE)
-    );
-    assert_eq!(derbes_store::SQLITE_PAGE_SIZE, 8_192);
+    assert_eq!(page_size(new.clone()).await, 8_192);
+    // A backup's copies keep their files' page sizes: the audit file's stays SQLite's 4 KiB.
+    let copy = dir.path().join("new-copy.db");
+    s.backup_into(&copy).await.unwrap();
+    assert_eq!(page_size(copy.clone()).await, 8_192);
+    assert_eq!(page_size(derbes_store::audit_file_of(&copy)).await, 4096);
 
     let old = dir.path().join("old.db");
     {
@@ -343,6 +346,10 @@ async fn c5_3_sqlite_new_files_get_8_kib_pages_and_older_files_keep_theirs() {
     assert_eq!(found[0].0.id, sid(3));
     assert_eq!(found[0].1.len(), 2);
     assert_eq!(page_size(old.clone()).await, 4096);
+    let copy = dir.path().join("old-copy.db");
+    s.backup_into(&copy).await.unwrap();
+    assert_eq!(page_size(copy.clone()).await, 4096);
+    assert_eq!(page_size(derbes_store::audit_file_of(&copy)).await, 4096);
 }
 
 /// 5.3 (SQLite): new subjects are copied from the WAL into the main file by the store's own
