@@ -689,28 +689,27 @@ async fn c5_3_migration_0022_cuts_stored_blind_indexes_to_128_bits_and_correctio
             "{b:?}"
         );
 
-        let (sql, rows) = match b {
+        let sql = match b {
+            Backend::Sqlite => include_str!("../migrations/sqlite/0022_blind_index_128.sql"),
+            Backend::Postgres => include_str!("../migrations/postgres/0022_blind_index_128.sql"),
+        };
+        let done = match b {
             Backend::Sqlite => {
-                let sql = include_str!("../migrations/sqlite/0022_blind_index_128.sql");
                 let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-                let n = sqlx::raw_sql(sql)
+                sqlx::raw_sql(sql)
                     .execute(&pool)
                     .await
-                    .unwrap()
-                    .rows_affected();
-                (sql, n)
+                    .map(|r| r.rows_affected())
             }
             Backend::Postgres => {
-                let sql = include_str!("../migrations/postgres/0022_blind_index_128.sql");
                 let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-                let n = sqlx::raw_sql(sql)
+                sqlx::raw_sql(sql)
                     .execute(&pool)
                     .await
-                    .unwrap()
-                    .rows_affected();
-                (sql, n)
+                    .map(|r| r.rows_affected())
             }
         };
+        let rows = done.unwrap();
         assert!(sql.contains("unique_index") && sql.contains("shared_index"));
         assert_eq!(rows, 2, "{b:?}: one row in each index table cut");
 
