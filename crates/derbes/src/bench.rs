@@ -639,7 +639,8 @@ impl Ingest {
         format!(
             "ingest: derbes {} subjects in {:.2} s ({:.0} µs/subject of CPU, all threads); \
              preparing (validation, encryption, blind indexes; parts of {PART}, up to {PREPARE_AHEAD} at once, time summed) {:.1} \
-             µs/subject; writing (inserts, commit, waiting for the audit append) {:.1} \
+             µs/subject; waiting for the store (each transaction's last part and commit, \
+             audit appends; earlier parts are written while later ones are prepared) {:.1} \
              µs/subject; \
              file {} MiB, {} MiB written (WAL + checkpoints).\n        baseline {:.2} s ({:.0} \
              µs/subject of CPU); file {} MiB, {} MiB written. Both in transactions of {}.",

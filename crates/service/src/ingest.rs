@@ -4,18 +4,22 @@
 //!
 //! [`Vault::ingest`] cuts the inputs into **parts** (1,000 subjects by default), prepares up
 //! to [`IngestOptions::workers`] parts at once with [`Vault::prepare_part`], and writes them
-//! in order, [`IngestOptions::transaction`] subjects (10,000 by default) per transaction.
-//! On SQLite each transaction's audit entries are staged in it and appended to the log's
-//! file while the next transaction is written
-//! ([`derbes_store::Store::insert_subjects_staged`]); the load returns once every committed
-//! subject's creation is in the log.
+//! in order, [`IngestOptions::transaction`] subjects (10,000 by default) per transaction,
+//! through [`derbes_store::Store::insert_subjects_streamed`]: on SQLite each part is inserted
+//! into its open transaction as soon as it is prepared, so a transaction is written while its
+//! later parts are being prepared, and once the last part is prepared only that part's
+//! inserts and the commit remain. (Before, a transaction was written once all its parts were
+//! prepared, and the last one's writes, about a tenth of a 100,000-subject load's, ran on
+//! one core with nothing left to prepare beside them: docs/benchmarks.md, run S.)
+//! On SQLite each part's audit entries are staged in the transaction and, after its commit,
+//! appended to the log's file while the next transaction is written; the load returns once
+//! every committed subject's creation is in the log.
 //! At most one transaction's parts wait for the writer (a bounded channel), so a load of any
 //! size uses bounded memory, and the inputs are taken from the iterator only as parts are
-//! started. Against whole transactions prepared two at once, as the benchmark did before,
-//! this changed the ingest's rate by nothing measurable (docs/benchmarks.md, run P).
+//! started.
 //!
 //! All or nothing per transaction: when a part is refused (an invalid value, a purpose that
-//! does not allow a category), nothing of that transaction is written, the transactions
+//! does not allow a category), the open transaction is rolled back, the transactions
 //! committed before it stay, and the error names the input's position in the whole load.
 
 use crate::error::ServiceError;
@@ -55,12 +59,28 @@ pub struct IngestReport {
     /// Time spent preparing parts, summed over the parts (parts run in parallel, so this can
     /// exceed the load's wall time).
     pub prepare: Duration,
-    /// Time spent writing (inserts, commits, audit entries).
+    /// Time the load waited for the store: from asking a transaction to commit until it was
+    /// committed (its last part's inserts and the commit; the earlier parts are written
+    /// while later ones are prepared), and for the audit appends of committed transactions.
     pub write: Duration,
 }
 
 /// A part prepared on the blocking pool, and how long that took.
 type PartResult = (Result<PreparedBatch, ServiceError>, Duration);
+
+/// What went into one transaction of a bulk load.
+#[derive(Default)]
+struct Fed {
+    /// Its subjects' ids, in order.
+    ids: Vec<uuid::Uuid>,
+    subjects: usize,
+    /// Time its parts took to prepare, summed.
+    prepare: Duration,
+    /// When its commit was asked for (none when it was abandoned).
+    commit: Option<Instant>,
+    /// The error of a part that could not be prepared.
+    refused: Option<ServiceError>,
+}
 
 impl Vault {
     /// Create every subject of `inputs` (see the module's documentation for how), each with
@@ -120,50 +140,82 @@ impl Vault {
             })
         };
         let mut report = IngestReport::default();
-        let mut open: Option<PreparedBatch> = None;
         // The audit append of the transaction committed last, still going on while the
         // next one is written.
         let mut settling: Option<derbes_store::Settle> = None;
         let mut failure = None;
-        loop {
-            let next = rx.recv().await;
-            let done = next.is_none();
-            if let Some((prepared, took)) = next {
-                report.prepare += took;
-                match prepared {
-                    Ok(p) => match open.as_mut() {
-                        Some(o) => o.append(p),
-                        None => open = Some(p),
-                    },
-                    Err(e) => {
-                        failure = Some(e);
+        let mut next = rx.recv().await;
+        while next.is_some() {
+            // One transaction: its parts go to the store as they come, then its commit.
+            let (parts, received) = tokio::sync::mpsc::channel(transaction.div_ceil(part).max(1));
+            let write = self.inner.store.insert_subjects_streamed(received);
+            let feed = async {
+                // Owned by the feed, so that its end (a refused part too) closes the stream.
+                let parts = parts;
+                let mut fed = Fed::default();
+                while let Some((prepared, took)) = next.take() {
+                    fed.prepare += took;
+                    let (subjects, audit) = match prepared {
+                        Ok(p) => p.into_parts(),
+                        Err(e) => {
+                            // Dropping `parts` without a commit rolls the transaction back.
+                            fed.refused = Some(e);
+                            return fed;
+                        }
+                    };
+                    fed.subjects += subjects.len();
+                    fed.ids.extend(
+                        subjects
+                            .iter()
+                            .map(|n| uuid::Uuid::from_bytes(n.subject.id)),
+                    );
+                    if parts
+                        .send(derbes_store::BulkPart::Part(subjects, audit))
+                        .await
+                        .is_err()
+                    {
+                        // The store stopped (its error is the write's).
+                        return fed;
+                    }
+                    if fed.subjects >= transaction {
                         break;
                     }
+                    next = rx.recv().await;
                 }
+                fed.commit = Some(Instant::now());
+                let _ = parts.send(derbes_store::BulkPart::Commit).await;
+                fed
+            };
+            let (written, fed) = tokio::join!(write, feed);
+            report.prepare += fed.prepare;
+            if let Some(asked) = fed.commit {
+                report.write += asked.elapsed();
             }
-            let full = open.as_ref().is_some_and(|o| o.len() >= transaction);
-            if let Some(batch) = open.take_if(|_| full || done) {
-                let ids: Vec<uuid::Uuid> = batch.ids().collect();
-                let t = Instant::now();
-                let settled = match self.write_prepared(batch).await {
-                    Ok(settle) => {
-                        report.ids.extend(ids);
-                        report.transactions += 1;
-                        match settling.replace(settle) {
-                            Some(earlier) => earlier.wait().await.map_err(ServiceError::from),
-                            None => Ok(()),
-                        }
-                    }
-                    Err(e) => Err(e),
-                };
-                report.write += t.elapsed();
-                if let Err(e) = settled {
-                    failure = Some(e);
+            if let Some(e) = fed.refused {
+                failure = Some(e);
+                break;
+            }
+            let settle = match written {
+                Ok(settle) => settle,
+                Err(e) => {
+                    failure = Some(e.into());
                     break;
                 }
-            }
-            if done {
+            };
+            report.ids.extend(fed.ids);
+            report.transactions += 1;
+            let t = Instant::now();
+            let settled = match settling.replace(settle) {
+                Some(earlier) => earlier.wait().await.map_err(ServiceError::from),
+                None => Ok(()),
+            };
+            report.write += t.elapsed();
+            if let Err(e) = settled {
+                failure = Some(e);
                 break;
+            }
+            if next.is_none() && fed.subjects >= transaction {
+                next = rx.recv().await;
             }
         }
         // The last transaction's entries (and, after a failure, those of the one before it):

@@ -109,11 +109,10 @@ impl PreparedBatch {
         self.subjects.iter().map(|n| Uuid::from_bytes(n.subject.id))
     }
 
-    /// Add `other`'s subjects and entries after this batch's (to write them in one
-    /// transaction).
-    pub fn append(&mut self, other: PreparedBatch) {
-        self.subjects.extend(other.subjects);
-        self.audit.extend(other.audit);
+    /// The subjects and their audit entries, to write as a part of a bulk transaction
+    /// ([`derbes_store::BulkPart::Part`]).
+    pub(crate) fn into_parts(self) -> (Vec<NewSubject>, Vec<derbes_audit::EntryFields>) {
+        (self.subjects, self.audit)
     }
 
     /// The subjects, without their audit entries (for a caller that records its own).
@@ -342,21 +341,6 @@ impl Vault {
             .collect::<Result<Vec<_>, _>>()?;
         let audit = self.created_entries(call, &subjects);
         Ok(PreparedBatch { subjects, audit })
-    }
-
-    /// Write prepared subjects, with their audit entries (made by the call that prepared
-    /// them), in one transaction; returns once the subjects are committed, their entries
-    /// staged beside them (SQLite) or appended with them (PostgreSQL). The returned settle
-    /// ends the append (see [`derbes_store::Store::insert_subjects_staged`]).
-    pub(crate) async fn write_prepared(
-        &self,
-        batch: PreparedBatch,
-    ) -> Result<derbes_store::Settle, ServiceError> {
-        Ok(self
-            .inner
-            .store
-            .insert_subjects_staged(batch.subjects, batch.audit)
-            .await?)
     }
 
     fn prepare(

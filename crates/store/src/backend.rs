@@ -432,14 +432,101 @@ pub struct PgStore {
     read: PgPool,
 }
 
-/// An `audit_pending.fields` blob: [`PENDING_FORMAT`], then postcard of the fields.
 /// Audit entries from which a bulk write encodes its staging row on a thread of its own,
 /// beside its inserts (below it, a thread costs more than it saves).
 const ENCODE_ASIDE: usize = 1024;
 
+/// An `audit_pending.fields` blob: [`PENDING_FORMAT`], then postcard of the fields.
 fn encode_pending(fields: &[AuditFields]) -> Result<Vec<u8>, StoreError> {
     postcard::to_extend(fields, vec![PENDING_FORMAT])
         .map_err(|e| StoreError::Audit(format!("cannot stage audit entries: {e}")))
+}
+
+/// Run `write` with the encoder of `audit`'s staging blob (`None` for no entries), which
+/// `write` calls after its inserts: for [`ENCODE_ASIDE`] entries or more, the blob is encoded
+/// on a thread of its own that starts before `write` does.
+fn staged_write<T>(
+    audit: &[AuditFields],
+    write: impl for<'s> FnOnce(
+        Box<dyn FnOnce() -> Result<Option<Vec<u8>>, StoreError> + 's>,
+    ) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let encode = || {
+        if audit.is_empty() {
+            Ok(None)
+        } else {
+            encode_pending(audit).map(Some)
+        }
+    };
+    std::thread::scope(|scope| {
+        let aside = (audit.len() >= ENCODE_ASIDE)
+            .then(|| {
+                std::thread::Builder::new()
+                    .name("derbes-stage".into())
+                    .spawn_scoped(scope, encode)
+                    .ok()
+            })
+            .flatten();
+        write(Box::new(move || match aside {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::Audit("cannot stage audit entries".into()))),
+            None => encode(),
+        }))
+    })
+}
+
+/// A streamed bulk transaction ([`SqliteStore::insert_streamed`]) on the bulk connection,
+/// holding the writer slot. Dropped before [`OpenBulk::commit`] succeeded (a refused part,
+/// an abandoned stream, the caller's future dropped), it rolls the transaction back and gives
+/// the `audit_pending` ids it deleted back to `settled`, before the slot is released.
+struct OpenBulk<'a> {
+    store: &'a SqliteStore,
+    /// `audit_pending` rows of appended entries, deleted in this transaction.
+    settled: Vec<i64>,
+    /// Whether a transaction is open on the bulk connection.
+    open: bool,
+    /// The writer slot (dropped after [`Drop::drop`] has run).
+    _slot: sqlx::pool::PoolConnection<Sqlite>,
+}
+
+impl OpenBulk<'_> {
+    fn begin(&mut self) -> Result<(), StoreError> {
+        sqlite_bulk::begin(&self.store.bulk_connection(), &self.settled)?;
+        self.open = true;
+        Ok(())
+    }
+
+    /// Insert the blind-index rows of `subjects` (every part's, in key order) and commit.
+    fn commit<'s>(
+        &mut self,
+        subjects: impl IntoIterator<Item = &'s NewSubject> + Clone,
+    ) -> Result<(), StoreError> {
+        let conn = self.store.bulk_connection();
+        let done = sqlite_bulk::insert_indexes(&conn, subjects)
+            .inspect_err(|_| sqlite_bulk::rollback(&conn))
+            .and_then(|()| sqlite_bulk::commit(&conn));
+        drop(conn);
+        // Committed, or rolled back by `commit` itself.
+        self.open = false;
+        done?;
+        self.settled.clear();
+        Ok(())
+    }
+}
+
+impl Drop for OpenBulk<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            sqlite_bulk::rollback(&self.store.bulk_connection());
+        }
+        if !self.settled.is_empty() {
+            // Still appended: deleted by a later staging.
+            if let Ok(mut ids) = self.store.settled.lock() {
+                ids.append(&mut self.settled);
+            }
+        }
+    }
 }
 
 fn decode_pending(blob: &[u8]) -> Result<Vec<AuditFields>, StoreError> {
@@ -753,6 +840,13 @@ macro_rules! impl_store {
                 self.insert_staged(batch, audit).await
             }
 
+            async fn insert_subjects_streamed(
+                &self,
+                parts: tokio::sync::mpsc::Receiver<crate::BulkPart>,
+            ) -> Result<Settle, StoreError> {
+                self.insert_streamed(parts).await
+            }
+
             async fn subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>, StoreError> {
                 let row = sqlx::query(&format!("SELECT {SUBJECT_COLS} FROM subjects WHERE id = $1"))
                     .bind(&id[..])
@@ -776,23 +870,22 @@ macro_rules! impl_store {
 
             async fn load_by_index(
                 &self,
-                category: &str,
+                _category: &str,
                 hash: &[u8],
             ) -> Result<Vec<SubjectWithValues>, StoreError> {
                 // Both index tables are probed: a category is in one of them, and the empty
-                // probe costs one B-tree descent.
+                // probe costs one B-tree descent. The hash names its category (see the trait).
                 let rows = sqlx::query(
                     "SELECT s.id, s.created_at, s.created_by, s.kek_version, s.wrapped_dek, \
                      s.dek_version, s.status, s.vals \
                      FROM unique_index b JOIN subjects s ON s.id = b.subject_id \
-                     WHERE b.category = $1 AND b.hash = $2 \
+                     WHERE b.hash = $1 \
                      UNION ALL \
                      SELECT s.id, s.created_at, s.created_by, s.kek_version, s.wrapped_dek, \
                      s.dek_version, s.status, s.vals \
                      FROM shared_index b JOIN subjects s ON s.id = b.subject_id \
-                     WHERE b.category = $1 AND b.hash = $2",
+                     WHERE b.hash = $1",
                 )
-                .bind(category)
                 .bind(hash)
                 .fetch_all(&self.read)
                 .await?;
@@ -876,10 +969,9 @@ macro_rules! impl_store {
                         if let Some(pos) = current.indexes.iter().position(|i| i.category == cat) {
                             let old = current.indexes.remove(pos);
                             sqlx::query(&format!(
-                                "DELETE FROM {} WHERE category = $1 AND hash = $2 AND subject_id = $3",
+                                "DELETE FROM {} WHERE hash = $1 AND subject_id = $2",
                                 index_table(old.unique)
                             ))
-                            .bind(cat)
                             .bind(old.hash.as_slice())
                             .bind(&id[..])
                             .execute(&mut *tx)
@@ -887,10 +979,9 @@ macro_rules! impl_store {
                         }
                         if let Some(i) = &w.index {
                             sqlx::query(&format!(
-                                "INSERT INTO {} (category, hash, subject_id) VALUES ($1, $2, $3)",
+                                "INSERT INTO {} (hash, subject_id) VALUES ($1, $2)",
                                 index_table(i.unique)
                             ))
-                            .bind(i.category.as_str())
                             .bind(i.hash.as_slice())
                             .bind(&id[..])
                             .execute(&mut *tx)
@@ -1226,13 +1317,6 @@ impl SqliteStore {
         batch: &[NewSubject],
         audit: &[AuditFields],
     ) -> Result<Option<i64>, StoreError> {
-        let encode = || {
-            if audit.is_empty() {
-                Ok(None)
-            } else {
-                encode_pending(audit).map(Some)
-            }
-        };
         // The writer slot: while it is held no sqlx write runs on the main file, so the bulk
         // connection never waits for the write lock.
         let slot = self.write.acquire().await?;
@@ -1242,25 +1326,9 @@ impl SqliteStore {
             .map(|mut ids| std::mem::take(&mut *ids))
             .unwrap_or_default();
         let staged = sqlite_bulk::blocking(|| {
-            let conn = self
-                .bulk
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            std::thread::scope(|scope| {
-                let aside = (audit.len() >= ENCODE_ASIDE)
-                    .then(|| {
-                        std::thread::Builder::new()
-                            .name("derbes-stage".into())
-                            .spawn_scoped(scope, encode)
-                            .ok()
-                    })
-                    .flatten();
-                sqlite_bulk::insert_subjects(&conn, batch, &done, || match aside {
-                    Some(thread) => thread.join().unwrap_or_else(|_| {
-                        Err(StoreError::Audit("cannot stage audit entries".into()))
-                    }),
-                    None => encode(),
-                })
+            let conn = self.bulk_connection();
+            staged_write(audit, |pending| {
+                sqlite_bulk::insert_subjects(&conn, batch, &done, pending)
             })
         });
         drop(slot);
@@ -1277,6 +1345,81 @@ impl SqliteStore {
                 Err(e)
             }
         }
+    }
+
+    /// The bulk connection (`sqlite_bulk`). Only used while the writer slot is held.
+    fn bulk_connection(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.bulk
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// [`Store::insert_subjects_streamed`]: the writer slot is taken once the first part has
+    /// arrived, the transaction begun, and each part's subject rows inserted and its entries
+    /// staged (one `audit_pending` row per part) as it arrives, while the caller prepares the
+    /// next ones; the blind-index rows of all parts go in at the commit, in key order
+    /// (`sqlite_bulk::insert_indexes`).
+    /// After the commit the entries of every part go to the log's writer in one job, as
+    /// [`SqliteStore::insert_staged`] sends a batch's. Should anything fail, or the call be
+    /// dropped, before the commit, the transaction is rolled back ([`OpenBulk`]).
+    async fn insert_streamed(
+        &self,
+        mut parts: tokio::sync::mpsc::Receiver<crate::BulkPart>,
+    ) -> Result<Settle, StoreError> {
+        let Some(mut part) = crate::next_part(&mut parts).await? else {
+            return Ok(Settle::done());
+        };
+        let mut open = OpenBulk {
+            _slot: self.write.acquire().await?,
+            store: self,
+            settled: self
+                .settled
+                .lock()
+                .map(|mut ids| std::mem::take(&mut *ids))
+                .unwrap_or_default(),
+            open: false,
+        };
+        sqlite_bulk::blocking(|| open.begin())?;
+        let mut batches = Vec::new();
+        let mut audit = Vec::new();
+        let mut staged = Vec::new();
+        let mut bytes = 0;
+        loop {
+            let (batch, entries) = part;
+            let id = sqlite_bulk::blocking(|| {
+                let conn = self.bulk_connection();
+                staged_write(&entries, |pending| {
+                    sqlite_bulk::insert_part(&conn, &batch, pending)
+                })
+            })?;
+            staged.extend(id);
+            bytes += sqlite_bulk::wal_bytes(&batch);
+            batches.push(batch);
+            audit.extend(entries);
+            match crate::next_part(&mut parts).await? {
+                Some(next) => part = next,
+                None => break,
+            }
+        }
+        sqlite_bulk::blocking(|| open.commit(batches.iter().flatten()))?;
+        drop(open);
+        self.checkpointer.wake(bytes);
+        if staged.is_empty() {
+            drop(tokio::task::spawn_blocking(move || drop(batches)));
+            return Ok(Settle::done());
+        }
+        let answer = self.audit.submit_owned(audit)?;
+        let settled = Arc::clone(&self.settled);
+        Ok(Settle::spawn(async move {
+            let entries = answer.await?;
+            if let Ok(mut ids) = settled.lock() {
+                ids.extend(staged);
+            }
+            drop(tokio::task::spawn_blocking(move || {
+                drop((batches, entries))
+            }));
+            Ok(())
+        }))
     }
 
     /// [`Store::insert_subjects_staged`]: the fields go to the log's writer as they are,
@@ -1307,6 +1450,19 @@ impl SqliteStore {
 }
 
 impl PgStore {
+    /// [`Store::insert_subjects_streamed`]: the parts are gathered and inserted at the commit,
+    /// with their entries, in one transaction.
+    async fn insert_streamed(
+        &self,
+        parts: tokio::sync::mpsc::Receiver<crate::BulkPart>,
+    ) -> Result<Settle, StoreError> {
+        let (batch, audit) = crate::gather_parts(parts).await?;
+        if batch.is_empty() && audit.is_empty() {
+            return Ok(Settle::done());
+        }
+        self.insert_staged(batch, audit).await
+    }
+
     /// [`Store::insert_subjects_staged`]: the entries commit with the subjects.
     async fn insert_staged(
         &self,
@@ -1349,13 +1505,11 @@ impl PgStore {
                 let rows = index_rows(batch, unique);
                 for chunk in rows.chunks(ROWS_PER_INSERT) {
                     let mut qb = QueryBuilder::<Postgres>::new(format!(
-                        "INSERT INTO {} (category, hash, subject_id) ",
+                        "INSERT INTO {} (hash, subject_id) ",
                         index_table(unique)
                     ));
                     qb.push_values(chunk, |mut b, (id, i)| {
-                        b.push_bind(i.category.as_str())
-                            .push_bind(i.hash.as_slice())
-                            .push_bind(&id[..]);
+                        b.push_bind(i.hash.as_slice()).push_bind(&id[..]);
                     });
                     qb.build().execute(&mut *tx).await.map_err(map_write_err)?;
                 }

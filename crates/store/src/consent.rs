@@ -762,9 +762,8 @@ macro_rules! impl_consent_store {
                     for i in subject.indexes() {
                         let table = if i.unique { "unique_index" } else { "shared_index" };
                         sqlx::query(&format!(
-                            "INSERT INTO {table} (category, hash, subject_id) VALUES ($1, $2, $3)"
+                            "INSERT INTO {table} (hash, subject_id) VALUES ($1, $2)"
                         ))
-                        .bind(&i.category)
                         .bind(&i.hash)
                         .bind(s.id.to_vec())
                         .execute(&mut *tx)

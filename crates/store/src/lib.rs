@@ -79,6 +79,10 @@ pub enum StoreError {
     /// The transaction this write shared with others failed (see the first writer's error).
     #[error("the group commit this write was part of failed")]
     BatchFailed,
+    /// A streamed bulk transaction's sender went away without asking to commit
+    /// ([`Store::insert_subjects_streamed`]); nothing of it was kept.
+    #[error("the bulk transaction was abandoned before its commit")]
+    Abandoned,
     /// Any other database error. Bind values never appear in sqlx's messages.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -99,6 +103,7 @@ impl StoreError {
             StoreError::MissingDatabase(_) => "missing_database",
             StoreError::Migrate(_) => "migrate",
             StoreError::BatchFailed => "batch_failed",
+            StoreError::Abandoned => "abandoned",
             StoreError::Audit(_) => "audit",
             StoreError::Database(_) | StoreError::Sqlite(_) => "database",
         }
@@ -251,21 +256,19 @@ impl NewSubject {
     }
 }
 
-/// The blind-index rows of `batch` for the `unique` (or the shared) index table, in key
+/// The blind-index rows of `batch` for the `unique` (or the shared) index table, in key (hash)
 /// order: inserted so, the table's B-tree is walked forward once per batch instead of
 /// jumping to a random leaf for every row.
-pub(crate) fn index_rows(
-    batch: &[NewSubject],
+pub(crate) fn index_rows<'a>(
+    batch: impl IntoIterator<Item = &'a NewSubject>,
     unique: bool,
-) -> Vec<(&SubjectId, &BlindIndexRecord)> {
+) -> Vec<(&'a SubjectId, &'a BlindIndexRecord)> {
     let mut rows: Vec<(&SubjectId, &BlindIndexRecord)> = batch
-        .iter()
+        .into_iter()
         .flat_map(|n| n.indexes().iter().map(move |i| (&n.subject.id, i)))
         .filter(|(_, i)| i.unique == unique)
         .collect();
-    rows.sort_unstable_by(|a, b| {
-        (a.1.category.as_str(), &a.1.hash).cmp(&(b.1.category.as_str(), &b.1.hash))
-    });
+    rows.sort_unstable_by(|a, b| a.1.hash.cmp(&b.1.hash));
     rows
 }
 
@@ -355,6 +358,40 @@ impl Settle {
     }
 }
 
+/// One message of a streamed bulk transaction ([`Store::insert_subjects_streamed`]).
+#[derive(Debug)]
+pub enum BulkPart {
+    /// Subjects with the audit entries of their creation, written into the open transaction.
+    Part(Vec<NewSubject>, Vec<AuditFields>),
+    /// Commit every part sent so far.
+    Commit,
+}
+
+/// The next part of a streamed bulk transaction: `None` once the sender asks to commit. A
+/// sender gone without asking is an abandoned transaction, refused here so that it is
+/// rolled back.
+async fn next_part(
+    parts: &mut tokio::sync::mpsc::Receiver<BulkPart>,
+) -> Result<Option<(Vec<NewSubject>, Vec<AuditFields>)>, StoreError> {
+    match parts.recv().await {
+        Some(BulkPart::Part(batch, audit)) => Ok(Some((batch, audit))),
+        Some(BulkPart::Commit) => Ok(None),
+        None => Err(StoreError::Abandoned),
+    }
+}
+
+/// Every part of a streamed bulk transaction, until its commit (see [`next_part`]).
+async fn gather_parts(
+    mut parts: tokio::sync::mpsc::Receiver<BulkPart>,
+) -> Result<(Vec<NewSubject>, Vec<AuditFields>), StoreError> {
+    let (mut batch, mut audit) = (Vec::new(), Vec::new());
+    while let Some((b, a)) = next_part(&mut parts).await? {
+        batch.extend(b);
+        audit.extend(a);
+    }
+    Ok((batch, audit))
+}
+
 /// A subject with its current values, as loaded for a read.
 pub type SubjectWithValues = (SubjectRecord, Vec<ValueRecord>);
 
@@ -408,6 +445,23 @@ pub trait Store:
         self.insert_subjects(&batch, &audit).await?;
         Ok(Settle::done())
     }
+    /// [`Store::insert_subjects_staged`] of a transaction whose subjects arrive in parts:
+    /// every [`BulkPart::Part`] received is written into one transaction, committed when
+    /// [`BulkPart::Commit`] arrives. Nothing of it is kept when the sender goes away without
+    /// asking to commit ([`StoreError::Abandoned`]), when a part is refused, or when the call is
+    /// dropped before the commit.
+    ///
+    /// On SQLite each part is inserted as it arrives, so a bulk load writes a transaction
+    /// while its later parts are still being prepared, and its last transaction's writes do
+    /// not wait for the end of preparing; PostgreSQL gathers the parts and inserts them at the
+    /// commit, as [`Store::insert_subjects_staged`] does.
+    async fn insert_subjects_streamed(
+        &self,
+        parts: tokio::sync::mpsc::Receiver<BulkPart>,
+    ) -> Result<Settle, StoreError> {
+        let (batch, audit) = gather_parts(parts).await?;
+        self.insert_subjects_staged(batch, audit).await
+    }
     /// A subject row.
     async fn subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>, StoreError>;
     /// A subject with its current values.
@@ -416,7 +470,9 @@ pub trait Store:
         id: &SubjectId,
     ) -> Result<Option<SubjectWithValues>, StoreError>;
     /// Subjects holding a blind-index hash in a category, with their current values, in one
-    /// query.
+    /// query. The index tables hold hashes only (migration 0023): each category's hashes are
+    /// made with a key of its own, so the hash alone finds the rows of the category it was
+    /// made for, and `category` names it for the caller's reading.
     async fn load_by_index(
         &self,
         category: &str,

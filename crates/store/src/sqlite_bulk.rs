@@ -186,64 +186,93 @@ pub(crate) fn insert_subjects(
     settled: &[i64],
     pending: impl FnOnce() -> Result<Option<Vec<u8>>, StoreError>,
 ) -> Result<Option<i64>, StoreError> {
-    immediate(conn, |tx| insert_in(tx, batch, settled, pending))
+    immediate(conn, |tx| {
+        delete_settled(tx, settled)?;
+        insert_rows(tx, batch)?;
+        insert_indexes(tx, batch)?;
+        stage(tx, pending)
+    })
 }
 
-fn insert_in(
-    conn: &Connection,
-    batch: &[NewSubject],
-    settled: &[i64],
-    pending: impl FnOnce() -> Result<Option<Vec<u8>>, StoreError>,
-) -> Result<Option<i64>, StoreError> {
+/// Begin a streamed bulk transaction (`SqliteStore::insert_streamed`): `BEGIN IMMEDIATE`, then
+/// delete the `audit_pending` rows in `settled`. The transaction stays open on `conn` for
+/// [`insert_part`] calls until [`commit`] or a rollback; when the deletes fail it is rolled
+/// back here.
+pub(crate) fn begin(conn: &Connection, settled: &[i64]) -> Result<(), StoreError> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    delete_settled(conn, settled).inspect_err(|_| rollback(conn))
+}
+
+/// Commit the transaction [`begin`] opened (rolled back when the commit fails).
+pub(crate) fn commit(conn: &Connection) -> Result<(), StoreError> {
+    conn.prepare_cached("COMMIT")?
+        .execute([])
+        .map(|_| ())
+        .map_err(StoreError::from)
+        .inspect_err(|_| rollback(conn))
+}
+
+/// Roll back the transaction open on `conn`, if any. Should the rollback fail, the next
+/// `BEGIN` fails and that write is refused the same way.
+pub(crate) fn rollback(conn: &Connection) {
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+}
+
+fn delete_settled(conn: &Connection, settled: &[i64]) -> Result<(), StoreError> {
     if !settled.is_empty() {
         let mut delete = conn.prepare_cached("DELETE FROM audit_pending WHERE id = ?1")?;
         for id in settled {
             delete.execute([id])?;
         }
     }
-    {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO subjects \
+    Ok(())
+}
+
+/// In the open transaction: insert `batch`'s subject rows, and stage what `pending` returns
+/// (asked for after the inserts) in `audit_pending`. Returns the staging row's id. Their
+/// blind-index rows are inserted by [`insert_indexes`], once per transaction.
+pub(crate) fn insert_part(
+    conn: &Connection,
+    batch: &[NewSubject],
+    pending: impl FnOnce() -> Result<Option<Vec<u8>>, StoreError>,
+) -> Result<Option<i64>, StoreError> {
+    insert_rows(conn, batch)?;
+    stage(conn, pending)
+}
+
+/// `batch`'s subject rows.
+fn insert_rows(conn: &Connection, batch: &[NewSubject]) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO subjects \
              (id, created_at, created_by, kek_version, wrapped_dek, dek_version, status, vals) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        for n in batch {
-            let s = &n.subject;
-            insert
-                .execute(params![
-                    &s.id[..],
-                    s.created_at,
-                    s.created_by.as_str(),
-                    i64::from(s.kek_version),
-                    s.wrapped_dek.as_slice(),
-                    i64::from(s.dek_version),
-                    s.status.as_str(),
-                    n.vals(),
-                ])
-                .map_err(map_write_err)?;
-        }
+    )?;
+    for n in batch {
+        let s = &n.subject;
+        insert
+            .execute(params![
+                &s.id[..],
+                s.created_at,
+                s.created_by.as_str(),
+                i64::from(s.kek_version),
+                s.wrapped_dek.as_slice(),
+                i64::from(s.dek_version),
+                s.status.as_str(),
+                n.vals(),
+            ])
+            .map_err(map_write_err)?;
     }
-    for (unique, sql) in [
-        (
-            true,
-            "INSERT INTO unique_index (category, hash, subject_id) VALUES (?1, ?2, ?3)",
-        ),
-        (
-            false,
-            "INSERT INTO shared_index (category, hash, subject_id) VALUES (?1, ?2, ?3)",
-        ),
-    ] {
-        let rows = index_rows(batch, unique);
-        if rows.is_empty() {
-            continue;
-        }
-        let mut insert = conn.prepare_cached(sql)?;
-        for (id, i) in rows {
-            insert
-                .execute(params![i.category.as_str(), i.hash.as_slice(), &id[..]])
-                .map_err(map_write_err)?;
-        }
-    }
+    Ok(())
+}
+
+/// Stage what `pending` returns (the encoded audit entries) in `audit_pending`; returns the
+/// staging row's id.
+fn stage(
+    conn: &Connection,
+    pending: impl FnOnce() -> Result<Option<Vec<u8>>, StoreError>,
+) -> Result<Option<i64>, StoreError> {
     match pending()? {
         None => Ok(None),
         Some(blob) => {
@@ -253,4 +282,37 @@ fn insert_in(
             Ok(Some(id))
         }
     }
+}
+
+/// In the open transaction: insert the blind-index rows of every subject of `subjects`, in key
+/// order. With random keys, every transaction touches most of the index pages; inserted in
+/// key order all at once, consecutive rows mostly land on the page the row before them
+/// changed. (Inserted part by part, 4,000 rows at a time, each row cost two to three times
+/// as much: docs/benchmarks.md, run S.)
+pub(crate) fn insert_indexes<'a>(
+    conn: &Connection,
+    subjects: impl IntoIterator<Item = &'a NewSubject> + Clone,
+) -> Result<(), StoreError> {
+    for (unique, sql) in [
+        (
+            true,
+            "INSERT INTO unique_index (hash, subject_id) VALUES (?1, ?2)",
+        ),
+        (
+            false,
+            "INSERT INTO shared_index (hash, subject_id) VALUES (?1, ?2)",
+        ),
+    ] {
+        let rows = index_rows(subjects.clone(), unique);
+        if rows.is_empty() {
+            continue;
+        }
+        let mut insert = conn.prepare_cached(sql)?;
+        for (id, i) in rows {
+            insert
+                .execute(params![i.hash.as_slice(), &id[..]])
+                .map_err(map_write_err)?;
+        }
+    }
+    Ok(())
 }

@@ -85,9 +85,12 @@ async fn insert_read_and_lookup_by_blind_index() {
             .unwrap();
         assert_eq!(shared.len(), 2);
         assert!(shared.iter().all(|(_, v)| v.len() == 2));
-        // The hash of one category does not match in another.
+        // A hash no row holds finds nothing. (The tables hold hashes only, since migration
+        // 0023: categories are kept apart by their keys, each category's hashes being made
+        // with its own, as `c5_3_blind_index_is_the_hmacs_first_128_bits` in derbes-crypto
+        // checks.)
         assert!(s
-            .load_by_index("email", &[2; INDEX_HASH_LEN])
+            .load_by_index("email", &[3; INDEX_HASH_LEN])
             .await
             .unwrap()
             .is_empty());
@@ -302,6 +305,177 @@ async fn c8_1_staged_batches_commit_first_and_append_their_entries_in_order() {
             "{b:?}"
         );
         assert!(derbes_audit::verify_log(entries, &[], &[]).is_ok(), "{b:?}");
+    }
+}
+
+/// 8.1, 5.3: a streamed bulk transaction (`insert_subjects_streamed`) writes every part it is
+/// sent in one transaction, committed only when asked: before the commit nothing of it can be
+/// read; after it every part's subjects are found by their blind indexes, and once its settle
+/// has ended the entries of all parts are in the log, in the parts' order, and verify. A
+/// commit with no part writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c8_1_streamed_parts_commit_together_and_append_their_entries_in_order() {
+    use derbes_store::BulkPart;
+    for db in both().await.unwrap() {
+        let s = db.store.clone();
+        let b = s.backend();
+        let (parts, received) = tokio::sync::mpsc::channel(4);
+        let writer = {
+            let s = s.clone();
+            tokio::spawn(async move { s.insert_subjects_streamed(received).await })
+        };
+        parts
+            .send(BulkPart::Part(
+                vec![new_subject(1, 1), new_subject(2, 2)],
+                vec![create_entry(1), create_entry(2)],
+            ))
+            .await
+            .unwrap();
+        parts
+            .send(BulkPart::Part(
+                vec![new_subject(3, 3)],
+                vec![create_entry(3)],
+            ))
+            .await
+            .unwrap();
+        // Not committed yet: nothing is visible to readers.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(s.count_subjects().await.unwrap(), 0, "{b:?}");
+        assert!(s
+            .load_by_index("iin", &[1; INDEX_HASH_LEN])
+            .await
+            .unwrap()
+            .is_empty());
+        parts.send(BulkPart::Commit).await.unwrap();
+        let settle = writer.await.unwrap().unwrap();
+        assert_eq!(s.count_subjects().await.unwrap(), 3, "{b:?}");
+        for n in 1..=3u8 {
+            let found = s.load_by_index("iin", &[n; INDEX_HASH_LEN]).await.unwrap();
+            assert_eq!(found.len(), 1, "{b:?}");
+            assert_eq!(found[0].0.id, sid(n), "{b:?}");
+        }
+        assert_eq!(
+            s.load_by_index("email", &[200; INDEX_HASH_LEN])
+                .await
+                .unwrap()
+                .len(),
+            3,
+            "{b:?}"
+        );
+        settle.wait().await.unwrap();
+        let entries = s.audit_entries(0, 10).await.unwrap();
+        let subjects: Vec<_> = entries.iter().map(|e| e.subject.as_deref()).collect();
+        assert_eq!(
+            subjects,
+            vec![Some("subject-1"), Some("subject-2"), Some("subject-3")],
+            "{b:?}"
+        );
+        assert!(derbes_audit::verify_log(entries, &[], &[]).is_ok(), "{b:?}");
+        // A commit without parts: nothing written, nothing appended.
+        let (parts, received) = tokio::sync::mpsc::channel(1);
+        parts.send(BulkPart::Commit).await.unwrap();
+        s.insert_subjects_streamed(received)
+            .await
+            .unwrap()
+            .wait()
+            .await
+            .unwrap();
+        assert_eq!(s.count_subjects().await.unwrap(), 3, "{b:?}");
+        assert_eq!(s.audit_head().await.unwrap().size, 3, "{b:?}");
+    }
+}
+
+/// 8.1, 5.3: a streamed bulk transaction keeps nothing when its sender goes away without
+/// asking to commit (`StoreError::Abandoned`), when a later part conflicts with a stored
+/// subject (the unique blind index, checked at the commit on SQLite), or when the call itself
+/// is dropped halfway (a cancelled load): no subject, no index row, no audit entry; and the
+/// store takes the next write as usual (on SQLite, the bulk connection's transaction was
+/// rolled back and the writer slot given back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c8_1_streamed_transaction_abandoned_refused_or_dropped_keeps_nothing() {
+    use derbes_store::BulkPart;
+    for db in both().await.unwrap() {
+        let s = db.store.clone();
+        let b = s.backend();
+        s.insert_subjects_owned(vec![new_subject(1, 1)], vec![create_entry(1)])
+            .await
+            .unwrap();
+
+        // Abandoned: the sender is dropped after a part, without a commit.
+        let (parts, received) = tokio::sync::mpsc::channel(4);
+        parts
+            .send(BulkPart::Part(
+                vec![new_subject(2, 2)],
+                vec![create_entry(2)],
+            ))
+            .await
+            .unwrap();
+        drop(parts);
+        let abandoned = s.insert_subjects_streamed(received).await.unwrap_err();
+        assert!(
+            matches!(abandoned, StoreError::Abandoned),
+            "{b:?}: {abandoned:?}"
+        );
+        assert_eq!(abandoned.code(), "abandoned");
+
+        // Refused: the second part holds a subject whose IIN index is taken.
+        let (parts, received) = tokio::sync::mpsc::channel(4);
+        parts
+            .send(BulkPart::Part(
+                vec![new_subject(3, 3)],
+                vec![create_entry(3)],
+            ))
+            .await
+            .unwrap();
+        parts
+            .send(BulkPart::Part(
+                vec![new_subject(4, 1)],
+                vec![create_entry(4)],
+            ))
+            .await
+            .unwrap();
+        parts.send(BulkPart::Commit).await.unwrap();
+        let refused = s.insert_subjects_streamed(received).await.unwrap_err();
+        assert!(
+            matches!(refused, StoreError::Conflict),
+            "{b:?}: {refused:?}"
+        );
+
+        // Dropped: the call is cancelled while its transaction is open.
+        let (parts, received) = tokio::sync::mpsc::channel(4);
+        let writer = {
+            let s = s.clone();
+            tokio::spawn(async move { s.insert_subjects_streamed(received).await })
+        };
+        parts
+            .send(BulkPart::Part(
+                vec![new_subject(5, 5)],
+                vec![create_entry(5)],
+            ))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        writer.abort();
+        assert!(writer.await.unwrap_err().is_cancelled(), "{b:?}");
+
+        // Nothing of the three is kept, and the store writes on.
+        for n in [2u8, 3, 4, 5] {
+            assert!(s.subject(&sid(n)).await.unwrap().is_none(), "{b:?}: {n}");
+            let hash = [if n == 4 { 1 } else { n }; INDEX_HASH_LEN];
+            let found = s.load_by_index("iin", &hash).await.unwrap();
+            assert!(found.iter().all(|(f, _)| f.id == sid(1)), "{b:?}: {n}");
+        }
+        s.insert_subjects_owned(vec![new_subject(6, 6)], vec![create_entry(6)])
+            .await
+            .unwrap();
+        let entries = s.audit_entries(0, 10).await.unwrap();
+        let subjects: Vec<_> = entries.iter().map(|e| e.subject.as_deref()).collect();
+        assert_eq!(
+            subjects,
+            vec![Some("subject-1"), Some("subject-6")],
+            "{b:?}"
+        );
+        assert_eq!(s.count_subjects().await.unwrap(), 2, "{b:?}");
     }
 }
 
@@ -754,6 +928,129 @@ async fn c5_3_migration_0022_cuts_stored_blind_indexes_to_128_bits_and_correctio
             }],
         );
         s.insert_subjects(&[second], &[]).await.unwrap();
+    }
+}
+
+/// Run `sql` (several statements) on the database of `db`, through a pool of its own.
+async fn run_raw_sql(db: &derbes_store::testing::FreshDb, sql: &str) -> u64 {
+    match db.store.backend() {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+            sqlx::raw_sql(sql)
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            sqlx::raw_sql(sql)
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+    }
+}
+
+/// 5.3: migration 0023 moves the blind-index rows into tables keyed by their hash alone (each
+/// category's hashes have a key of their own): rows written before it, with their category,
+/// are all kept and found as before, a unique hash still refuses a second subject, and new
+/// rows go in without a category.
+#[tokio::test]
+async fn c5_3_migration_0023_keys_blind_indexes_by_hash_alone() {
+    for db in both().await.unwrap() {
+        let s = &db.store;
+        let b = s.backend();
+        s.insert_subjects(&[new_subject(1, 1), new_subject(2, 2)], &[])
+            .await
+            .unwrap();
+        // The index tables as they were before 0023, holding the same rows with categories.
+        let (bytes, without_rowid) = match b {
+            Backend::Sqlite => ("BLOB", "WITHOUT ROWID"),
+            Backend::Postgres => ("BYTEA", ""),
+        };
+        let hex = |bytes: &[u8]| -> String {
+            let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            match b {
+                Backend::Sqlite => format!("x'{h}'"),
+                Backend::Postgres => format!("decode('{h}', 'hex')"),
+            }
+        };
+        let mut rewind = format!(
+            "DROP TABLE unique_index; DROP TABLE shared_index; \
+             CREATE TABLE unique_index (category TEXT NOT NULL, hash {bytes} NOT NULL, \
+             subject_id {bytes} NOT NULL REFERENCES subjects(id), \
+             PRIMARY KEY (category, hash)) {without_rowid}; \
+             CREATE TABLE shared_index (category TEXT NOT NULL, hash {bytes} NOT NULL, \
+             subject_id {bytes} NOT NULL REFERENCES subjects(id), \
+             PRIMARY KEY (category, hash, subject_id)) {without_rowid};"
+        );
+        for n in [1u8, 2] {
+            rewind.push_str(&format!(
+                " INSERT INTO unique_index (category, hash, subject_id) VALUES ('iin', {}, {});\
+                 INSERT INTO shared_index (category, hash, subject_id) VALUES ('email', {}, {});",
+                hex(&[n; INDEX_HASH_LEN]),
+                hex(&sid(n)),
+                hex(&[200; INDEX_HASH_LEN]),
+                hex(&sid(n)),
+            ));
+        }
+        run_raw_sql(&db, &rewind).await;
+
+        let sql = match b {
+            Backend::Sqlite => include_str!("../migrations/sqlite/0023_blind_index_by_hash.sql"),
+            Backend::Postgres => {
+                include_str!("../migrations/postgres/0023_blind_index_by_hash.sql")
+            }
+        };
+        run_raw_sql(&db, sql).await;
+        let columns = match b {
+            Backend::Sqlite => {
+                "SELECT count(*) FROM pragma_table_info('unique_index') WHERE name = 'category'"
+            }
+            Backend::Postgres => {
+                "SELECT count(*) FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = 'unique_index' \
+                 AND column_name = 'category'"
+            }
+        };
+        let left: i64 = match b {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+                sqlx::query_scalar(columns).fetch_one(&pool).await.unwrap()
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+                sqlx::query_scalar(columns).fetch_one(&pool).await.unwrap()
+            }
+        };
+        assert_eq!(left, 0, "{b:?}: the category column is gone");
+
+        for n in [1u8, 2] {
+            let found = s.load_by_index("iin", &[n; INDEX_HASH_LEN]).await.unwrap();
+            assert_eq!(found.len(), 1, "{b:?}");
+            assert_eq!(found[0].0.id, sid(n), "{b:?}");
+        }
+        let shared = s
+            .load_by_index("email", &[200; INDEX_HASH_LEN])
+            .await
+            .unwrap();
+        assert_eq!(shared.len(), 2, "{b:?}");
+        let taken = s
+            .insert_subjects(&[new_subject(3, 1)], &[])
+            .await
+            .unwrap_err();
+        assert!(matches!(taken, StoreError::Conflict), "{b:?}: {taken:?}");
+        s.insert_subjects(&[new_subject(3, 3)], &[]).await.unwrap();
+        assert_eq!(
+            s.load_by_index("email", &[200; INDEX_HASH_LEN])
+                .await
+                .unwrap()
+                .len(),
+            3,
+            "{b:?}"
+        );
     }
 }
 

@@ -283,23 +283,35 @@ impl Raw {
         assert_eq!(n, 1, "tamper must hit one row");
     }
 
+    /// The hash of the subject's index row of `category`. The index tables hold hashes only
+    /// (migration 0023); the packed row says which of the subject's hashes is the category's,
+    /// and the row must be in a table.
     pub async fn index_hash(&self, id: uuid::Uuid, category: &str) -> Vec<u8> {
-        let sql = "SELECT hash FROM unique_index WHERE subject_id = $1 AND category = $2 \
-                   UNION ALL SELECT hash FROM shared_index WHERE subject_id = $1 AND category = $2";
+        let hash = self
+            .current(id)
+            .await
+            .indexes
+            .into_iter()
+            .find(|i| i.category == category)
+            .expect("the packed row holds an index of the category")
+            .hash;
+        let sql = "SELECT hash FROM unique_index WHERE subject_id = $1 AND hash = $2 \
+                   UNION ALL SELECT hash FROM shared_index WHERE subject_id = $1 AND hash = $2";
         on_pool!(self, p => sqlx::query_scalar(sql)
             .bind(id.as_bytes().to_vec())
-            .bind(category)
+            .bind(hash)
             .fetch_one(p)
             .await
             .expect("select index hash"))
     }
 
     pub async fn delete_index(&self, id: uuid::Uuid, category: &str) {
+        let hash = self.index_hash(id, category).await;
         for table in ["unique_index", "shared_index"] {
-            let sql = format!("DELETE FROM {table} WHERE subject_id = $1 AND category = $2");
+            let sql = format!("DELETE FROM {table} WHERE subject_id = $1 AND hash = $2");
             on_pool!(self, p => sqlx::query(&sql)
                 .bind(id.as_bytes().to_vec())
-                .bind(category)
+                .bind(hash.clone())
                 .execute(p)
                 .await
                 .expect("delete index")
@@ -308,14 +320,14 @@ impl Raw {
     }
 
     pub async fn set_index_hash(&self, id: uuid::Uuid, category: &str, hash: &[u8]) {
+        let old = self.index_hash(id, category).await;
         let mut n = 0;
         for table in ["unique_index", "shared_index"] {
-            let sql =
-                format!("UPDATE {table} SET hash = $1 WHERE subject_id = $2 AND category = $3");
+            let sql = format!("UPDATE {table} SET hash = $1 WHERE subject_id = $2 AND hash = $3");
             n += on_pool!(self, p => sqlx::query(&sql)
                 .bind(hash.to_vec())
                 .bind(id.as_bytes().to_vec())
-                .bind(category)
+                .bind(old.clone())
                 .execute(p)
                 .await
                 .expect("update index")
