@@ -24,7 +24,7 @@
 
 use crate::error::ServiceError;
 use crate::model::{Call, NewSubjectInput};
-use crate::vault::{PreparedBatch, Vault};
+use crate::vault::Vault;
 use std::time::{Duration, Instant};
 
 /// How a bulk load is cut up.
@@ -66,7 +66,10 @@ pub struct IngestReport {
 }
 
 /// A part prepared on the blocking pool, and how long that took.
-type PartResult = (Result<PreparedBatch, ServiceError>, Duration);
+type PartResult = (
+    Result<(Vec<derbes_store::NewSubject>, derbes_store::PartAudit), ServiceError>,
+    Duration,
+);
 
 /// What went into one transaction of a bulk load.
 #[derive(Default)]
@@ -121,7 +124,11 @@ impl Vault {
                         first += chunk.len();
                         pending.push_back(tokio::task::spawn_blocking(move || {
                             let t = Instant::now();
-                            let prepared = v.prepare_part(&c, chunk, at);
+                            // The entries' staging blob too, off the store's writer.
+                            let prepared = v.prepare_part(&c, chunk, at).and_then(|p| {
+                                let (subjects, audit) = p.into_parts();
+                                Ok((subjects, v.inner.store.part_audit(audit)?))
+                            });
                             (prepared, t.elapsed())
                         }));
                     }
@@ -156,7 +163,7 @@ impl Vault {
                 while let Some((prepared, took)) = next.take() {
                     fed.prepare += took;
                     let (subjects, audit) = match prepared {
-                        Ok(p) => p.into_parts(),
+                        Ok(p) => p,
                         Err(e) => {
                             // Dropping `parts` without a commit rolls the transaction back.
                             fed.refused = Some(e);

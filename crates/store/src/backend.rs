@@ -840,6 +840,10 @@ macro_rules! impl_store {
                 self.insert_staged(batch, audit).await
             }
 
+            fn part_audit(&self, fields: Vec<AuditFields>) -> Result<crate::PartAudit, StoreError> {
+                self.make_part_audit(fields)
+            }
+
             async fn insert_subjects_streamed(
                 &self,
                 parts: tokio::sync::mpsc::Receiver<crate::BulkPart>,
@@ -1347,6 +1351,11 @@ impl SqliteStore {
         }
     }
 
+    /// [`Store::part_audit`]: the entries' `audit_pending` blob, encoded by the caller.
+    fn make_part_audit(&self, fields: Vec<AuditFields>) -> Result<crate::PartAudit, StoreError> {
+        crate::PartAudit::staged(fields, encode_pending)
+    }
+
     /// The bulk connection (`sqlite_bulk`). Only used while the writer slot is held.
     fn bulk_connection(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
         self.bulk
@@ -1385,12 +1394,16 @@ impl SqliteStore {
         let mut staged = Vec::new();
         let mut bytes = 0;
         loop {
-            let (batch, entries) = part;
+            let (batch, part_audit) = part;
+            let (entries, staging) = part_audit.into_parts();
             let id = sqlite_bulk::blocking(|| {
                 let conn = self.bulk_connection();
-                staged_write(&entries, |pending| {
-                    sqlite_bulk::insert_part(&conn, &batch, pending)
-                })
+                match staging {
+                    Some(blob) => sqlite_bulk::insert_part(&conn, &batch, || Ok(Some(blob))),
+                    None => staged_write(&entries, |pending| {
+                        sqlite_bulk::insert_part(&conn, &batch, pending)
+                    }),
+                }
             })?;
             staged.extend(id);
             bytes += sqlite_bulk::wal_bytes(&batch);
@@ -1450,6 +1463,11 @@ impl SqliteStore {
 }
 
 impl PgStore {
+    /// [`Store::part_audit`]: the entries are inserted with the write, nothing to encode.
+    fn make_part_audit(&self, fields: Vec<AuditFields>) -> Result<crate::PartAudit, StoreError> {
+        Ok(crate::PartAudit::unstaged(fields))
+    }
+
     /// [`Store::insert_subjects_streamed`]: the parts are gathered and inserted at the commit,
     /// with their entries, in one transaction.
     async fn insert_streamed(

@@ -362,9 +362,47 @@ impl Settle {
 #[derive(Debug)]
 pub enum BulkPart {
     /// Subjects with the audit entries of their creation, written into the open transaction.
-    Part(Vec<NewSubject>, Vec<AuditFields>),
+    Part(Vec<NewSubject>, PartAudit),
     /// Commit every part sent so far.
     Commit,
+}
+
+/// The audit entries of a streamed part, made by [`Store::part_audit`] on the caller's
+/// thread: with their staging blob already encoded where the store stages entries beside the
+/// write (SQLite), so the store's single writer only writes it. Only the store makes one, so
+/// the blob is always the encoding of these entries.
+#[derive(Debug)]
+pub struct PartAudit {
+    fields: Vec<AuditFields>,
+    staging: Option<Vec<u8>>,
+}
+
+impl PartAudit {
+    /// Entries the store appends with the write itself (no staging blob).
+    pub(crate) fn unstaged(fields: Vec<AuditFields>) -> PartAudit {
+        PartAudit {
+            fields,
+            staging: None,
+        }
+    }
+
+    /// Entries with their staging blob, `encode`'s encoding of them (none for no entries).
+    pub(crate) fn staged(
+        fields: Vec<AuditFields>,
+        encode: impl FnOnce(&[AuditFields]) -> Result<Vec<u8>, StoreError>,
+    ) -> Result<PartAudit, StoreError> {
+        let staging = if fields.is_empty() {
+            None
+        } else {
+            Some(encode(&fields)?)
+        };
+        Ok(PartAudit { fields, staging })
+    }
+
+    /// The entries, and their staging blob if one was made.
+    pub(crate) fn into_parts(self) -> (Vec<AuditFields>, Option<Vec<u8>>) {
+        (self.fields, self.staging)
+    }
 }
 
 /// The next part of a streamed bulk transaction: `None` once the sender asks to commit. A
@@ -372,7 +410,7 @@ pub enum BulkPart {
 /// rolled back.
 async fn next_part(
     parts: &mut tokio::sync::mpsc::Receiver<BulkPart>,
-) -> Result<Option<(Vec<NewSubject>, Vec<AuditFields>)>, StoreError> {
+) -> Result<Option<(Vec<NewSubject>, PartAudit)>, StoreError> {
     match parts.recv().await {
         Some(BulkPart::Part(batch, audit)) => Ok(Some((batch, audit))),
         Some(BulkPart::Commit) => Ok(None),
@@ -387,7 +425,7 @@ async fn gather_parts(
     let (mut batch, mut audit) = (Vec::new(), Vec::new());
     while let Some((b, a)) = next_part(&mut parts).await? {
         batch.extend(b);
-        audit.extend(a);
+        audit.extend(a.into_parts().0);
     }
     Ok((batch, audit))
 }
@@ -444,6 +482,12 @@ pub trait Store:
     ) -> Result<Settle, StoreError> {
         self.insert_subjects(&batch, &audit).await?;
         Ok(Settle::done())
+    }
+    /// The audit entries of a part of a streamed bulk transaction
+    /// ([`Store::insert_subjects_streamed`]), made ready on the caller's thread: on SQLite
+    /// their staging blob is encoded here, off the store's single writer.
+    fn part_audit(&self, fields: Vec<AuditFields>) -> Result<PartAudit, StoreError> {
+        Ok(PartAudit::unstaged(fields))
     }
     /// [`Store::insert_subjects_staged`] of a transaction whose subjects arrive in parts:
     /// every [`BulkPart::Part`] received is written into one transaction, committed when

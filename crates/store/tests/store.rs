@@ -327,14 +327,15 @@ async fn c8_1_streamed_parts_commit_together_and_append_their_entries_in_order()
         parts
             .send(BulkPart::Part(
                 vec![new_subject(1, 1), new_subject(2, 2)],
-                vec![create_entry(1), create_entry(2)],
+                s.part_audit(vec![create_entry(1), create_entry(2)])
+                    .unwrap(),
             ))
             .await
             .unwrap();
         parts
             .send(BulkPart::Part(
                 vec![new_subject(3, 3)],
-                vec![create_entry(3)],
+                s.part_audit(vec![create_entry(3)]).unwrap(),
             ))
             .await
             .unwrap();
@@ -385,6 +386,53 @@ async fn c8_1_streamed_parts_commit_together_and_append_their_entries_in_order()
     }
 }
 
+/// 8.1 (SQLite): each streamed part's entries are staged in its transaction as one
+/// `audit_pending` row, encoded by `part_audit` on the caller's thread: the rows decode to
+/// exactly the parts' entries, in order, so a crash between the commit and the append would
+/// append exactly them at the next start; after the append a restart appends nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c8_1_sqlite_streamed_parts_stage_exactly_their_entries() {
+    use derbes_store::{BulkPart, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.db");
+    let s = migrated_sqlite(&path).await;
+    let parts_of = [vec![1u8, 2], vec![3]];
+    let (parts, received) = tokio::sync::mpsc::channel(4);
+    for ns in &parts_of {
+        let subjects = ns.iter().map(|n| new_subject(*n, *n)).collect();
+        let entries = ns.iter().map(|n| create_entry(*n)).collect();
+        parts
+            .send(BulkPart::Part(subjects, s.part_audit(entries).unwrap()))
+            .await
+            .unwrap();
+    }
+    parts.send(BulkPart::Commit).await.unwrap();
+    s.insert_subjects_streamed(received)
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT fields FROM audit_pending ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "one staging row per part");
+    for (blob, ns) in rows.iter().zip(&parts_of) {
+        assert_eq!(blob[0], 0x01, "the staging format");
+        let staged: Vec<derbes_store::AuditFields> = postcard::from_bytes(&blob[1..]).unwrap();
+        let want: Vec<_> = ns.iter().map(|n| create_entry(*n)).collect();
+        assert_eq!(staged, want);
+    }
+    // A restart finds both stagings appended: nothing is appended twice.
+    drop(s);
+    let again = migrated_sqlite(&path).await;
+    assert_eq!(again.audit_head().await.unwrap().size, 3);
+}
+
 /// 8.1, 5.3: a streamed bulk transaction keeps nothing when its sender goes away without
 /// asking to commit (`StoreError::Abandoned`), when a later part conflicts with a stored
 /// subject (the unique blind index, checked at the commit on SQLite), or when the call itself
@@ -406,7 +454,7 @@ async fn c8_1_streamed_transaction_abandoned_refused_or_dropped_keeps_nothing() 
         parts
             .send(BulkPart::Part(
                 vec![new_subject(2, 2)],
-                vec![create_entry(2)],
+                s.part_audit(vec![create_entry(2)]).unwrap(),
             ))
             .await
             .unwrap();
@@ -423,14 +471,14 @@ async fn c8_1_streamed_transaction_abandoned_refused_or_dropped_keeps_nothing() 
         parts
             .send(BulkPart::Part(
                 vec![new_subject(3, 3)],
-                vec![create_entry(3)],
+                s.part_audit(vec![create_entry(3)]).unwrap(),
             ))
             .await
             .unwrap();
         parts
             .send(BulkPart::Part(
                 vec![new_subject(4, 1)],
-                vec![create_entry(4)],
+                s.part_audit(vec![create_entry(4)]).unwrap(),
             ))
             .await
             .unwrap();
@@ -450,7 +498,7 @@ async fn c8_1_streamed_transaction_abandoned_refused_or_dropped_keeps_nothing() 
         parts
             .send(BulkPart::Part(
                 vec![new_subject(5, 5)],
-                vec![create_entry(5)],
+                s.part_audit(vec![create_entry(5)]).unwrap(),
             ))
             .await
             .unwrap();
