@@ -98,6 +98,32 @@ async fn insert_read_and_lookup_by_blind_index() {
     }
 }
 
+/// 5.3: a batch larger than one multi-row `INSERT` (SQLite writes subject rows 64 and index
+/// rows 128 to a statement) is written whole: every subject is read back and found by each of
+/// its blind indexes, the last statements' shorter rows included.
+#[tokio::test]
+async fn c5_3_a_batch_spanning_several_insert_statements_is_written_whole() {
+    for db in both().await.unwrap() {
+        let s = &db.store;
+        let b = s.backend();
+        // IIN hashes 1..=199 (200 is every subject's e-mail hash in `new_subject`).
+        let batch: Vec<NewSubject> = (1..=199u8).map(|n| new_subject(n, n)).collect();
+        s.insert_subjects(&batch, &[]).await.unwrap();
+        assert_eq!(s.count_subjects().await.unwrap(), 199, "{b:?}");
+        for n in 1..=199u8 {
+            let found = s.load_by_index("iin", &[n; INDEX_HASH_LEN]).await.unwrap();
+            assert_eq!(found.len(), 1, "{b:?}: {n}");
+            assert_eq!(found[0].0.id, sid(n), "{b:?}: {n}");
+            assert_eq!(found[0].1[1].ciphertext, vec![n, 1], "{b:?}: {n}");
+        }
+        let shared = s
+            .load_by_index("email", &[200; INDEX_HASH_LEN])
+            .await
+            .unwrap();
+        assert_eq!(shared.len(), 199, "{b:?}");
+    }
+}
+
 /// Bad input never leaves a half-written subject: a unique conflict rolls back the whole batch.
 #[tokio::test]
 async fn c5_3_unique_conflict_rolls_back_the_whole_batch() {
