@@ -1417,8 +1417,22 @@ impl SqliteStore {
         sqlite_bulk::blocking(|| open.commit(batches.iter().flatten()))?;
         drop(open);
         self.checkpointer.wake(bytes);
+        self.append_staged(staged, audit, batches)
+    }
+
+    /// After a bulk commit that staged `audit` in the `audit_pending` rows `staged`: queue the
+    /// entries to the log's writer and return the settle that awaits their append, marks the
+    /// rows appended (deleted by the next staging) and frees `batch` and the entries on the
+    /// blocking pool (tens of thousands of allocations made by the threads that prepared
+    /// them, which the writing task would otherwise free between two batches).
+    fn append_staged<B: Send + 'static>(
+        &self,
+        staged: Vec<i64>,
+        audit: Vec<AuditFields>,
+        batch: B,
+    ) -> Result<Settle, StoreError> {
         if staged.is_empty() {
-            drop(tokio::task::spawn_blocking(move || drop(batches)));
+            drop(tokio::task::spawn_blocking(move || drop(batch)));
             return Ok(Settle::done());
         }
         let answer = self.audit.submit_owned(audit)?;
@@ -1428,37 +1442,21 @@ impl SqliteStore {
             if let Ok(mut ids) = settled.lock() {
                 ids.extend(staged);
             }
-            drop(tokio::task::spawn_blocking(move || {
-                drop((batches, entries))
-            }));
+            drop(tokio::task::spawn_blocking(move || drop((batch, entries))));
             Ok(())
         }))
     }
 
     /// [`Store::insert_subjects_staged`]: the fields go to the log's writer as they are,
     /// queued right after the commit (so successive calls append in order) and awaited by
-    /// the returned settle, which then frees the batch and its entries on the blocking pool
-    /// (tens of thousands of allocations made by the threads that prepared them, which the
-    /// writing task would otherwise free between two batches).
+    /// the returned settle ([`SqliteStore::append_staged`]).
     async fn insert_staged(
         &self,
         batch: Vec<NewSubject>,
         audit: Vec<AuditFields>,
     ) -> Result<Settle, StoreError> {
-        let Some(id) = self.commit_new_subjects(&batch, &audit).await? else {
-            drop(tokio::task::spawn_blocking(move || drop(batch)));
-            return Ok(Settle::done());
-        };
-        let answer = self.audit.submit_owned(audit)?;
-        let settled = Arc::clone(&self.settled);
-        Ok(Settle::spawn(async move {
-            let entries = answer.await?;
-            if let Ok(mut ids) = settled.lock() {
-                ids.push(id);
-            }
-            drop(tokio::task::spawn_blocking(move || drop((batch, entries))));
-            Ok(())
-        }))
+        let staged = self.commit_new_subjects(&batch, &audit).await?;
+        self.append_staged(staged.into_iter().collect(), audit, batch)
     }
 }
 

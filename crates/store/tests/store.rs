@@ -290,6 +290,39 @@ async fn c8_1_owned_batch_and_its_entries_commit_together() {
     }
 }
 
+/// How many subjects hold the e-mail hash every `new_subject` has.
+async fn email_holders(s: &dyn derbes_store::Store) -> usize {
+    s.load_by_index("email", &[200; INDEX_HASH_LEN])
+        .await
+        .unwrap()
+        .len()
+}
+
+/// Ask a streamed bulk transaction to commit, run it, and wait for its audit append.
+async fn commit_streamed(
+    s: &dyn derbes_store::Store,
+    parts: tokio::sync::mpsc::Sender<derbes_store::BulkPart>,
+    received: tokio::sync::mpsc::Receiver<derbes_store::BulkPart>,
+) {
+    parts.send(derbes_store::BulkPart::Commit).await.unwrap();
+    s.insert_subjects_streamed(received)
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+}
+
+/// The log holds one entry for each of `subjects`, in that order, and verifies.
+async fn assert_log_holds(s: &dyn derbes_store::Store, subjects: &[&str]) {
+    let b = s.backend();
+    let entries = s.audit_entries(0, 10).await.unwrap();
+    let got: Vec<_> = entries.iter().map(|e| e.subject.as_deref()).collect();
+    let want: Vec<_> = subjects.iter().map(|x| Some(*x)).collect();
+    assert_eq!(got, want, "{b:?}");
+    assert!(derbes_audit::verify_log(entries, &[], &[]).is_ok(), "{b:?}");
+}
+
 /// 8.1: the bulk load's staged writes (`insert_subjects_staged`): each call returns with its
 /// subjects committed; the entries of successive calls are appended in the order of the calls
 /// however late their settles are awaited, chained, and all are in the log once awaited; a
@@ -323,15 +356,23 @@ async fn c8_1_staged_batches_commit_first_and_append_their_entries_in_order() {
         second.wait().await.unwrap();
         first.wait().await.unwrap();
         assert_eq!(s.count_subjects().await.unwrap(), 3, "{b:?}");
-        let entries = s.audit_entries(0, 10).await.unwrap();
-        let subjects: Vec<_> = entries.iter().map(|e| e.subject.as_deref()).collect();
-        assert_eq!(
-            subjects,
-            vec![Some("subject-1"), Some("subject-2"), Some("subject-3")],
-            "{b:?}"
-        );
-        assert!(derbes_audit::verify_log(entries, &[], &[]).is_ok(), "{b:?}");
+        assert_log_holds(&**s, &["subject-1", "subject-2", "subject-3"]).await;
     }
+}
+
+/// Send one part of a streamed bulk transaction: `subjects` with `entries`, made ready by
+/// the store's `part_audit` as the ingest does.
+async fn send_part(
+    parts: &tokio::sync::mpsc::Sender<derbes_store::BulkPart>,
+    s: &dyn derbes_store::Store,
+    subjects: Vec<NewSubject>,
+    entries: Vec<derbes_store::AuditFields>,
+) {
+    let audit = s.part_audit(entries).unwrap();
+    parts
+        .send(derbes_store::BulkPart::Part(subjects, audit))
+        .await
+        .unwrap();
 }
 
 /// 8.1, 5.3: a streamed bulk transaction (`insert_subjects_streamed`) writes every part it is
@@ -350,21 +391,14 @@ async fn c8_1_streamed_parts_commit_together_and_append_their_entries_in_order()
             let s = s.clone();
             tokio::spawn(async move { s.insert_subjects_streamed(received).await })
         };
-        parts
-            .send(BulkPart::Part(
-                vec![new_subject(1, 1), new_subject(2, 2)],
-                s.part_audit(vec![create_entry(1), create_entry(2)])
-                    .unwrap(),
-            ))
-            .await
-            .unwrap();
-        parts
-            .send(BulkPart::Part(
-                vec![new_subject(3, 3)],
-                s.part_audit(vec![create_entry(3)]).unwrap(),
-            ))
-            .await
-            .unwrap();
+        send_part(
+            &parts,
+            &*s,
+            vec![new_subject(1, 1), new_subject(2, 2)],
+            vec![create_entry(1), create_entry(2)],
+        )
+        .await;
+        send_part(&parts, &*s, vec![new_subject(3, 3)], vec![create_entry(3)]).await;
         // Not committed yet: nothing is visible to readers.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert_eq!(s.count_subjects().await.unwrap(), 0, "{b:?}");
@@ -381,32 +415,12 @@ async fn c8_1_streamed_parts_commit_together_and_append_their_entries_in_order()
             assert_eq!(found.len(), 1, "{b:?}");
             assert_eq!(found[0].0.id, sid(n), "{b:?}");
         }
-        assert_eq!(
-            s.load_by_index("email", &[200; INDEX_HASH_LEN])
-                .await
-                .unwrap()
-                .len(),
-            3,
-            "{b:?}"
-        );
+        assert_eq!(email_holders(s.as_ref()).await, 3, "{b:?}");
         settle.wait().await.unwrap();
-        let entries = s.audit_entries(0, 10).await.unwrap();
-        let subjects: Vec<_> = entries.iter().map(|e| e.subject.as_deref()).collect();
-        assert_eq!(
-            subjects,
-            vec![Some("subject-1"), Some("subject-2"), Some("subject-3")],
-            "{b:?}"
-        );
-        assert!(derbes_audit::verify_log(entries, &[], &[]).is_ok(), "{b:?}");
+        assert_log_holds(&*s, &["subject-1", "subject-2", "subject-3"]).await;
         // A commit without parts: nothing written, nothing appended.
         let (parts, received) = tokio::sync::mpsc::channel(1);
-        parts.send(BulkPart::Commit).await.unwrap();
-        s.insert_subjects_streamed(received)
-            .await
-            .unwrap()
-            .wait()
-            .await
-            .unwrap();
+        commit_streamed(&*s, parts, received).await;
         assert_eq!(s.count_subjects().await.unwrap(), 3, "{b:?}");
         assert_eq!(s.audit_head().await.unwrap().size, 3, "{b:?}");
     }
@@ -418,7 +432,7 @@ async fn c8_1_streamed_parts_commit_together_and_append_their_entries_in_order()
 /// append exactly them at the next start; after the append a restart appends nothing again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c8_1_sqlite_streamed_parts_stage_exactly_their_entries() {
-    use derbes_store::{BulkPart, Store};
+    use derbes_store::Store;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("d.db");
     let s = migrated_sqlite(&path).await;
@@ -427,18 +441,9 @@ async fn c8_1_sqlite_streamed_parts_stage_exactly_their_entries() {
     for ns in &parts_of {
         let subjects = ns.iter().map(|n| new_subject(*n, *n)).collect();
         let entries = ns.iter().map(|n| create_entry(*n)).collect();
-        parts
-            .send(BulkPart::Part(subjects, s.part_audit(entries).unwrap()))
-            .await
-            .unwrap();
+        send_part(&parts, &s, subjects, entries).await;
     }
-    parts.send(BulkPart::Commit).await.unwrap();
-    s.insert_subjects_streamed(received)
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    commit_streamed(&s, parts, received).await;
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
@@ -477,13 +482,7 @@ async fn c8_1_streamed_transaction_abandoned_refused_or_dropped_keeps_nothing() 
 
         // Abandoned: the sender is dropped after a part, without a commit.
         let (parts, received) = tokio::sync::mpsc::channel(4);
-        parts
-            .send(BulkPart::Part(
-                vec![new_subject(2, 2)],
-                s.part_audit(vec![create_entry(2)]).unwrap(),
-            ))
-            .await
-            .unwrap();
+        send_part(&parts, &*s, vec![new_subject(2, 2)], vec![create_entry(2)]).await;
         drop(parts);
         let abandoned = s.insert_subjects_streamed(received).await.unwrap_err();
         assert!(
@@ -494,20 +493,8 @@ async fn c8_1_streamed_transaction_abandoned_refused_or_dropped_keeps_nothing() 
 
         // Refused: the second part holds a subject whose IIN index is taken.
         let (parts, received) = tokio::sync::mpsc::channel(4);
-        parts
-            .send(BulkPart::Part(
-                vec![new_subject(3, 3)],
-                s.part_audit(vec![create_entry(3)]).unwrap(),
-            ))
-            .await
-            .unwrap();
-        parts
-            .send(BulkPart::Part(
-                vec![new_subject(4, 1)],
-                s.part_audit(vec![create_entry(4)]).unwrap(),
-            ))
-            .await
-            .unwrap();
+        send_part(&parts, &*s, vec![new_subject(3, 3)], vec![create_entry(3)]).await;
+        send_part(&parts, &*s, vec![new_subject(4, 1)], vec![create_entry(4)]).await;
         parts.send(BulkPart::Commit).await.unwrap();
         let refused = s.insert_subjects_streamed(received).await.unwrap_err();
         assert!(
@@ -521,13 +508,7 @@ async fn c8_1_streamed_transaction_abandoned_refused_or_dropped_keeps_nothing() 
             let s = s.clone();
             tokio::spawn(async move { s.insert_subjects_streamed(received).await })
         };
-        parts
-            .send(BulkPart::Part(
-                vec![new_subject(5, 5)],
-                s.part_audit(vec![create_entry(5)]).unwrap(),
-            ))
-            .await
-            .unwrap();
+        send_part(&parts, &*s, vec![new_subject(5, 5)], vec![create_entry(5)]).await;
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         writer.abort();
         assert!(writer.await.unwrap_err().is_cancelled(), "{b:?}");
@@ -1117,14 +1098,7 @@ async fn c5_3_migration_0023_keys_blind_indexes_by_hash_alone() {
             .unwrap_err();
         assert!(matches!(taken, StoreError::Conflict), "{b:?}: {taken:?}");
         s.insert_subjects(&[new_subject(3, 3)], &[]).await.unwrap();
-        assert_eq!(
-            s.load_by_index("email", &[200; INDEX_HASH_LEN])
-                .await
-                .unwrap()
-                .len(),
-            3,
-            "{b:?}"
-        );
+        assert_eq!(email_holders(s.as_ref()).await, 3, "{b:?}");
     }
 }
 
