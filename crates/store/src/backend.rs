@@ -484,17 +484,13 @@ struct OpenBulk<'a> {
     store: &'a SqliteStore,
     /// `audit_pending` rows of appended entries, deleted in this transaction.
     settled: Vec<i64>,
-    /// Whether a transaction is open on the bulk connection.
-    open: bool,
     /// The writer slot (dropped after [`Drop::drop`] has run).
     _slot: sqlx::pool::PoolConnection<Sqlite>,
 }
 
 impl OpenBulk<'_> {
     fn begin(&mut self) -> Result<(), StoreError> {
-        sqlite_bulk::begin(&self.store.bulk_connection(), &self.settled)?;
-        self.open = true;
-        Ok(())
+        sqlite_bulk::begin(&self.store.bulk_connection(), &self.settled)
     }
 
     /// Insert the blind-index rows of `subjects` (every part's, in key order) and commit.
@@ -507,8 +503,6 @@ impl OpenBulk<'_> {
             .inspect_err(|_| sqlite_bulk::rollback(&conn))
             .and_then(|()| sqlite_bulk::commit(&conn));
         drop(conn);
-        // Committed, or rolled back by `commit` itself.
-        self.open = false;
         done?;
         self.settled.clear();
         Ok(())
@@ -517,9 +511,9 @@ impl OpenBulk<'_> {
 
 impl Drop for OpenBulk<'_> {
     fn drop(&mut self) {
-        if self.open {
-            sqlite_bulk::rollback(&self.store.bulk_connection());
-        }
+        // Whatever failed, or was dropped, before a commit: no transaction stays open on the
+        // bulk connection (a no-op when none is, after a commit or a rollback).
+        sqlite_bulk::rollback(&self.store.bulk_connection());
         if !self.settled.is_empty() {
             // Still appended: deleted by a later staging.
             if let Ok(mut ids) = self.store.settled.lock() {
@@ -1386,7 +1380,6 @@ impl SqliteStore {
                 .lock()
                 .map(|mut ids| std::mem::take(&mut *ids))
                 .unwrap_or_default(),
-            open: false,
         };
         sqlite_bulk::blocking(|| open.begin())?;
         let mut batches = Vec::new();
@@ -1415,9 +1408,12 @@ impl SqliteStore {
             }
         }
         sqlite_bulk::blocking(|| open.commit(batches.iter().flatten()))?;
+        // Queued to the log's writer before the writer slot is given back, so no other bulk
+        // write's entries go ahead of these.
+        let settle = self.append_staged(staged, audit, batches);
         drop(open);
         self.checkpointer.wake(bytes);
-        self.append_staged(staged, audit, batches)
+        settle
     }
 
     /// After a bulk commit that staged `audit` in the `audit_pending` rows `staged`: queue the

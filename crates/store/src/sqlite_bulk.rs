@@ -212,8 +212,8 @@ pub(crate) fn begin(conn: &Connection, settled: &[i64]) -> Result<(), StoreError
 
 /// Commit the transaction [`begin`] opened (rolled back when the commit fails).
 pub(crate) fn commit(conn: &Connection) -> Result<(), StoreError> {
-    conn.prepare_cached("COMMIT")?
-        .execute([])
+    conn.prepare_cached("COMMIT")
+        .and_then(|mut c| c.execute([]))
         .map(|_| ())
         .map_err(StoreError::from)
         .inspect_err(|_| rollback(conn))
@@ -252,16 +252,25 @@ pub(crate) fn insert_part(
 /// `batch`'s subject rows.
 fn insert_rows(conn: &Connection, batch: &[NewSubject]) -> Result<(), StoreError> {
     use rusqlite::types::ToSql;
-    for chunk in batch.chunks(SUBJECT_ROWS_PER_INSERT) {
-        let mut sql = String::from(
+    const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?)";
+    // Full statements of SUBJECT_ROWS_PER_INSERT rows, then the rest one row a statement:
+    // two statement shapes, both kept in the connection's statement cache.
+    let chunks = batch.chunks_exact(SUBJECT_ROWS_PER_INSERT);
+    let rest = chunks.remainder();
+    for chunk in chunks
+        .map(|c| (c, SUBJECT_ROWS_PER_INSERT))
+        .chain(rest.chunks(1).map(|c| (c, 1)))
+    {
+        let (rows, n) = chunk;
+        let sql = format!(
             "INSERT INTO subjects \
              (id, created_at, created_by, kek_version, wrapped_dek, dek_version, status, vals) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES {}",
+            vec![ROW; n].join(", ")
         );
-        sql.push_str(&", (?, ?, ?, ?, ?, ?, ?, ?)".repeat(chunk.len() - 1));
         let mut insert = conn.prepare_cached(&sql)?;
         let mut at = 0;
-        for n in chunk {
+        for n in rows {
             let s = &n.subject;
             let row: [&dyn ToSql; 8] = [
                 &&s.id[..],
@@ -311,9 +320,14 @@ pub(crate) fn insert_indexes<'a>(
 ) -> Result<(), StoreError> {
     for (unique, table) in [(true, "unique_index"), (false, "shared_index")] {
         let rows = index_rows(subjects.clone(), unique);
-        for chunk in rows.chunks(INDEX_ROWS_PER_INSERT) {
-            let mut sql = format!("INSERT INTO {table} (hash, subject_id) VALUES (?, ?)");
-            sql.push_str(&", (?, ?)".repeat(chunk.len() - 1));
+        // Full statements, then the rest one row a statement (two statement shapes).
+        let chunks = rows.chunks_exact(INDEX_ROWS_PER_INSERT);
+        let rest = chunks.remainder();
+        for chunk in chunks.chain(rest.chunks(1)) {
+            let sql = format!(
+                "INSERT INTO {table} (hash, subject_id) VALUES {}",
+                vec!["(?, ?)"; chunk.len()].join(", ")
+            );
             conn.prepare_cached(&sql)?
                 .execute(rusqlite::params_from_iter(
                     chunk
