@@ -227,7 +227,9 @@ impl Vault {
                 failure = Some(e);
                 break;
             }
-            if next.is_none() && fed.subjects >= transaction {
+            // A full transaction: the load goes on with the next part, if any (the feed took
+            // every part it received; one that ended the input left fewer subjects).
+            if fed.subjects >= transaction {
                 next = rx.recv().await;
             }
         }

@@ -94,21 +94,6 @@ pub struct PreparedBatch {
 }
 
 impl PreparedBatch {
-    /// How many subjects.
-    pub fn len(&self) -> usize {
-        self.subjects.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.subjects.is_empty()
-    }
-
-    /// The new subjects' ids, in order.
-    pub fn ids(&self) -> impl Iterator<Item = Uuid> + '_ {
-        self.subjects.iter().map(|n| Uuid::from_bytes(n.subject.id))
-    }
-
     /// The subjects and their audit entries, to write as a part of a bulk transaction
     /// ([`derbes_store::BulkPart::Part`]).
     pub(crate) fn into_parts(self) -> (Vec<NewSubject>, Vec<derbes_audit::EntryFields>) {

@@ -257,21 +257,17 @@ fn insert_rows(conn: &Connection, batch: &[NewSubject]) -> Result<(), StoreError
     // two statement shapes, both kept in the connection's statement cache.
     let chunks = batch.chunks_exact(SUBJECT_ROWS_PER_INSERT);
     let rest = chunks.remainder();
-    for chunk in chunks
-        .map(|c| (c, SUBJECT_ROWS_PER_INSERT))
-        .chain(rest.chunks(1).map(|c| (c, 1)))
-    {
-        let (rows, n) = chunk;
+    for rows in chunks.chain(rest.chunks(1)) {
         let sql = format!(
             "INSERT INTO subjects \
              (id, created_at, created_by, kek_version, wrapped_dek, dek_version, status, vals) \
              VALUES {}",
-            vec![ROW; n].join(", ")
+            vec![ROW; rows.len()].join(", ")
         );
         let mut insert = conn.prepare_cached(&sql)?;
         let mut at = 0;
-        for n in rows {
-            let s = &n.subject;
+        for new in rows {
+            let s = &new.subject;
             let row: [&dyn ToSql; 8] = [
                 &&s.id[..],
                 &s.created_at,
@@ -280,7 +276,7 @@ fn insert_rows(conn: &Connection, batch: &[NewSubject]) -> Result<(), StoreError
                 &s.wrapped_dek,
                 &s.dek_version,
                 &s.status,
-                &n.vals(),
+                &new.vals(),
             ];
             for value in row {
                 at += 1;

@@ -922,23 +922,7 @@ async fn c5_3_migration_0022_cuts_stored_blind_indexes_to_128_bits_and_correctio
             Backend::Sqlite => include_str!("../migrations/sqlite/0022_blind_index_128.sql"),
             Backend::Postgres => include_str!("../migrations/postgres/0022_blind_index_128.sql"),
         };
-        let done = match b {
-            Backend::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-                sqlx::raw_sql(sql)
-                    .execute(&pool)
-                    .await
-                    .map(|r| r.rows_affected())
-            }
-            Backend::Postgres => {
-                let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-                sqlx::raw_sql(sql)
-                    .execute(&pool)
-                    .await
-                    .map(|r| r.rows_affected())
-            }
-        };
-        let rows = done.unwrap();
+        let rows = run_raw_sql(&db, sql).await;
         assert!(sql.contains("unique_index") && sql.contains("shared_index"));
         assert_eq!(rows, 2, "{b:?}: one row in each index table cut");
 
