@@ -59,11 +59,16 @@ const GOAL_AUDIT_COST: f64 = 0.7;
 
 const DERBES_INGEST_DB: &str = "derbes-ingest.db";
 const BASELINE_INGEST_DB: &str = "baseline-ingest.db";
+/// The files of the ingest's further rounds (`--ingest-rounds`), made anew for each round.
+const DERBES_ROUND_DB: &str = "derbes-ingest-round.db";
+const BASELINE_ROUND_DB: &str = "baseline-ingest-round.db";
 const DERBES_HTTP_DB: &str = "derbes-http.db";
 const BASELINE_CREATE_DB: &str = "baseline-create.db";
-const DB_FILES: [&str; 4] = [
+const DB_FILES: [&str; 6] = [
     DERBES_INGEST_DB,
     BASELINE_INGEST_DB,
+    DERBES_ROUND_DB,
+    BASELINE_ROUND_DB,
     DERBES_HTTP_DB,
     BASELINE_CREATE_DB,
 ];
@@ -88,6 +93,12 @@ pub struct BenchArgs {
     /// Subjects per transaction of the ingest, the same on both sides.
     #[arg(long, default_value_t = BATCH)]
     transaction: usize,
+    /// Rounds of the ingest (row 1): each round loads the same subjects into fresh files on both
+    /// sides, the order alternating from round to round (the first round's baseline goes
+    /// first; its store serves the reads); the figure is the median of the rounds' ratios, so
+    /// a slow minute of a shared machine moves one round, not the figure.
+    #[arg(long, default_value_t = 3)]
+    ingest_rounds: usize,
     /// Reads by IIN (a random sample of the ingested subjects), on each side.
     #[arg(long, default_value_t = 20_000)]
     reads: usize,
@@ -200,19 +211,33 @@ async fn run_in(scratch: &Scratch, args: &BenchArgs) -> Result<(), AnyError> {
             group(args.subjects as f64),
             t.elapsed().as_secs_f64()
         );
-        let ingest =
+        let mut ingest =
             bench_ingest(scratch, data, !args.without_audit, args.transaction.max(1)).await?;
         println!("durability: {}", ingest.durability);
         if show_ingest {
+            for round in 2..=args.ingest_rounds {
+                let data = IngestData::generate(args.subjects, args.transaction.max(1))?;
+                let rates = ingest_round(
+                    scratch,
+                    data,
+                    !args.without_audit,
+                    args.transaction.max(1),
+                    round,
+                )
+                .await?;
+                ingest.rounds.push(rates);
+            }
+            let (derbes, baseline, ratio) = ingest.medians();
             rows.push(ResultRow {
                 name: format!(
-                    "1. bulk ingest, {} subjects × {VALUES_PER_SUBJECT} values, 4 blind indexes (subjects/s)",
-                    group(args.subjects as f64)
+                    "1. bulk ingest, {} subjects × {VALUES_PER_SUBJECT} values, 4 blind indexes, median of {} rounds (subjects/s)",
+                    group(args.subjects as f64),
+                    ingest.rounds.len()
                 ),
-                derbes: ingest.derbes_rate(),
-                baseline: ingest.baseline_rate(),
+                derbes,
+                baseline,
                 goal: GOAL_INGEST,
-                ratio: None,
+                ratio: Some(ratio),
             });
             details.push(ingest.detail());
         }
@@ -623,27 +648,38 @@ struct Ingest {
     iins: Vec<String>,
     /// Subjects per transaction, both sides.
     transaction: usize,
+    /// Each round's rates, subjects/s (derbes, baseline); the first is the round above.
+    rounds: Vec<(f64, f64)>,
 }
 
 impl Ingest {
-    fn derbes_rate(&self) -> f64 {
-        rate(self.subjects, self.derbes_time)
-    }
-
-    fn baseline_rate(&self) -> f64 {
-        rate(self.subjects, self.baseline_time)
+    /// The medians of the rounds' derbes and baseline rates, and of their ratios.
+    fn medians(&self) -> (f64, f64, f64) {
+        let derbes = median(self.rounds.iter().map(|r| r.0).collect());
+        let baseline = median(self.rounds.iter().map(|r| r.1).collect());
+        let ratio = median(self.rounds.iter().map(|r| ratio_of(r.0, r.1)).collect());
+        (derbes, baseline, ratio)
     }
 
     fn detail(&self) -> String {
         let per = |d: Duration| d.as_secs_f64() * 1e6 / self.subjects as f64;
+        let rounds: Vec<String> = self
+            .rounds
+            .iter()
+            .map(|(d, b)| format!("{} / {} ({:.2}×)", group(*d), group(*b), ratio_of(*d, *b)))
+            .collect();
         format!(
-            "ingest: derbes {} subjects in {:.2} s ({:.0} µs/subject of CPU, all threads); \
+            "ingest rounds (subjects/s, derbes / baseline; odd rounds start with the baseline, \
+             even ones with derbes; fresh files each round): {}; median ratio {:.2}×.\n        \
+             round 1: derbes {} subjects in {:.2} s ({:.0} µs/subject of CPU, all threads); \
              preparing (validation, encryption, blind indexes; parts of {PART}, up to {PREPARE_AHEAD} at once, time summed) {:.1} \
              µs/subject; waiting for the store (each transaction's last part and commit, \
              audit appends; earlier parts are written while later ones are prepared) {:.1} \
              µs/subject; \
              file {} MiB, {} MiB written (WAL + checkpoints).\n        baseline {:.2} s ({:.0} \
              µs/subject of CPU); file {} MiB, {} MiB written. Both in transactions of {}.",
+            rounds.join(", "),
+            self.medians().2,
             group(self.subjects as f64),
             self.derbes_time.as_secs_f64(),
             per(self.derbes_cpu),
@@ -682,58 +718,154 @@ async fn bench_ingest(
 
     // Baseline first: plain tables, no crypto, no secondary indexes.
     let base_path = scratch.file(BASELINE_INGEST_DB);
-    let baseline = baseline_pool(&base_path, 1).await?;
-    create_baseline_schema(&baseline).await?;
-    let base_durability = durability(&baseline, "baselines").await?;
-    progress("ingest: baseline");
-    let (io, cpu) = (written_bytes(), cpu_time());
-    let baseline_time =
-        ingest_baseline(&baseline, &plain, transaction).await? + checkpoint_all(&baseline).await?;
-    let baseline_written = written_bytes().saturating_sub(io);
-    let baseline_cpu = cpu_time().saturating_sub(cpu);
+    let (base, base_durability) = baseline_side(&base_path, &plain, transaction, "").await?;
     drop(plain);
-    baseline.close().await;
     let baseline_bytes = file_size(&base_path);
 
     // derbes: the vault's pipeline.
     let path = scratch.file(DERBES_INGEST_DB);
-    let (vault, store, indexer, twin, strict) = open_vault_twin(&path, audit).await?;
-    let store_durability = durability(store.pool(), "derbes store").await?;
-    progress("ingest: derbes");
-    let (io, cpu) = (written_bytes(), cpu_time());
-    let (derbes_time, prepare_time, write_time) =
-        ingest_derbes(&vault, chunks, transaction).await?;
-    let derbes_time = derbes_time + checkpoint_all(store.pool()).await?;
-    let derbes_written = written_bytes().saturating_sub(io);
-    let derbes_cpu = cpu_time().saturating_sub(cpu);
-    if vault.store().count_subjects().await? != subjects as i64 {
-        return Err("the vault does not hold every ingested subject".into());
-    }
+    let d = derbes_side(&path, chunks, subjects, audit, transaction, "").await?;
     let derbes_bytes = file_size(&path);
 
     // Read side of the baseline: a pool of as many connections as the store's readers.
     let baseline = baseline_pool(&base_path, READ_POOL).await?;
     Ok(Ingest {
         subjects,
+        rounds: vec![(rate(subjects, d.run.time), rate(subjects, base.time))],
+        vault: d.vault,
+        twin: d.twin,
+        strict: d.strict,
+        indexer: d.indexer,
+        derbes_time: d.run.time,
+        prepare_time: d.prepare,
+        write_time: d.write,
+        baseline,
+        baseline_time: base.time,
+        derbes_bytes,
+        baseline_bytes,
+        derbes_written: d.run.written,
+        baseline_written: base.written,
+        derbes_cpu: d.run.cpu,
+        baseline_cpu: base.cpu,
+        durability: format!("{}; {base_durability}", d.durability),
+        iins,
+        transaction,
+    })
+}
+
+/// One side's timed ingest: its time (load and final checkpoint), the bytes the process
+/// wrote and the CPU it used meanwhile.
+struct SideRun {
+    time: Duration,
+    written: u64,
+    cpu: Duration,
+}
+
+/// The baseline's ingest into a fresh file at `path`; returns it and the file's durability
+/// settings. `round` labels the progress line.
+async fn baseline_side(
+    path: &Path,
+    plain: &[PlainRows],
+    transaction: usize,
+    round: &str,
+) -> Result<(SideRun, String), AnyError> {
+    let baseline = baseline_pool(path, 1).await?;
+    create_baseline_schema(&baseline).await?;
+    let durability = durability(&baseline, "baselines").await?;
+    progress(&format!("ingest{round}: baseline"));
+    let (io, cpu) = (written_bytes(), cpu_time());
+    let time =
+        ingest_baseline(&baseline, plain, transaction).await? + checkpoint_all(&baseline).await?;
+    let run = SideRun {
+        time,
+        written: written_bytes().saturating_sub(io),
+        cpu: cpu_time().saturating_sub(cpu),
+    };
+    baseline.close().await;
+    Ok((run, durability))
+}
+
+/// derbes' side of an ingest round: the vaults on the store at `path`, and the timings.
+struct DerbesSide {
+    vault: Vault,
+    twin: Vault,
+    strict: Vault,
+    indexer: BlindIndexer,
+    durability: String,
+    run: SideRun,
+    prepare: Duration,
+    write: Duration,
+}
+
+/// derbes' ingest of `chunks` (`subjects` in all) into a fresh store at `path`.
+async fn derbes_side(
+    path: &Path,
+    chunks: Vec<Vec<NewSubjectInput>>,
+    subjects: usize,
+    audit: bool,
+    transaction: usize,
+    round: &str,
+) -> Result<DerbesSide, AnyError> {
+    let (vault, store, indexer, twin, strict) = open_vault_twin(path, audit).await?;
+    let durability = durability(store.pool(), "derbes store").await?;
+    progress(&format!("ingest{round}: derbes"));
+    let (io, cpu) = (written_bytes(), cpu_time());
+    let (time, prepare, write) = ingest_derbes(&vault, chunks, transaction).await?;
+    let time = time + checkpoint_all(store.pool()).await?;
+    let run = SideRun {
+        time,
+        written: written_bytes().saturating_sub(io),
+        cpu: cpu_time().saturating_sub(cpu),
+    };
+    if vault.store().count_subjects().await? != subjects as i64 {
+        return Err("the vault does not hold every ingested subject".into());
+    }
+    Ok(DerbesSide {
         vault,
         twin,
         strict,
         indexer,
-        derbes_time,
-        prepare_time,
-        write_time,
-        baseline,
-        baseline_time,
-        derbes_bytes,
-        baseline_bytes,
-        derbes_written,
-        baseline_written,
-        derbes_cpu,
-        baseline_cpu,
-        durability: format!("{store_durability}; {base_durability}"),
-        iins,
-        transaction,
+        durability,
+        run,
+        prepare,
+        write,
     })
+}
+
+/// A further ingest round (`--ingest-rounds`): the same subjects into fresh files on both
+/// sides, derbes first in even rounds; the files are removed afterwards. Returns the rates
+/// (derbes, baseline), subjects/s.
+async fn ingest_round(
+    scratch: &Scratch,
+    data: IngestData,
+    audit: bool,
+    transaction: usize,
+    round: usize,
+) -> Result<(f64, f64), AnyError> {
+    let IngestData { chunks, plain, .. } = data;
+    let subjects = plain.len();
+    let label = format!(" round {round}");
+    let (base_path, path) = (
+        scratch.file(BASELINE_ROUND_DB),
+        scratch.file(DERBES_ROUND_DB),
+    );
+    let (d, base) = if round.is_multiple_of(2) {
+        let d = derbes_side(&path, chunks, subjects, audit, transaction, &label).await?;
+        let base = baseline_side(&base_path, &plain, transaction, &label).await?;
+        (d, base.0)
+    } else {
+        let base = baseline_side(&base_path, &plain, transaction, &label).await?;
+        let d = derbes_side(&path, chunks, subjects, audit, transaction, &label).await?;
+        (d, base.0)
+    };
+    let derbes_time = d.run.time;
+    d.vault.shutdown().await;
+    d.twin.shutdown().await;
+    d.strict.shutdown().await;
+    drop(d);
+    scratch.remove(DERBES_ROUND_DB);
+    scratch.remove(BASELINE_ROUND_DB);
+    Ok((rate(subjects, derbes_time), rate(subjects, base.time)))
 }
 
 async fn ingest_baseline(
@@ -1579,15 +1711,20 @@ impl Scratch {
             .collect()
     }
 
+    /// Remove the files of the database `name` (a round's, before the next round).
+    fn remove(&self, name: &str) {
+        for path in self.paths(name) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
     fn cleanup(&self) {
         if self.keep {
             println!("kept the benchmark's files in {}", self.dir.display());
             return;
         }
         for name in DB_FILES {
-            for path in self.paths(name) {
-                let _ = std::fs::remove_file(path);
-            }
+            self.remove(name);
         }
         if self.created {
             let _ = std::fs::remove_dir(&self.dir);

@@ -1412,3 +1412,85 @@ async fn c9_2_notices_cli_enqueue_run_status() {
     assert!(out.ok, "{out:?}");
     assert_eq!(sink.messages().len(), 6);
 }
+
+/// `derbes bench` (docs/benchmarks.md), small: every figure is printed with its baseline, the
+/// ingest's rounds each load fresh files (derbes first in even rounds) and the figure is their
+/// median; the scratch files, the rounds' included, are removed at the end, and a leftover
+/// file of a round makes the benchmark refuse to start rather than measure on old data.
+#[test]
+fn ops_bench_prints_every_figure_with_ingest_rounds_and_leaves_no_files() {
+    let (dir, data) = temp();
+    let scratch = dir.path().join("scratch");
+    let bench = |scratch: &Path| {
+        let mut cmd = derbes(&data);
+        cmd.args([
+            "bench",
+            "--subjects",
+            "300",
+            "--reads",
+            "60",
+            "--creates",
+            "40",
+            "--clients",
+            "4",
+            "--read-tasks",
+            "4",
+            "--audit-rounds",
+            "2",
+            "--ingest-rounds",
+            "3",
+            "--log",
+            "warn",
+            "--dir",
+        ])
+        .arg(scratch);
+        run(cmd)
+    };
+    let out = bench(&scratch);
+    assert!(out.ok, "{out:?}");
+    for row in [
+        "1. bulk ingest",
+        "2. reads by IIN",
+        "2b. audit cost",
+        "2c. the same",
+        "3. durable",
+    ] {
+        assert!(out.stdout.contains(row), "no row {row}: {out:?}");
+    }
+    assert!(
+        out.stdout.contains("median of 3 rounds (subjects/s)"),
+        "{out:?}"
+    );
+    let rounds = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("ingest rounds"))
+        .unwrap_or_else(|| panic!("no ingest rounds line: {out:?}"));
+    assert_eq!(rounds.matches("×)").count(), 3, "{rounds}");
+    for order in [
+        "running ingest round 2: derbes",
+        "running ingest round 2: baseline",
+        "running ingest round 3: baseline",
+        "running ingest round 3: derbes",
+    ] {
+        assert!(out.stdout.contains(order), "no {order}: {out:?}");
+    }
+    let at = |what: &str| out.stdout.find(what).unwrap();
+    assert!(at("round 2: derbes") < at("round 2: baseline"), "{out:?}");
+    assert!(at("round 3: baseline") < at("round 3: derbes"), "{out:?}");
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+
+    // A round's file left over from an earlier run: refused before anything is measured.
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::write(scratch.join("derbes-ingest-round.db"), b"old").unwrap();
+    let out = bench(&scratch);
+    assert!(!out.ok, "{out:?}");
+    assert!(
+        out.stderr.contains("derbes-ingest-round.db already exists"),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains("running ingest"), "{out:?}");
+}
