@@ -629,6 +629,9 @@ struct Ingest {
     /// The vault's blind indexer (for the store-only read pass).
     indexer: BlindIndexer,
     derbes_time: Duration,
+    /// Of each side's time, its final checkpoint.
+    derbes_checkpoint: Duration,
+    baseline_checkpoint: Duration,
     /// Busy time of the preparing threads, summed (validation, encryption, blind indexes).
     prepare_time: Duration,
     /// Time the bulk load spent writing (SQLite inserts + commit, waiting for the audit
@@ -671,23 +674,25 @@ impl Ingest {
         format!(
             "ingest rounds (subjects/s, derbes / baseline; odd rounds start with the baseline, \
              even ones with derbes; fresh files each round): {}; median ratio {:.2}×.\n        \
-             round 1: derbes {} subjects in {:.2} s ({:.0} µs/subject of CPU, all threads); \
-             preparing (validation, encryption, blind indexes; parts of {PART}, up to {PREPARE_AHEAD} at once, time summed) {:.1} \
+             round 1: derbes {} subjects in {:.2} s, of which the final checkpoint {:.2} s \
+             ({:.0} µs/subject of CPU, all threads); preparing (validation, encryption, blind indexes; parts of {PART}, up to {PREPARE_AHEAD} at once, time summed) {:.1} \
              µs/subject; waiting for the store (each transaction's last part and commit, \
              audit appends; earlier parts are written while later ones are prepared) {:.1} \
              µs/subject; \
-             file {} MiB, {} MiB written (WAL + checkpoints).\n        baseline {:.2} s ({:.0} \
-             µs/subject of CPU); file {} MiB, {} MiB written. Both in transactions of {}.",
+             file {} MiB, {} MiB written (WAL + checkpoints).\n        baseline {:.2} s, of \
+             which the final checkpoint {:.2} s ({:.0} µs/subject of CPU); file {} MiB, {} MiB written. Both in transactions of {}.",
             rounds.join(", "),
             self.medians().2,
             group(self.subjects as f64),
             self.derbes_time.as_secs_f64(),
+            self.derbes_checkpoint.as_secs_f64(),
             per(self.derbes_cpu),
             per(self.prepare_time),
             per(self.write_time),
             self.derbes_bytes >> 20,
             self.derbes_written >> 20,
             self.baseline_time.as_secs_f64(),
+            self.baseline_checkpoint.as_secs_f64(),
             per(self.baseline_cpu),
             self.baseline_bytes >> 20,
             self.baseline_written >> 20,
@@ -737,6 +742,8 @@ async fn bench_ingest(
         strict: d.strict,
         indexer: d.indexer,
         derbes_time: d.run.time,
+        derbes_checkpoint: d.run.checkpoint,
+        baseline_checkpoint: base.checkpoint,
         prepare_time: d.prepare,
         write_time: d.write,
         baseline,
@@ -757,6 +764,8 @@ async fn bench_ingest(
 /// wrote and the CPU it used meanwhile.
 struct SideRun {
     time: Duration,
+    /// Of `time`, the final checkpoint (the WAL's last frames copied into the file).
+    checkpoint: Duration,
     written: u64,
     cpu: Duration,
 }
@@ -774,10 +783,11 @@ async fn baseline_side(
     let durability = durability(&baseline, "baselines").await?;
     progress(&format!("ingest{round}: baseline"));
     let (io, cpu) = (written_bytes(), cpu_time());
-    let time =
-        ingest_baseline(&baseline, plain, transaction).await? + checkpoint_all(&baseline).await?;
+    let load = ingest_baseline(&baseline, plain, transaction).await?;
+    let checkpoint = checkpoint_all(&baseline).await?;
     let run = SideRun {
-        time,
+        time: load + checkpoint,
+        checkpoint,
         written: written_bytes().saturating_sub(io),
         cpu: cpu_time().saturating_sub(cpu),
     };
@@ -810,10 +820,11 @@ async fn derbes_side(
     let durability = durability(store.pool(), "derbes store").await?;
     progress(&format!("ingest{round}: derbes"));
     let (io, cpu) = (written_bytes(), cpu_time());
-    let (time, prepare, write) = ingest_derbes(&vault, chunks, transaction).await?;
-    let time = time + checkpoint_all(store.pool()).await?;
+    let (load, prepare, write) = ingest_derbes(&vault, chunks, transaction).await?;
+    let checkpoint = checkpoint_all(store.pool()).await?;
     let run = SideRun {
-        time,
+        time: load + checkpoint,
+        checkpoint,
         written: written_bytes().saturating_sub(io),
         cpu: cpu_time().saturating_sub(cpu),
     };
