@@ -843,6 +843,15 @@ async fn derbes_side(
     })
 }
 
+/// Shut down a round's vaults (their store's threads end with the last handle); returns
+/// derbes' time.
+async fn finish(d: DerbesSide) -> Duration {
+    d.vault.shutdown().await;
+    d.twin.shutdown().await;
+    d.strict.shutdown().await;
+    d.run.time
+}
+
 /// A further ingest round (`--ingest-rounds`): the same subjects into fresh files on both
 /// sides, derbes first in even rounds; the files are removed afterwards. Returns the rates
 /// (derbes, baseline), subjects/s.
@@ -860,20 +869,18 @@ async fn ingest_round(
         scratch.file(BASELINE_ROUND_DB),
         scratch.file(DERBES_ROUND_DB),
     );
-    let (d, base) = if round.is_multiple_of(2) {
+    // derbes' vaults and store threads are shut down before the baseline runs after them, as
+    // the baseline's pool is closed before derbes runs after it.
+    let (derbes_time, base) = if round.is_multiple_of(2) {
         let d = derbes_side(&path, chunks, subjects, audit, transaction, &label).await?;
+        let derbes_time = finish(d).await;
         let base = baseline_side(&base_path, &plain, transaction, &label).await?;
-        (d, base.0)
+        (derbes_time, base.0)
     } else {
         let base = baseline_side(&base_path, &plain, transaction, &label).await?;
         let d = derbes_side(&path, chunks, subjects, audit, transaction, &label).await?;
-        (d, base.0)
+        (finish(d).await, base.0)
     };
-    let derbes_time = d.run.time;
-    d.vault.shutdown().await;
-    d.twin.shutdown().await;
-    d.strict.shutdown().await;
-    drop(d);
     scratch.remove(DERBES_ROUND_DB);
     scratch.remove(BASELINE_ROUND_DB);
     Ok((rate(subjects, derbes_time), rate(subjects, base.time)))
@@ -1511,8 +1518,8 @@ struct ResultRow {
     derbes: f64,
     baseline: f64,
     goal: f64,
-    /// The row's ratio when it is not `derbes / baseline` (2b: the median of its rounds'
-    /// ratios, while `derbes` and `baseline` are the median rates).
+    /// The row's ratio when it is not `derbes / baseline` (rows 1 and 2b: the median of their
+    /// rounds' ratios, while `derbes` and `baseline` are the median rates).
     ratio: Option<f64>,
 }
 

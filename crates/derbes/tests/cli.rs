@@ -1467,6 +1467,18 @@ fn ops_bench_prints_every_figure_with_ingest_rounds_and_leaves_no_files() {
         .find(|l| l.starts_with("ingest rounds"))
         .unwrap_or_else(|| panic!("no ingest rounds line: {out:?}"));
     assert_eq!(rounds.matches("×)").count(), 3, "{rounds}");
+    // The figure is the middle one of the rounds' ratios.
+    let mut ratios: Vec<f64> = rounds
+        .split(" (")
+        .skip(1)
+        .filter_map(|p| p.split("×)").next()?.parse().ok())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    assert_eq!(ratios.len(), 3, "{rounds}");
+    assert!(
+        rounds.contains(&format!("median ratio {:.2}×", ratios[1])),
+        "{rounds}"
+    );
     for order in [
         "running ingest round 2: derbes",
         "running ingest round 2: baseline",
@@ -1476,6 +1488,10 @@ fn ops_bench_prints_every_figure_with_ingest_rounds_and_leaves_no_files() {
         assert!(out.stdout.contains(order), "no {order}: {out:?}");
     }
     let at = |what: &str| out.stdout.find(what).unwrap();
+    assert!(
+        at("running ingest: baseline") < at("running ingest: derbes"),
+        "{out:?}"
+    );
     assert!(at("round 2: derbes") < at("round 2: baseline"), "{out:?}");
     assert!(at("round 3: baseline") < at("round 3: derbes"), "{out:?}");
     let left: Vec<_> = std::fs::read_dir(&scratch)
