@@ -1075,10 +1075,12 @@ impl Reads {
             .iter()
             .map(|(on, off)| {
                 format!(
-                    "{} / {} ({:.2}×)",
+                    "{} / {} ({:.2}×; CPU per read {} / {})",
                     group(on.rate()),
                     group(off.rate()),
-                    ratio_of(on.rate(), off.rate())
+                    ratio_of(on.rate(), off.rate()),
+                    on.cpu_per_op(),
+                    off.cpu_per_op(),
                 )
             })
             .collect();

@@ -1479,6 +1479,14 @@ fn ops_bench_prints_every_figure_with_ingest_rounds_and_leaves_no_files() {
         rounds.contains(&format!("median ratio {:.2}×", ratios[1])),
         "{rounds}"
     );
+    // Each audit round shows both sides' rates and their CPU per read.
+    let audit = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("reads/s with the audit log on / off per round"))
+        .unwrap_or_else(|| panic!("no audit rounds line: {out:?}"));
+    assert_eq!(audit.matches("; CPU per read ").count(), 2, "{audit}");
+    assert_eq!(audit.matches(" µs / ").count(), 2, "{audit}");
     for order in [
         "running ingest round 2: derbes",
         "running ingest round 2: baseline",
