@@ -163,7 +163,7 @@ impl Auditor {
                 }
                 if deferred {
                     d.store
-                        .append_audit_deferred(&entries)
+                        .append_audit_deferred(entries)
                         .await
                         .map_err(failed)?;
                     d.flushing.committed();
@@ -252,7 +252,7 @@ async fn writer(store: Arc<dyn Store>, mut groups: Gatherer<Submission>, mode: R
         let n = items.len();
         let fields: Vec<EntryFields> = items.into_iter().flat_map(|(e, _)| e).collect();
         let result = if deferred {
-            store.append_audit_deferred(&fields).await
+            store.append_audit_deferred(fields).await
         } else {
             store.append_audit(&fields).await
         };

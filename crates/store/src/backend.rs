@@ -385,6 +385,15 @@ impl SqliteStore {
     ) -> Result<Vec<AuditEntry>, StoreError> {
         self.audit.append(fields, deferred).await
     }
+
+    /// [`SqliteStore::append`] of fields the caller no longer needs (no copy).
+    async fn append_owned(
+        &self,
+        fields: Vec<AuditFields>,
+        deferred: bool,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.audit.append_owned(fields, deferred).await
+    }
 }
 
 impl PgStore {
@@ -422,6 +431,15 @@ impl PgStore {
         }
         .await;
         finish(tx, result).await
+    }
+
+    /// [`PgStore::append`] of owned fields (the same statements).
+    async fn append_owned(
+        &self,
+        fields: Vec<AuditFields>,
+        deferred: bool,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.append(&fields, deferred).await
     }
 }
 
@@ -691,7 +709,7 @@ pub(crate) fn chain(
     size: u64,
     frontier: &[u8],
     last_hash: &[u8],
-    fields: &[AuditFields],
+    fields: Vec<AuditFields>,
 ) -> Result<(Vec<AuditEntry>, derbes_audit::MerkleAccumulator), StoreError> {
     let mut acc = derbes_audit::MerkleAccumulator::from_frontier(size, frontier_from(frontier)?)
         .map_err(|e| StoreError::Audit(e.to_string()))?;
@@ -701,8 +719,7 @@ pub(crate) fn chain(
     };
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
-        let e =
-            AuditEntry::new_after(prev, f.clone()).map_err(|e| StoreError::Audit(e.to_string()))?;
+        let e = AuditEntry::new_after(prev, f).map_err(|e| StoreError::Audit(e.to_string()))?;
         acc.push_entry_hash(&e.hash);
         prev = Some((e.seq, e.hash));
         out.push(e);
@@ -1078,12 +1095,12 @@ macro_rules! impl_store {
 
             async fn append_audit_deferred(
                 &self,
-                fields: &[AuditFields],
+                fields: Vec<AuditFields>,
             ) -> Result<Vec<AuditEntry>, StoreError> {
                 if fields.is_empty() {
                     return Ok(Vec::new());
                 }
-                self.append(fields, true).await
+                self.append_owned(fields, true).await
             }
 
             async fn flush_audit(&self) -> Result<(), StoreError> {
@@ -1558,7 +1575,7 @@ impl PgStore {
             to_seq(head.try_get(0)?)?,
             &head.try_get::<Vec<u8>, _>(1)?,
             &head.try_get::<Vec<u8>, _>(2)?,
-            fields,
+            fields.to_vec(),
         )?;
         Self::insert_entries(tx, &out).await?;
         let last = out.last().map(|e| e.hash.to_vec()).unwrap_or_default();

@@ -564,9 +564,11 @@ pub trait Store:
     /// entries are in the database's log (SQLite's WAL file, PostgreSQL's WAL buffers), safe
     /// from a crash of this process, and become durable with the next durable commit or
     /// [`Store::flush_audit`]. Only for entries of reads (see `derbes_service::audit`).
+    /// Takes the fields by value: they become the entries without a copy (the entries of
+    /// reads, the most frequent append).
     async fn append_audit_deferred(
         &self,
-        fields: &[AuditFields],
+        fields: Vec<AuditFields>,
     ) -> Result<Vec<AuditEntry>, StoreError>;
     /// Make every earlier audit commit durable: on PostgreSQL one durable commit that touches
     /// the audit head; on SQLite an fsync of the audit file's WAL, without the log's writing

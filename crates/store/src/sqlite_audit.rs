@@ -162,7 +162,7 @@ struct Writer {
 impl Writer {
     /// Write `jobs` in one transaction (at NORMAL only if every job is deferred) and answer
     /// each. Returns whether an upkeep is due.
-    fn write(&mut self, jobs: Vec<Job>) -> bool {
+    fn write(&mut self, mut jobs: Vec<Job>) -> bool {
         let deferred = jobs.iter().all(Job::deferred);
         if deferred != self.normal {
             let level = if deferred { "NORMAL" } else { "FULL" };
@@ -175,7 +175,7 @@ impl Writer {
             self.normal = deferred;
         }
         let entries: usize = jobs.iter().map(Job::size).sum();
-        match write_group(&mut self.conn, &jobs) {
+        match write_group(&mut self.conn, &mut jobs) {
             Ok(answers) => {
                 for (job, answer) in jobs.into_iter().zip(answers) {
                     job.answer(answer);
@@ -653,7 +653,7 @@ fn answer_all(jobs: Vec<Job>, error: StoreError) {
 /// One transaction for the whole group; each job's entries are chained after the previous
 /// job's. Returns each job's answer (a job whose entries are refused gets its error, and none
 /// of its entries is written).
-fn write_group(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<Answer>, StoreError> {
+fn write_group(conn: &mut Connection, jobs: &mut [Job]) -> Result<Vec<Answer>, StoreError> {
     immediate(conn, |tx| write_group_in(tx, jobs))
 }
 
@@ -688,7 +688,7 @@ fn transaction<T>(
 }
 
 /// [`write_group`]'s work inside its transaction.
-fn write_group_in(tx: &Connection, jobs: &[Job]) -> Result<Vec<Answer>, StoreError> {
+fn write_group_in(tx: &Connection, jobs: &mut [Job]) -> Result<Vec<Answer>, StoreError> {
     let (size, mut frontier, mut last): (i64, Vec<u8>, Vec<u8>) = tx
         .prepare_cached("SELECT size, frontier, last_hash FROM audit_head WHERE id = 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -700,8 +700,10 @@ fn write_group_in(tx: &Connection, jobs: &[Job]) -> Result<Vec<Answer>, StoreErr
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         ))?;
         for job in jobs {
+            // Moved into the entries, not copied: a job's fields are not needed once its
+            // entries are chained (a failed group answers each job with an error only).
             let fields = match job {
-                Job::Append { fields, .. } => fields,
+                Job::Append { fields, .. } => std::mem::take(fields),
                 Job::Lead | Job::Upkeep => {
                     answers.push(Ok(Vec::new()));
                     continue;

@@ -452,7 +452,7 @@ async fn c8_1_every_accepted_code_round_trips_exactly() {
         // Twice: the first append of a store reads the head, the second chains after the head
         // it left (on SQLite, one statement list with the values written out as hexadecimal).
         let mut out = s.append_audit(std::slice::from_ref(&f)).await.unwrap();
-        out.extend(s.append_audit_deferred(&[f]).await.unwrap());
+        out.extend(s.append_audit_deferred(vec![f]).await.unwrap());
         let stored = all_entries(s).await;
         if stored != out {
             failures.push(format!(
@@ -987,7 +987,7 @@ async fn hammer(
                         })
                         .collect();
                     let out = if deferred && t % 2 == 0 {
-                        s.append_audit_deferred(&fs).await.unwrap()
+                        s.append_audit_deferred(fs).await.unwrap()
                     } else {
                         s.append_audit(&fs).await.unwrap()
                     };
@@ -1181,7 +1181,7 @@ async fn c8_1_deferred_appends_chain_with_durable_ones_and_restore_full_sync() {
         for (i, n) in [1u64, 5, 2, 30, 1, 7].into_iter().enumerate() {
             let fields = batch(next..next + n);
             let out = if i % 2 == 0 {
-                s.append_audit_deferred(&fields).await.unwrap()
+                s.append_audit_deferred(fields).await.unwrap()
             } else {
                 s.append_audit(&fields).await.unwrap()
             };
@@ -1194,7 +1194,10 @@ async fn c8_1_deferred_appends_chain_with_durable_ones_and_restore_full_sync() {
             }
         }
         assert!(
-            s.append_audit_deferred(&[]).await.unwrap().is_empty(),
+            s.append_audit_deferred(Vec::new())
+                .await
+                .unwrap()
+                .is_empty(),
             "{b:?}"
         );
         s.flush_audit().await.unwrap();
@@ -1221,7 +1224,7 @@ async fn c8_1_sqlite_writer_is_full_sync_again_after_a_deferred_append() {
         }
     };
     assert_eq!(sync(&s).await, 2);
-    s.append_audit_deferred(&batch(0..3)).await.unwrap();
+    s.append_audit_deferred(batch(0..3)).await.unwrap();
     assert_eq!(sync(&s).await, 2, "back at FULL after a deferred append");
     s.append_audit(&batch(3..4)).await.unwrap();
     s.flush_audit().await.unwrap();
@@ -1231,11 +1234,11 @@ async fn c8_1_sqlite_writer_is_full_sync_again_after_a_deferred_append() {
     // transaction, no NORMAL sync, no entry; the next appends chain on.
     let mut bad = batch(4..6);
     bad[1].actor = String::new();
-    assert!(s.append_audit_deferred(&bad).await.is_err());
+    assert!(s.append_audit_deferred(bad.clone()).await.is_err());
     assert!(s.append_audit(&bad).await.is_err());
     assert_eq!(s.audit_head().await.unwrap().size, 4);
     assert_eq!(sync(&s).await, 2);
-    s.append_audit_deferred(&batch(4..6)).await.unwrap();
+    s.append_audit_deferred(batch(4..6)).await.unwrap();
     s.append_audit(&batch(6..7)).await.unwrap();
     assert_eq!(s.audit_head().await.unwrap().size, 7);
     assert_eq!(sync(&s).await, 2);
@@ -1328,7 +1331,7 @@ async fn sqlite_in(dir: &std::path::Path) -> derbes_store::SqliteStore {
 async fn c8_1_sqlite_flush_syncs_the_wal_without_a_commit() {
     let dir = tempfile::tempdir().unwrap();
     let s = sqlite_in(dir.path()).await;
-    let out = s.append_audit_deferred(&batch(0..5)).await.unwrap();
+    let out = s.append_audit_deferred(batch(0..5)).await.unwrap();
     assert_eq!(out.len(), 5);
     let wal = {
         let mut p = s.audit_path().as_os_str().to_owned();
@@ -1605,7 +1608,7 @@ async fn c7_1a_subject_entries_are_found_in_and_beyond_the_subject_index() {
     let mut all = Vec::new();
     for start in (0..5_000u64).step_by(250) {
         all.extend(
-            s.append_audit_deferred(&batch(start..start + 250))
+            s.append_audit_deferred(batch(start..start + 250))
                 .await
                 .unwrap(),
         );
@@ -1623,7 +1626,7 @@ async fn c7_1a_subject_entries_are_found_in_and_beyond_the_subject_index() {
     // The index run asked for at the 4,096th entry may start only after the last of the 5,000
     // (the thread is scheduled late on a busy machine); the next is not due before 8,192, so
     // these 250 stay beyond the index either way.
-    all.extend(s.append_audit_deferred(&batch(5_000..5_250)).await.unwrap());
+    all.extend(s.append_audit_deferred(batch(5_000..5_250)).await.unwrap());
     assert!((4_096..=5_000).contains(&upto), "indexed up to {upto}");
     let subjects = count(
         &raw,
@@ -1808,7 +1811,7 @@ async fn c8_1_sqlite_appends_do_not_wait_for_the_subject_index() {
     let index = hold_write_lock(&derbes_store::audit_index_file_of(s.audit_path())).await;
     let appends = async {
         for start in (0..5_000u64).step_by(250) {
-            s.append_audit_deferred(&batch(start..start + 250))
+            s.append_audit_deferred(batch(start..start + 250))
                 .await
                 .unwrap();
         }
@@ -1855,7 +1858,7 @@ async fn c8_1_no_deferred_append_is_left_waiting_under_contention() {
                     };
                     let out = tokio::time::timeout(
                         std::time::Duration::from_secs(30),
-                        s.append_audit_deferred(&[f]),
+                        s.append_audit_deferred(vec![f]),
                     )
                     .await
                     .expect("a deferred append was left waiting")
@@ -1863,7 +1866,7 @@ async fn c8_1_no_deferred_append_is_left_waiting_under_contention() {
                     assert_eq!(out.len(), 1);
                     if k % 8 == t % 8 {
                         // Empty leads: callers that find nothing to write.
-                        s.append_audit_deferred(&[]).await.unwrap();
+                        s.append_audit_deferred(Vec::new()).await.unwrap();
                     }
                 }
             }));

@@ -662,7 +662,7 @@ async fn c8_1_audit_wal_starts_over_under_steady_appends() {
             tokio::spawn(async move {
                 for k in 0..TOTAL / (TASKS * BATCH) {
                     let batch: Vec<_> = (0..BATCH).map(|i| create_entry((k + i) as u8)).collect();
-                    s.append_audit_deferred(&batch).await.unwrap();
+                    s.append_audit_deferred(batch).await.unwrap();
                     appended.fetch_add(BATCH, Ordering::Relaxed);
                 }
             })
@@ -703,7 +703,7 @@ async fn c8_1_audit_appends_interleave_with_creates_and_chain_densely() {
         let mut n = 0u64;
         s.append_audit(&[create_entry(100)]).await.unwrap();
         n += 1;
-        s.append_audit_deferred(&[create_entry(101), create_entry(102)])
+        s.append_audit_deferred(vec![create_entry(101), create_entry(102)])
             .await
             .unwrap();
         n += 2;
@@ -717,7 +717,10 @@ async fn c8_1_audit_appends_interleave_with_creates_and_chain_densely() {
         s.insert_subjects(&[new_subject(2, 1)], &[create_entry(2)])
             .await
             .unwrap_err();
-        let out = s.append_audit_deferred(&[create_entry(104)]).await.unwrap();
+        let out = s
+            .append_audit_deferred(vec![create_entry(104)])
+            .await
+            .unwrap();
         assert_eq!(out[0].seq, n, "{b:?}: the rolled-back create took no seq");
         n += 1;
         s.flush_audit().await.unwrap();
@@ -760,7 +763,7 @@ async fn c8_1_concurrent_creates_and_audit_appends_all_land_in_one_chain() {
                 for k in 0..25u8 {
                     let e = [create_entry(100 + t), create_entry(k)];
                     if k % 2 == 0 {
-                        s.append_audit_deferred(&e).await?;
+                        s.append_audit_deferred(e.to_vec()).await?;
                     } else {
                         s.append_audit(&e).await?;
                     }
