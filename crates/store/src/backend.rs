@@ -1736,17 +1736,10 @@ mod tests {
     /// in the join would do that, invisibly to any test on a small log).
     #[tokio::test]
     async fn c8_1_sqlite_subject_trail_plan_never_scans_the_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("d.db").display());
-        let s = SqliteStore::open(
-            &url,
-            OpenOptions {
-                create_if_missing: true,
-            },
-        )
-        .await
-        .unwrap();
-        s.migrate().await.unwrap();
+        let db = crate::testing::fresh_sqlite().await.unwrap();
+        let s = SqliteStore::open(&db.url, OpenOptions::default())
+            .await
+            .unwrap();
         let rows = sqlx::query(&format!(
             "EXPLAIN QUERY PLAN {}",
             SqliteStore::subject_audit_sql()
