@@ -1461,11 +1461,13 @@ fn ops_bench_prints_every_figure_with_ingest_rounds_and_leaves_no_files() {
         out.stdout.contains("median of 3 rounds (subjects/s)"),
         "{out:?}"
     );
-    let rounds = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("ingest rounds"))
-        .unwrap_or_else(|| panic!("no ingest rounds line: {out:?}"));
+    let line_with = |needle: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle}: {out:?}"))
+    };
+    let rounds = line_with("ingest rounds (subjects/s");
     assert_eq!(rounds.matches("×)").count(), 3, "{rounds}");
     // The figure is the middle one of the rounds' ratios.
     let mut ratios: Vec<f64> = rounds
@@ -1480,11 +1482,7 @@ fn ops_bench_prints_every_figure_with_ingest_rounds_and_leaves_no_files() {
         "{rounds}"
     );
     // Each audit round shows both sides' rates and their CPU per read.
-    let audit = out
-        .stdout
-        .lines()
-        .find(|l| l.contains("reads/s with the audit log on / off per round"))
-        .unwrap_or_else(|| panic!("no audit rounds line: {out:?}"));
+    let audit = line_with("reads/s with the audit log on / off per round");
     assert_eq!(audit.matches("; CPU per read ").count(), 2, "{audit}");
     assert_eq!(audit.matches(" µs / ").count(), 2, "{audit}");
     for order in [
