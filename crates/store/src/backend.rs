@@ -1731,9 +1731,11 @@ mod tests {
     use super::*;
 
     /// 7.1a, 8.1: a subject's trail is read through the subject index, whatever the log's
-    /// size: the query plan searches `audit_entries` by its key and never scans it (a scan
-    /// is one read of the whole log per page of a trail; a planner that put the log first
-    /// in the join would do that, invisibly to any test on a small log).
+    /// size. In the query plan, the index is searched by subject, the log only by its key —
+    /// one entry (`rowid=?`), or the unindexed tail between two bounds (`rowid>? AND
+    /// rowid<?`) — and no step scans a table. A plan that walked the log (a scan, or a search
+    /// from its start: `rowid<?`) would read the whole log for each page of a trail, which no
+    /// test on a small log notices; a planner that puts the log first in a join does that.
     #[tokio::test]
     async fn c8_1_sqlite_subject_trail_plan_never_scans_the_log() {
         let db = crate::testing::fresh_sqlite().await.unwrap();
@@ -1751,7 +1753,6 @@ mod tests {
         .await
         .unwrap();
         let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>("detail")).collect();
-        // The index is searched by subject, and the log by its key (seq) only.
         assert!(
             plan.iter()
                 .any(|d| d.contains("USING PRIMARY KEY (subject=? AND seq<?)")),
@@ -1761,6 +1762,17 @@ mod tests {
             plan.iter()
                 .all(|d| !d.starts_with("SCAN ") || d.starts_with("SCAN (subquery")),
             "a step scans a table: {plan:#?}"
+        );
+        let log_steps: Vec<&String> = plan
+            .iter()
+            .filter(|d| d.starts_with("SEARCH audit_entries") || d.starts_with("SEARCH e "))
+            .collect();
+        assert_eq!(log_steps.len(), 2, "{plan:#?}");
+        assert!(
+            log_steps
+                .iter()
+                .all(|d| d.ends_with("(rowid=?)") || d.ends_with("(rowid>? AND rowid<?)")),
+            "a step walks the log: {plan:#?}"
         );
     }
 }

@@ -564,8 +564,9 @@ pub trait Store:
     /// entries are in the database's log (SQLite's WAL file, PostgreSQL's WAL buffers), safe
     /// from a crash of this process, and become durable with the next durable commit or
     /// [`Store::flush_audit`]. Only for entries of reads (see `derbes_service::audit`).
-    /// Takes the fields by value: they become the entries without a copy (the entries of
-    /// reads, the most frequent append).
+    /// Takes the fields by value: on SQLite they become the entries without a copy (the
+    /// entries of reads, the most frequent append); PostgreSQL copies them once, as
+    /// [`Store::append_audit`] does.
     async fn append_audit_deferred(
         &self,
         fields: Vec<AuditFields>,
