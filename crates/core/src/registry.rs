@@ -18,6 +18,7 @@
 use crate::iban::Iban;
 use crate::kind::ValueKind;
 use crate::value::{Value, ValueError};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -425,6 +426,19 @@ pub struct PurposeDef {
     /// where a law forbids telling the subject — `financial_monitoring` (L-TIPPING-OFF:
     /// reports to the financial-monitoring authority are never revealed).
     pub subject_visible: bool,
+    /// `categories` as a hash set, for [`PurposeDef::allows`]: every create and read asks it
+    /// of each of its categories (a B-tree search of text keys took several times longer).
+    /// Fx hashing: the set is fixed once loaded, so a caller's text can only be looked up,
+    /// never make the set's collisions worse.
+    #[serde(skip)]
+    allowed: FxHashSet<String>,
+}
+
+impl PurposeDef {
+    /// Clause 3.2 minimisation: whether this purpose may touch `category`.
+    pub fn allows(&self, category: &str) -> bool {
+        self.allowed.contains(category)
+    }
 }
 
 /// What a retention period is counted from (L-RETENTION-AML, L-RETENTION-OTHER, L-CB-CONSENT).
@@ -781,6 +795,12 @@ pub struct Registry {
     purposes: BTreeMap<PurposeCode, PurposeDef>,
     banks: BTreeMap<String, Bank>,
     retention: Vec<RetentionRule>,
+    /// `categories` by code in a hash map, for [`Registry::category`]: every value of every
+    /// create is looked up twice (purpose check, parsing), and a search of the B-tree's text
+    /// keys cost several times a hash lookup (docs/benchmarks.md, run V). Fx hashing, as for
+    /// [`PurposeDef::allows`]: a fixed map that callers only look up in.
+    #[serde(skip)]
+    by_code: FxHashMap<String, CategoryDef>,
 }
 
 impl Registry {
@@ -911,6 +931,7 @@ impl Registry {
                     legal_basis: p.legal_basis,
                     name: p.name,
                     description: p.description,
+                    allowed: cats.iter().map(|c| c.as_str().to_owned()).collect(),
                     categories: cats,
                     subject_visible: p.subject_visible,
                 },
@@ -998,6 +1019,10 @@ impl Registry {
 
         Ok(Registry {
             version: raw.version,
+            by_code: categories
+                .iter()
+                .map(|(code, def)| (code.as_str().to_owned(), def.clone()))
+                .collect(),
             categories,
             purposes,
             banks,
@@ -1032,7 +1057,7 @@ impl Registry {
 
     /// The category with this code.
     pub fn category(&self, code: &str) -> Option<&CategoryDef> {
-        self.categories.get(code)
+        self.by_code.get(code)
     }
 
     /// The purpose with this code.
@@ -1043,8 +1068,7 @@ impl Registry {
     /// Clause 3.2 minimisation: whether `purpose` may touch `category`. False for an unknown
     /// purpose or category.
     pub fn allows(&self, purpose: &str, category: &str) -> bool {
-        self.purpose(purpose)
-            .is_some_and(|p| p.categories.contains(category))
+        self.purpose(purpose).is_some_and(|p| p.allows(category))
     }
 
     /// The purposes that may touch `category` (clause 7.1 a: "for what purposes").
@@ -1226,6 +1250,32 @@ name = {NAMES}
         assert!(!r.allows("security", "iin"));
         assert!(!r.allows("unknown", "iin"));
         assert!(!r.allows("contract", "unknown"));
+    }
+
+    /// Clause 3.2: the hash tables that answer per-value lookups (`category`, `allows`)
+    /// agree with the ordered maps the registry lists from, for every category code and
+    /// purpose of the shipped registry, and for codes it does not have.
+    #[test]
+    fn c3_2_lookups_agree_with_the_listed_registry() {
+        let r = Registry::embedded().unwrap();
+        let mut codes: Vec<&str> = r.categories().keys().map(|c| c.as_str()).collect();
+        codes.extend(["unknown", "", "IIN", "iin "]);
+        for code in &codes {
+            assert_eq!(r.category(code), r.categories().get(*code), "{code}");
+            for (purpose, def) in r.purposes() {
+                assert_eq!(
+                    r.allows(purpose.as_str(), code),
+                    def.categories.contains(*code),
+                    "{purpose} × {code}"
+                );
+            }
+        }
+        assert!(
+            r.purposes()
+                .values()
+                .all(|p| !p.categories.is_empty()
+                    && p.categories.iter().all(|c| p.allows(c.as_str())))
+        );
     }
 
     #[test]

@@ -21,8 +21,8 @@ use derbes_core::registry::{CategoryDef, PurposeDef, Registry};
 use derbes_core::value::{BankAccount, Value};
 use derbes_crypto::{BlindIndexer, FieldAad, KeyRing, WrappedDek};
 use derbes_store::{
-    BlindIndexRecord, Expect, NewSubject, Store, SubjectRecord, SubjectWithValues, ValueRecord,
-    ValueWrite,
+    BlindIndexRecord, Expect, FirstValue, NewSubject, Recorded, Store, SubjectRecord,
+    SubjectWithValues, ValueRecord, ValueWrite,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -233,7 +233,7 @@ impl Vault {
         }
         let refused: BTreeSet<String> = categories
             .into_iter()
-            .filter(|c| !purpose.categories.contains(*c))
+            .filter(|c| !purpose.allows(c))
             .map(str::to_string)
             .collect();
         if !refused.is_empty() {
@@ -350,7 +350,9 @@ impl Vault {
         let verifications = cross_check(&parsed, None, now);
         let actor = call.actor.id();
         let now_us = to_micros(now);
-        let mut values = Vec::with_capacity(parsed.len());
+        // Each value's ciphertext and verification, then the packed row made from them and
+        // from borrowed texts (`NewSubject::created`).
+        let mut sealed = Vec::with_capacity(parsed.len());
         let mut views = Vec::with_capacity(if with_view { parsed.len() } else { 0 });
         let mut indexes = Vec::new();
         for p in &parsed {
@@ -364,24 +366,12 @@ impl Vault {
             if let Some(index) = self.index_for(p.def, &p.value) {
                 indexes.push(index);
             }
-            values.push(ValueRecord {
-                subject_id: sid,
-                category: code.to_string(),
-                seq: 1,
+            sealed.push((
                 ciphertext,
-                dek_version: DEK_VERSION,
-                source_kind: p.source.kind.as_str().to_string(),
-                source_name: p.source.name.clone(),
-                obtained_at: to_micros(p.obtained_at),
-                recorded_at: now_us,
-                recorded_by: actor.clone(),
-                purpose: call.purpose.clone(),
-                verification: verification
+                verification
                     .as_ref()
                     .and_then(|v| serde_json::to_string(v).ok()),
-                superseded_at: None,
-                change_kind: "create".into(),
-            });
+            ));
             if !with_view {
                 continue;
             }
@@ -399,18 +389,36 @@ impl Vault {
                 rule: None,
             });
         }
+        let values: Vec<FirstValue<'_>> = parsed
+            .iter()
+            .zip(&sealed)
+            .map(|(p, (ciphertext, verification))| FirstValue {
+                category: p.def.code.as_str(),
+                ciphertext,
+                source_kind: p.source.kind.as_str(),
+                source_name: p.source.name.as_deref(),
+                obtained_at: to_micros(p.obtained_at),
+                verification: verification.as_deref(),
+            })
+            .collect();
+        let recorded = Recorded {
+            at: now_us,
+            by: &actor,
+            purpose: &call.purpose,
+        };
         views.sort_by(|a, b| a.category.cmp(&b.category));
         Ok(Prepared {
-            record: NewSubject::new(
+            record: NewSubject::created(
                 SubjectRecord {
                     id: sid,
                     created_at: now_us,
-                    created_by: actor,
+                    created_by: actor.clone(),
                     kek_version: wrapped.kek_version,
                     wrapped_dek: wrapped.bytes,
                     dek_version: DEK_VERSION,
                     status: "active".into(),
                 },
+                recorded,
                 &values,
                 indexes,
             ),
@@ -457,7 +465,9 @@ impl Vault {
         now: DateTime<Utc>,
     ) -> Result<Vec<Parsed<'r>>, ServiceError> {
         let mut problems = Vec::new();
-        let mut seen = BTreeSet::new();
+        // The categories parsed so far, by identity (a request has a few dozen values at
+        // most: comparing addresses beats a set of their codes).
+        let mut seen: Vec<&CategoryDef> = Vec::with_capacity(inputs.len());
         let mut out = Vec::with_capacity(inputs.len());
         for input in inputs {
             let problem = |code: &str, detail: Option<&str>| FieldProblem {
@@ -470,10 +480,11 @@ impl Vault {
                 problems.push(problem("unknown_category", None));
                 continue;
             };
-            if !seen.insert(input.category.as_str()) {
+            if seen.iter().any(|d| std::ptr::eq(*d, def)) {
                 problems.push(problem("duplicate_category", None));
                 continue;
             }
+            seen.push(def);
             if let Err(code) = check_source(&input.source) {
                 problems.push(problem("invalid_source", Some(code)));
                 continue;

@@ -208,6 +208,36 @@ pub struct BlindIndexRecord {
     pub unique: bool,
 }
 
+/// Who recorded a new subject's first values, when, and for which purpose (PRE-2), the same
+/// for all of them ([`NewSubject::created`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Recorded<'a> {
+    /// When (µs).
+    pub at: i64,
+    /// Actor id.
+    pub by: &'a str,
+    /// Purpose code named by the call.
+    pub purpose: &'a str,
+}
+
+/// One first value of a new subject, its texts borrowed ([`NewSubject::created`]); the
+/// fields mean what [`ValueRecord`]'s do.
+#[derive(Debug, Clone, Copy)]
+pub struct FirstValue<'a> {
+    /// Category code from the registry.
+    pub category: &'a str,
+    /// AES-256-GCM ciphertext of the canonical JSON of the value.
+    pub ciphertext: &'a [u8],
+    /// Where the value came from: `subject`, `employee`, `credit_bureau`, ….
+    pub source_kind: &'a str,
+    /// The named source, if any.
+    pub source_name: Option<&'a str>,
+    /// When the value was obtained from its source (µs).
+    pub obtained_at: i64,
+    /// Verification result as JSON (clause 2.2), if any.
+    pub verification: Option<&'a str>,
+}
+
 /// Everything a new subject is written with, in one transaction: the subject row, and its
 /// first values and blind indexes already packed into the row's `vals` blob
 /// ([`packed::encode`]). Packing when the subject is made, not when it is written, keeps that
@@ -235,6 +265,25 @@ impl NewSubject {
         NewSubject {
             vals: packed::encode(values, &indexes),
             categories: values.iter().map(|v| v.category.clone()).collect(),
+            subject,
+            indexes,
+        }
+    }
+
+    /// A new subject with its first `values`, all recorded by one call (`recorded`; kind of
+    /// change `create`, seq 1, the subject's data-key generation), and its blind indexes.
+    /// Packs what [`NewSubject::new`] packs for the same values as [`ValueRecord`]s, from
+    /// borrowed texts: a subject of 15 values makes about a hundred fewer allocations, which
+    /// the bulk load's preparing threads spent on owned copies only to pack and drop them.
+    pub fn created(
+        subject: SubjectRecord,
+        recorded: Recorded<'_>,
+        values: &[FirstValue<'_>],
+        indexes: Vec<BlindIndexRecord>,
+    ) -> NewSubject {
+        NewSubject {
+            vals: packed::encode_first(&recorded, subject.dek_version, values, &indexes),
+            categories: values.iter().map(|v| v.category.to_string()).collect(),
             subject,
             indexes,
         }

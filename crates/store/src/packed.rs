@@ -23,7 +23,9 @@
 //!
 //! Nothing here is secret or personal: ciphertexts, hashes, codes and times.
 
-use crate::{BlindIndexRecord, StoreError, SubjectId, ValueRecord, INDEX_HASH_LEN};
+use crate::{
+    BlindIndexRecord, FirstValue, Recorded, StoreError, SubjectId, ValueRecord, INDEX_HASH_LEN,
+};
 use serde::{Deserialize, Serialize};
 
 const FORMAT_V1: u8 = 0x01;
@@ -357,19 +359,78 @@ pub fn encode(values: &[ValueRecord], indexes: &[BlindIndexRecord]) -> Vec<u8> {
                 verification: v.verification.as_deref(),
             })
             .collect(),
-        indexes: indexes
-            .iter()
-            .map(|i| PackedIndexV2Ref {
-                category: WordRef::of(&i.category),
-                hash: &i.hash,
-                unique: i.unique,
+        indexes: index_refs(indexes),
+    };
+    write_v2(&doc, capacity(values, indexes))
+}
+
+/// [`encode`] of a new subject's first values (seq 1, kind of change `create`, data-key
+/// generation `dek_version`), all recorded by one call, from borrowed texts: the same bytes as
+/// [`encode`] of the same values as [`ValueRecord`]s (a test holds the two to that).
+pub fn encode_first(
+    recorded: &Recorded<'_>,
+    dek_version: u32,
+    values: &[FirstValue<'_>],
+    indexes: &[BlindIndexRecord],
+) -> Vec<u8> {
+    let mut sorted: Vec<&FirstValue<'_>> = values.iter().collect();
+    sorted.sort_by(|a, b| a.category.cmp(b.category));
+    let doc = PackedV2Ref {
+        provenance: if values.is_empty() {
+            Vec::new()
+        } else {
+            vec![ProvenanceV2Ref {
+                recorded_at: recorded.at,
+                recorded_by: recorded.by,
+                purpose: recorded.purpose,
+                change_kind: WordRef::of("create"),
+            }]
+        },
+        values: sorted
+            .into_iter()
+            .map(|v| PackedValueV2Ref {
+                category: WordRef::of(v.category),
+                seq: 1,
+                ciphertext: v.ciphertext,
+                dek_version,
+                source_kind: WordRef::of(v.source_kind),
+                source_name: v.source_name,
+                provenance: 0,
+                obtained_before: recorded.at.wrapping_sub(v.obtained_at),
+                verification: v.verification,
             })
             .collect(),
+        indexes: index_refs(indexes),
     };
-    let mut out = Vec::with_capacity(capacity(values, indexes));
+    let texts: usize = values
+        .iter()
+        .map(|v| {
+            v.ciphertext.len()
+                + v.source_name.map_or(0, str::len)
+                + v.verification.map_or(0, str::len)
+        })
+        .sum();
+    write_v2(&doc, 64 + texts + 32 * values.len() + 48 * indexes.len())
+}
+
+/// The indexes as format 2 packs them.
+fn index_refs(indexes: &[BlindIndexRecord]) -> Vec<PackedIndexV2Ref<'_>> {
+    indexes
+        .iter()
+        .map(|i| PackedIndexV2Ref {
+            category: WordRef::of(&i.category),
+            hash: &i.hash,
+            unique: i.unique,
+        })
+        .collect()
+}
+
+/// The format byte, then `doc` in postcard, in a vector of `capacity` bytes to begin with.
+fn write_v2(doc: &PackedV2Ref<'_>, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
     out.push(FORMAT_V2);
     // Serialising strings and byte slices into a Vec cannot fail.
-    match postcard::to_extend(&doc, out) {
+    match postcard::to_extend(doc, out) {
         Ok(v) => v,
         Err(_) => vec![FORMAT_V2],
     }
@@ -615,6 +676,64 @@ mod tests {
             let back = decode(&[7; 16], &packed).unwrap();
             values.sort_by(|a, b| a.category.cmp(&b.category));
             prop_assert_eq!(back.values, values);
+            prop_assert_eq!(back.indexes, indexes);
+        }
+
+        /// PRE-2: a new subject's first values packed from borrowed texts
+        /// ([`encode_first`], what a create and the bulk load write) are the very bytes
+        /// [`encode`] makes of the same values as records — listed words or not, sources
+        /// named or not, verified or not, in any order given — and read back as those records.
+        #[test]
+        fn pre2_first_values_pack_as_their_records_do(
+            picks in proptest::collection::vec((0usize..WORDS.len(), "[a-z_]{1,20}", any::<bool>()), 0..20),
+            kinds in proptest::collection::vec((0usize..WORDS.len(), "[a-z_]{1,12}", any::<bool>()), 20),
+            names in proptest::collection::vec(proptest::option::of("[A-Za-z ]{1,30}"), 20),
+            checks in proptest::collection::vec(proptest::option::of("\\{[a-z:\"]{0,30}\\}"), 20),
+            cts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..80), 20),
+            obtained in proptest::collection::vec(any::<i64>(), 20),
+            at in any::<i64>(),
+            by in "[a-z:0-9-]{1,40}",
+            dek_version in 1u32..5,
+        ) {
+            let word = |(i, other, listed): &(usize, String, bool)| {
+                if *listed { WORDS[*i].to_string() } else { other.clone() }
+            };
+            let mut records: Vec<ValueRecord> = Vec::new();
+            for (n, pick) in picks.iter().enumerate() {
+                let category = word(pick);
+                if records.iter().any(|v| v.category == category) {
+                    continue;
+                }
+                let mut v = value(&category, 1, cts[n].clone(), at, &by);
+                v.dek_version = dek_version;
+                v.source_kind = word(&kinds[n]);
+                v.source_name = names[n].clone();
+                v.verification = checks[n].clone();
+                v.obtained_at = obtained[n];
+                records.push(v);
+            }
+            let firsts: Vec<FirstValue<'_>> = records
+                .iter()
+                .map(|v| FirstValue {
+                    category: &v.category,
+                    ciphertext: &v.ciphertext,
+                    source_kind: &v.source_kind,
+                    source_name: v.source_name.as_deref(),
+                    obtained_at: v.obtained_at,
+                    verification: v.verification.as_deref(),
+                })
+                .collect();
+            let indexes: Vec<BlindIndexRecord> = records
+                .iter()
+                .take(4)
+                .map(|v| BlindIndexRecord { category: v.category.clone(), hash: vec![3; INDEX_HASH_LEN], unique: v.category.len() % 2 == 0 })
+                .collect();
+            let recorded = Recorded { at, by: &by, purpose: "contract" };
+            let packed = encode_first(&recorded, dek_version, &firsts, &indexes);
+            prop_assert_eq!(&packed, &encode(&records, &indexes));
+            let back = decode(&[7; 16], &packed).unwrap();
+            records.sort_by(|a, b| a.category.cmp(&b.category));
+            prop_assert_eq!(back.values, records);
             prop_assert_eq!(back.indexes, indexes);
         }
 
