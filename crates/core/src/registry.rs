@@ -420,7 +420,9 @@ pub struct PurposeDef {
     pub name: Names,
     /// A longer explanation, if any.
     pub description: Option<Names>,
-    /// The only categories this purpose may read, write or transfer (non-empty).
+    /// The only categories this purpose may read, write or transfer (non-empty). Fixed once
+    /// the registry is loaded: [`PurposeDef::allows`] answers from a table built from it then,
+    /// so a copy whose set is changed afterwards would answer from the old one.
     pub categories: BTreeSet<CategoryCode>,
     /// Whether accesses under this purpose are shown to the subject (7.1a). `false` only
     /// where a law forbids telling the subject — `financial_monitoring` (L-TIPPING-OFF:

@@ -693,6 +693,7 @@ mod tests {
             obtained in proptest::collection::vec(any::<i64>(), 20),
             at in any::<i64>(),
             by in "[a-z:0-9-]{1,40}",
+            purpose in "[a-z_]{1,24}",
             dek_version in 1u32..5,
         ) {
             let word = |(i, other, listed): &(usize, String, bool)| {
@@ -705,6 +706,7 @@ mod tests {
                     continue;
                 }
                 let mut v = value(&category, 1, cts[n].clone(), at, &by);
+                v.purpose = purpose.clone();
                 v.dek_version = dek_version;
                 v.source_kind = word(&kinds[n]);
                 v.source_name = names[n].clone();
@@ -728,7 +730,7 @@ mod tests {
                 .take(4)
                 .map(|v| BlindIndexRecord { category: v.category.clone(), hash: vec![3; INDEX_HASH_LEN], unique: v.category.len() % 2 == 0 })
                 .collect();
-            let recorded = Recorded { at, by: &by, purpose: "contract" };
+            let recorded = Recorded { at, by: &by, purpose: &purpose };
             let packed = encode_first(&recorded, dek_version, &firsts, &indexes);
             prop_assert_eq!(&packed, &encode(&records, &indexes));
             let back = decode(&[7; 16], &packed).unwrap();
