@@ -21,8 +21,8 @@ use derbes_core::registry::{CategoryDef, PurposeDef, Registry};
 use derbes_core::value::{BankAccount, Value};
 use derbes_crypto::{BlindIndexer, FieldAad, KeyRing, WrappedDek};
 use derbes_store::{
-    BlindIndexRecord, Expect, FirstValue, NewSubject, Recorded, Store, SubjectRecord,
-    SubjectWithValues, ValueRecord, ValueWrite,
+    BlindIndexRecord, Expect, FirstValue, NewSubject, Store, SubjectRecord, SubjectWithValues,
+    ValueRecord, ValueWrite,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -351,7 +351,8 @@ impl Vault {
         let actor = call.actor.id();
         let now_us = to_micros(now);
         // Each value's ciphertext and verification, then the packed row made from them and
-        // from borrowed texts (`NewSubject::created`).
+        // from borrowed texts (`NewSubject::created`; recorded when and by whom the subject
+        // row says).
         let mut sealed = Vec::with_capacity(parsed.len());
         let mut views = Vec::with_capacity(if with_view { parsed.len() } else { 0 });
         let mut indexes = Vec::new();
@@ -401,24 +402,19 @@ impl Vault {
                 verification: verification.as_deref(),
             })
             .collect();
-        let recorded = Recorded {
-            at: now_us,
-            by: &actor,
-            purpose: &call.purpose,
-        };
         views.sort_by(|a, b| a.category.cmp(&b.category));
         Ok(Prepared {
             record: NewSubject::created(
                 SubjectRecord {
                     id: sid,
                     created_at: now_us,
-                    created_by: actor.clone(),
+                    created_by: actor,
                     kek_version: wrapped.kek_version,
                     wrapped_dek: wrapped.bytes,
                     dek_version: DEK_VERSION,
                     status: "active".into(),
                 },
-                recorded,
+                &call.purpose,
                 &values,
                 indexes,
             ),

@@ -208,18 +208,6 @@ pub struct BlindIndexRecord {
     pub unique: bool,
 }
 
-/// Who recorded a new subject's first values, when, and for which purpose (PRE-2), the same
-/// for all of them ([`NewSubject::created`]).
-#[derive(Debug, Clone, Copy)]
-pub struct Recorded<'a> {
-    /// When (µs).
-    pub at: i64,
-    /// Actor id.
-    pub by: &'a str,
-    /// Purpose code named by the call.
-    pub purpose: &'a str,
-}
-
 /// One first value of a new subject, its texts borrowed ([`NewSubject::created`]); the
 /// fields mean what [`ValueRecord`]'s do.
 #[derive(Debug, Clone, Copy)]
@@ -270,19 +258,20 @@ impl NewSubject {
         }
     }
 
-    /// A new subject with its first `values`, all recorded by one call (`recorded`; kind of
-    /// change `create`, seq 1, the subject's data-key generation), and its blind indexes.
-    /// Packs what [`NewSubject::new`] packs for the same values as [`ValueRecord`]s, from
-    /// borrowed texts: a subject of 15 values makes about a hundred fewer allocations, which
-    /// the bulk load's preparing threads spent on owned copies only to pack and drop them.
+    /// A new subject with its first `values`, recorded with it: when and by whom the subject
+    /// row says (`created_at`, `created_by`), for `purpose`, kind of change `create`, seq 1,
+    /// the subject's data-key generation; and its blind indexes. Packs what
+    /// [`NewSubject::new`] packs for the same values as [`ValueRecord`]s, from borrowed texts:
+    /// a subject of 15 values makes about a hundred fewer allocations, which the bulk load's
+    /// preparing threads spent on owned copies only to pack and drop them.
     pub fn created(
         subject: SubjectRecord,
-        recorded: Recorded<'_>,
+        purpose: &str,
         values: &[FirstValue<'_>],
         indexes: Vec<BlindIndexRecord>,
     ) -> NewSubject {
         NewSubject {
-            vals: packed::encode_first(&recorded, subject.dek_version, values, &indexes),
+            vals: packed::encode_first(&subject, purpose, values, &indexes),
             categories: values.iter().map(|v| v.category.to_string()).collect(),
             subject,
             indexes,

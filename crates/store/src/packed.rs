@@ -24,7 +24,7 @@
 //! Nothing here is secret or personal: ciphertexts, hashes, codes and times.
 
 use crate::{
-    BlindIndexRecord, FirstValue, Recorded, StoreError, SubjectId, ValueRecord, INDEX_HASH_LEN,
+    BlindIndexRecord, FirstValue, StoreError, SubjectId, SubjectRecord, ValueRecord, INDEX_HASH_LEN,
 };
 use serde::{Deserialize, Serialize};
 
@@ -317,17 +317,10 @@ fn by_provenance(values: &[ValueRecord]) -> (Vec<&ValueRecord>, Vec<(&ValueRecor
     (origins, placed)
 }
 
-/// Room for a packed row: its ciphertexts and about what the rest takes.
-fn capacity(values: &[ValueRecord], indexes: &[BlindIndexRecord]) -> usize {
-    let texts: usize = values
-        .iter()
-        .map(|v| {
-            v.ciphertext.len()
-                + v.source_name.as_ref().map_or(0, String::len)
-                + v.verification.as_ref().map_or(0, String::len)
-        })
-        .sum();
-    64 + texts + 32 * values.len() + 48 * indexes.len()
+/// Room for a packed row of values whose texts (ciphertext, source name, verification) take
+/// `texts` bytes each, and `indexes` blind indexes: the texts and about what the rest takes.
+fn room(texts: impl ExactSizeIterator<Item = usize>, indexes: usize) -> usize {
+    64 + 32 * texts.len() + texts.sum::<usize>() + 48 * indexes
 }
 
 /// Pack current values (their `subject_id` and `superseded_at` are implied) and indexes, in
@@ -361,18 +354,25 @@ pub fn encode(values: &[ValueRecord], indexes: &[BlindIndexRecord]) -> Vec<u8> {
             .collect(),
         indexes: index_refs(indexes),
     };
-    write_v2(&doc, capacity(values, indexes))
+    let texts = values.iter().map(|v| {
+        v.ciphertext.len()
+            + v.source_name.as_ref().map_or(0, String::len)
+            + v.verification.as_ref().map_or(0, String::len)
+    });
+    write_v2(&doc, room(texts, indexes.len()))
 }
 
-/// [`encode`] of a new subject's first values (seq 1, kind of change `create`, data-key
-/// generation `dek_version`), all recorded by one call, from borrowed texts: the same bytes as
-/// [`encode`] of the same values as [`ValueRecord`]s (a test holds the two to that).
+/// [`encode`] of `subject`'s first values, recorded with it (at its `created_at`, by its
+/// `created_by`, for `purpose`; seq 1, kind of change `create`, its data-key generation), from
+/// borrowed texts: the same bytes as [`encode`] of the same values as [`ValueRecord`]s (a
+/// test holds the two to that).
 pub fn encode_first(
-    recorded: &Recorded<'_>,
-    dek_version: u32,
+    subject: &SubjectRecord,
+    purpose: &str,
     values: &[FirstValue<'_>],
     indexes: &[BlindIndexRecord],
 ) -> Vec<u8> {
+    let at = subject.created_at;
     let mut sorted: Vec<&FirstValue<'_>> = values.iter().collect();
     sorted.sort_by(|a, b| a.category.cmp(b.category));
     let doc = PackedV2Ref {
@@ -380,9 +380,9 @@ pub fn encode_first(
             Vec::new()
         } else {
             vec![ProvenanceV2Ref {
-                recorded_at: recorded.at,
-                recorded_by: recorded.by,
-                purpose: recorded.purpose,
+                recorded_at: at,
+                recorded_by: &subject.created_by,
+                purpose,
                 change_kind: WordRef::of("create"),
             }]
         },
@@ -392,25 +392,20 @@ pub fn encode_first(
                 category: WordRef::of(v.category),
                 seq: 1,
                 ciphertext: v.ciphertext,
-                dek_version,
+                dek_version: subject.dek_version,
                 source_kind: WordRef::of(v.source_kind),
                 source_name: v.source_name,
                 provenance: 0,
-                obtained_before: recorded.at.wrapping_sub(v.obtained_at),
+                obtained_before: at.wrapping_sub(v.obtained_at),
                 verification: v.verification,
             })
             .collect(),
         indexes: index_refs(indexes),
     };
-    let texts: usize = values
-        .iter()
-        .map(|v| {
-            v.ciphertext.len()
-                + v.source_name.map_or(0, str::len)
-                + v.verification.map_or(0, str::len)
-        })
-        .sum();
-    write_v2(&doc, 64 + texts + 32 * values.len() + 48 * indexes.len())
+    let texts = values.iter().map(|v| {
+        v.ciphertext.len() + v.source_name.map_or(0, str::len) + v.verification.map_or(0, str::len)
+    });
+    write_v2(&doc, room(texts, indexes.len()))
 }
 
 /// The indexes as format 2 packs them.
@@ -730,8 +725,16 @@ mod tests {
                 .take(4)
                 .map(|v| BlindIndexRecord { category: v.category.clone(), hash: vec![3; INDEX_HASH_LEN], unique: v.category.len() % 2 == 0 })
                 .collect();
-            let recorded = Recorded { at, by: &by, purpose: &purpose };
-            let packed = encode_first(&recorded, dek_version, &firsts, &indexes);
+            let subject = SubjectRecord {
+                id: [7; 16],
+                created_at: at,
+                created_by: by.clone(),
+                kek_version: 1,
+                wrapped_dek: Vec::new(),
+                dek_version,
+                status: "active".into(),
+            };
+            let packed = encode_first(&subject, &purpose, &firsts, &indexes);
             prop_assert_eq!(&packed, &encode(&records, &indexes));
             let back = decode(&[7; 16], &packed).unwrap();
             records.sort_by(|a, b| a.category.cmp(&b.category));
