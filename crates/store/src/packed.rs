@@ -605,6 +605,15 @@ mod tests {
         }
     }
 
+    /// A drawn word: the listed word at its position in [`WORDS`], or another text.
+    fn word((i, other, listed): &(usize, String, bool)) -> String {
+        if *listed {
+            WORDS[*i].to_string()
+        } else {
+            other.clone()
+        }
+    }
+
     proptest! {
         /// Whatever is packed comes back exactly (property test over random records).
         #[test]
@@ -647,9 +656,6 @@ mod tests {
             at in any::<i64>(),
             change in (0usize..WORDS.len(), "[a-z]{1,10}", any::<bool>()),
         ) {
-            let word = |(i, other, listed): &(usize, String, bool)| {
-                if *listed { WORDS[*i].to_string() } else { other.clone() }
-            };
             let mut values: Vec<ValueRecord> = Vec::new();
             for (n, pick) in picks.iter().enumerate() {
                 let category = word(pick);
@@ -691,9 +697,6 @@ mod tests {
             purpose in "[a-z_]{1,24}",
             dek_version in 1u32..5,
         ) {
-            let word = |(i, other, listed): &(usize, String, bool)| {
-                if *listed { WORDS[*i].to_string() } else { other.clone() }
-            };
             let mut records: Vec<ValueRecord> = Vec::new();
             for (n, pick) in picks.iter().enumerate() {
                 let category = word(pick);
