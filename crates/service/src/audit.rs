@@ -162,8 +162,10 @@ impl Auditor {
                     return Err(ServiceError::Unavailable);
                 }
                 if deferred {
+                    // On SQLite, into the log's journal: one write, folded into the log in
+                    // large transactions (`derbes_store`'s `sqlite_journal`).
                     d.store
-                        .append_audit_deferred(entries)
+                        .append_audit_journaled(entries)
                         .await
                         .map_err(failed)?;
                     d.flushing.committed();

@@ -361,6 +361,8 @@ impl SqliteStore {
                 "backup target already exists".into(),
             )));
         }
+        // The reads' entries still in the journal go into the log first.
+        self.audit.fold().await?;
         let mut conn = self.read.acquire().await?;
         sqlx::query("VACUUM main INTO $1")
             .bind(target.to_string_lossy().into_owned())
@@ -384,6 +386,16 @@ impl SqliteStore {
         deferred: bool,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         self.audit.append(fields, deferred).await
+    }
+
+    /// The entries of reads, through the log's journal (`sqlite_journal`).
+    async fn append_journaled(&self, fields: Vec<AuditFields>) -> Result<(), StoreError> {
+        self.audit.append_journaled(fields).await
+    }
+
+    /// Have every entry journaled so far folded into the log (before a query reads it).
+    async fn fold_journal(&self) -> Result<(), StoreError> {
+        self.audit.fold().await
     }
 
     /// [`SqliteStore::append`] of fields the caller no longer needs (no copy).
@@ -440,6 +452,17 @@ impl PgStore {
         deferred: bool,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         self.append(&fields, deferred).await
+    }
+
+    /// No journal on PostgreSQL: a deferred append.
+    async fn append_journaled(&self, fields: Vec<AuditFields>) -> Result<(), StoreError> {
+        self.append(&fields, true).await.map(|_| ())
+    }
+
+    /// No journal on PostgreSQL: nothing to fold.
+    #[allow(clippy::unused_async)]
+    async fn fold_journal(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 
@@ -1103,6 +1126,16 @@ macro_rules! impl_store {
                 self.append_owned(fields, true).await
             }
 
+            async fn append_audit_journaled(
+                &self,
+                fields: Vec<AuditFields>,
+            ) -> Result<(), StoreError> {
+                if fields.is_empty() {
+                    return Ok(());
+                }
+                self.append_journaled(fields).await
+            }
+
             async fn flush_audit(&self) -> Result<(), StoreError> {
                 self.flush().await
             }
@@ -1112,6 +1145,7 @@ macro_rules! impl_store {
             }
 
             async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+                self.fold_journal().await?;
                 let row = sqlx::query("SELECT size, frontier FROM audit_head WHERE id = 1")
                     .fetch_one(&self.read)
                     .await?;
@@ -1131,6 +1165,7 @@ macro_rules! impl_store {
                 from_seq: u64,
                 limit: u64,
             ) -> Result<Vec<AuditEntry>, StoreError> {
+                self.fold_journal().await?;
                 let rows = sqlx::query(&format!(
                     "SELECT {AUDIT_COLS} FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2"
                 ))
@@ -1142,6 +1177,7 @@ macro_rules! impl_store {
             }
 
             async fn audit_entry_hashes(&self, upto: u64) -> Result<Vec<[u8; 32]>, StoreError> {
+                self.fold_journal().await?;
                 let rows: Vec<Vec<u8>> =
                     sqlx::query_scalar("SELECT hash FROM audit_entries WHERE seq < $1 ORDER BY seq")
                         .bind(i64::try_from(upto).unwrap_or(i64::MAX))
@@ -1164,6 +1200,7 @@ macro_rules! impl_store {
                 before: u64,
                 limit: i64,
             ) -> Result<Vec<AuditEntry>, StoreError> {
+                self.fold_journal().await?;
                 let rows = sqlx::query(Self::subject_audit_sql())
                     .bind(subject)
                     .bind(i64::try_from(before).unwrap_or(i64::MAX))

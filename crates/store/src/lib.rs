@@ -24,7 +24,9 @@ pub mod notices;
 pub mod packed;
 mod sqlite_audit;
 mod sqlite_bulk;
+mod sqlite_journal;
 pub use sqlite_audit::{audit_file_of, audit_index_file_of};
+pub use sqlite_journal::journal_files_of;
 pub mod testing;
 
 use async_trait::async_trait;
@@ -609,6 +611,12 @@ pub trait Store:
         &self,
         fields: Vec<AuditFields>,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Record the entries of reads, as [`Store::append_audit_deferred`] does but without
+    /// their stored form: on SQLite they go to the log's journal (one write to an append-only
+    /// file, safe from a crash of this process when this returns) and are chained into the
+    /// log in large transactions, before any query of the log reads it (`sqlite_journal`);
+    /// on PostgreSQL this is [`Store::append_audit_deferred`].
+    async fn append_audit_journaled(&self, fields: Vec<AuditFields>) -> Result<(), StoreError>;
     /// Make every earlier audit commit durable: on PostgreSQL one durable commit that touches
     /// the audit head; on SQLite an fsync of the audit file's WAL, without the log's writing
     /// connection (appends go on meanwhile).

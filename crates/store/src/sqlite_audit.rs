@@ -17,6 +17,12 @@
 //! store is next migrated ([`recover`]), each recognised by its first entry so none is
 //! appended twice.
 //!
+//! **The entries of reads go through a journal first** ([`crate::sqlite_journal`]): one
+//! `write(2)` a read, folded into the log by the thread in large transactions, at least every
+//! 50 ms under load (each flush) and before every query of the log, durable append or signed
+//! checkpoint. What follows is the way of every other append, and of reads' entries when
+//! another process owns the journal.
+//!
 //! **One writing connection, two ways in.** Every statement sent through sqlx's SQLite driver
 //! is a round trip to that connection's worker thread, and on a busy machine each hand-off
 //! between threads or tasks waits to be scheduled (runs G and J). So the log has its own
@@ -63,6 +69,7 @@
 //! [`Store::append_audit_deferred`]: crate::Store::append_audit_deferred
 
 use crate::backend::{chain, seq_i64, to_seq, AUDIT_COLS};
+use crate::sqlite_journal::{self, Journal, JOURNAL_SCHEMA};
 use crate::{AuditEntry, AuditFields, Checkpoint, StoreError};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -128,6 +135,11 @@ enum Job {
     Lead,
     /// Index the newest entries and checkpoint the WAL file ([`UPKEEP_ENTRIES`]).
     Upkeep,
+    /// Fold the journal's entries into the log ([`crate::sqlite_journal`]), answering once
+    /// they are committed, if anyone waits for that.
+    Fold {
+        reply: Option<oneshot::Sender<Answer>>,
+    },
 }
 
 impl Job {
@@ -135,17 +147,24 @@ impl Job {
         match self {
             Job::Append { fields, .. } => fields.len(),
             Job::Checkpoint { .. } => 1,
-            Job::Lead | Job::Upkeep => 0,
+            Job::Lead | Job::Upkeep | Job::Fold { .. } => 0,
         }
     }
 
     fn deferred(&self) -> bool {
-        matches!(self, Job::Append { deferred: true, .. })
+        matches!(self, Job::Append { deferred: true, .. } | Job::Fold { .. })
     }
 
     fn answer(self, answer: Answer) {
-        if let Job::Append { reply, .. } | Job::Checkpoint { reply, .. } = self {
-            let _ = reply.send(answer);
+        match self {
+            Job::Append { reply, .. }
+            | Job::Checkpoint { reply, .. }
+            | Job::Fold {
+                reply: Some(reply), ..
+            } => {
+                let _ = reply.send(answer);
+            }
+            Job::Fold { reply: None } | Job::Lead | Job::Upkeep => {}
         }
     }
 }
@@ -161,8 +180,28 @@ struct Writer {
 
 impl Writer {
     /// Write `jobs` in one transaction (at NORMAL only if every job is deferred) and answer
-    /// each. Returns whether an upkeep is due.
-    fn write(&mut self, mut jobs: Vec<Job>) -> bool {
+    /// each; with `journal`, the journal's pending entries first, in the same transaction (at
+    /// FULL: the journal's file is cut after it). Returns whether an upkeep is due.
+    fn write(&mut self, mut jobs: Vec<Job>, journal: Option<&Mutex<Journal>>) -> bool {
+        let taken = journal.and_then(|j| lock(j).take());
+        if taken.is_none() && jobs.iter().all(|j| matches!(j, Job::Fold { .. })) {
+            for job in jobs {
+                job.answer(Ok(Vec::new()));
+            }
+            return false;
+        }
+        let folding = taken.as_ref().map(|t| t.upto);
+        if let Some(t) = &taken {
+            // A copy: should the transaction fail, the journal keeps them pending.
+            jobs.insert(
+                0,
+                Job::Append {
+                    fields: t.fields.clone(),
+                    deferred: false,
+                    reply: oneshot::channel().0,
+                },
+            );
+        }
         let deferred = jobs.iter().all(Job::deferred);
         if deferred != self.normal {
             let level = if deferred { "NORMAL" } else { "FULL" };
@@ -175,13 +214,36 @@ impl Writer {
             self.normal = deferred;
         }
         let entries: usize = jobs.iter().map(Job::size).sum();
-        match write_group(&mut self.conn, &mut jobs) {
+        let written = immediate(&self.conn, |tx| {
+            let answers = write_group_in(tx, &mut jobs)?;
+            if let Some(upto) = folding {
+                if answers.first().is_some_and(Result::is_err) {
+                    return Err(StoreError::Audit(
+                        "the journaled audit entries were refused".into(),
+                    ));
+                }
+                tx.prepare_cached("UPDATE audit_journal SET upto = ?1 WHERE id = 1")?
+                    .execute([seq_i64(upto)?])?;
+            }
+            Ok(answers)
+        });
+        let skip = usize::from(folding.is_some());
+        let jobs = jobs.into_iter().skip(skip);
+        match written {
             Ok(answers) => {
-                for (job, answer) in jobs.into_iter().zip(answers) {
+                for (job, answer) in jobs.zip(answers.into_iter().skip(skip)) {
                     job.answer(answer);
                 }
+                if let (Some(j), Some(upto)) = (journal, folding) {
+                    lock(j).folded(upto);
+                }
             }
-            Err(e) => answer_all(jobs, e),
+            Err(e) => {
+                answer_all(jobs.collect(), e);
+                if let (Some(j), Some(t)) = (journal, taken) {
+                    lock(j).restore(t);
+                }
+            }
         }
         self.wrote(entries)
     }
@@ -298,11 +360,19 @@ pub(crate) fn index_file(audit: &Path, busy_timeout: Duration) -> Result<usize, 
     Indexer::open(audit, busy_timeout)?.index()
 }
 
+/// Lock `m`, also when a thread panicked holding it (what it guards stays consistent: each
+/// change under these locks is complete or not made).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// What the callers and the thread share.
 struct Shared {
     writer: Mutex<Writer>,
     /// Deferred appends waiting for whoever writes next.
     waiting: Mutex<Vec<Job>>,
+    /// The journal of reads' entries, when this process owns it ([`crate::sqlite_journal`]).
+    journal: Option<Mutex<Journal>>,
 }
 
 impl Shared {
@@ -352,7 +422,8 @@ impl Shared {
             self.take_waiting(&mut group);
             taken();
             if !group.is_empty() {
-                due |= writer.write(group);
+                // Not the journal: its fold commits at FULL, not on an async worker.
+                due |= writer.write(group, None);
             }
             drop(writer);
             // Someone who found the connection busy may have queued meanwhile.
@@ -371,6 +442,8 @@ pub(crate) struct AuditWriter {
     jobs: mpsc::Sender<Job>,
     /// The audit file's WAL file (`derbes.audit.db-wal`).
     wal: Arc<PathBuf>,
+    /// The journal's files (when this process owns the journal), for flushes.
+    journal_files: Arc<Vec<std::fs::File>>,
 }
 
 impl std::fmt::Debug for AuditWriter {
@@ -428,6 +501,7 @@ fn open_file(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreErr
     if !has_table(&tx, "audit_head")? {
         tx.execute_batch(SCHEMA)?;
     }
+    tx.execute_batch(JOURNAL_SCHEMA)?;
     if has_table(&tx, "audit_indexed")? || has_table(&tx, "audit_subjects")? {
         tx.execute_batch(
             "DROP TABLE IF EXISTS audit_subjects; DROP TABLE IF EXISTS audit_indexed;",
@@ -445,17 +519,34 @@ impl AuditWriter {
         let conn = open_file(path, busy_timeout)?;
         // Checkpoints run on the thread's own connection, at each upkeep (`UPKEEP_ENTRIES`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let upto: i64 = conn.query_row("SELECT upto FROM audit_journal WHERE id = 1", [], |r| {
+            r.get(0)
+        })?;
+        let journal = Journal::open(path, to_seq(upto)?)?;
+        let journal_files = match &journal {
+            Some(j) => j.sync_handles()?,
+            None => Vec::new(),
+        };
+        let mut writer = Writer {
+            conn,
+            normal: false,
+            since_upkeep: 0,
+        };
+        let journal = journal.map(Mutex::new);
+        if let Some(j) = &journal {
+            // What a crash left in the journal goes into the log before anything else.
+            let (reply, mut answer) = oneshot::channel();
+            writer.write(vec![Job::Fold { reply: Some(reply) }], Some(j));
+            answer.try_recv().map_err(|_| stopped())??;
+        }
         let checkpointer = open_file(path, busy_timeout)?;
         let indexer = Indexer::open(path, busy_timeout)?;
         indexer.index()?;
         let index = indexer.start()?;
         let shared = Arc::new(Shared {
-            writer: Mutex::new(Writer {
-                conn,
-                normal: false,
-                since_upkeep: 0,
-            }),
+            writer: Mutex::new(writer),
             waiting: Mutex::new(Vec::new()),
+            journal,
         });
         let (jobs, rx) = mpsc::channel();
         let thread_shared = shared.clone();
@@ -469,6 +560,7 @@ impl AuditWriter {
             shared,
             jobs,
             wal: Arc::new(PathBuf::from(wal)),
+            journal_files: Arc::new(journal_files),
         })
     }
 
@@ -480,11 +572,62 @@ impl AuditWriter {
     /// last connection closes, and this store's writing connection stays open as long as it
     /// does, so the file opened here is the one the commits went to. No WAL file: nothing
     /// has been committed since the last connection closed, and its close checkpointed all.
+    ///
+    /// With the journal, its files are fsynced first (an entry not yet folded is durable
+    /// there; one folded meanwhile was committed at FULL before its file was cut), and its
+    /// pending entries are handed to the thread to fold, without waiting for that.
     pub(crate) async fn sync(&self) -> Result<(), StoreError> {
         let wal = self.wal.clone();
-        tokio::task::spawn_blocking(move || sync_file(&wal))
-            .await
-            .map_err(|_| stopped())?
+        let files = self.journal_files.clone();
+        tokio::task::spawn_blocking(move || {
+            sqlite_journal::sync_all(&files)?;
+            sync_file(&wal)
+        })
+        .await
+        .map_err(|_| stopped())??;
+        if let Some(j) = &self.shared.journal {
+            if !lock(j).settled() {
+                // Not urgent: should the thread have stopped, the next start folds them.
+                let _ = self.jobs.send(Job::Fold { reply: None });
+            }
+        }
+        Ok(())
+    }
+
+    /// Record the entries of reads (already-answered lookups): with the journal, written to it
+    /// (one `write(2)`, safe from a crash of this process when this returns; in the log once
+    /// folded, which every query of the log waits for); else as a deferred append.
+    pub(crate) async fn append_journaled(
+        &self,
+        fields: Vec<AuditFields>,
+    ) -> Result<(), StoreError> {
+        let Some(journal) = &self.shared.journal else {
+            return self.append_owned(fields, true).await.map(|_| ());
+        };
+        // Refused here, as an append refuses them: a fold never meets an invalid entry.
+        for f in &fields {
+            f.validate().map_err(|e| StoreError::Audit(e.to_string()))?;
+        }
+        if lock(journal).append(&fields)? {
+            // Not urgent: the next flush, query or durable append folds them too.
+            let _ = self.jobs.send(Job::Fold { reply: None });
+        }
+        Ok(())
+    }
+
+    /// Wait until every entry journaled so far is in the log (before any query of the log).
+    pub(crate) async fn fold(&self) -> Result<(), StoreError> {
+        let Some(journal) = &self.shared.journal else {
+            return Ok(());
+        };
+        if lock(journal).settled() {
+            return Ok(());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Fold { reply: Some(reply) })
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?.map(|_| ())
     }
 
     /// Append `fields` (in one transaction, possibly shared with other jobs) and return the
@@ -588,7 +731,7 @@ fn run(
         if !jobs.is_empty() {
             let mut writer = shared.writer.lock().unwrap_or_else(PoisonError::into_inner);
             shared.take_waiting(&mut jobs);
-            due |= writer.write(jobs);
+            due |= writer.write(jobs, shared.journal.as_ref());
         }
         // Deferred appends that found the connection busy (here or during an upkeep, which
         // holds it too), or that a caller left. Under a steady stream of appends this loop
@@ -604,6 +747,11 @@ fn run(
                 break;
             }
         }
+    }
+    // Every handle is gone: fold what the journal still holds, so that the log is whole for
+    // whoever opens it next (after a crash, the next start folds it instead).
+    if let Some(journal) = &shared.journal {
+        lock(&shared.writer).write(vec![Job::Fold { reply: None }], Some(journal));
     }
 }
 
@@ -650,13 +798,6 @@ fn answer_all(jobs: Vec<Job>, error: StoreError) {
     }
 }
 
-/// One transaction for the whole group; each job's entries are chained after the previous
-/// job's. Returns each job's answer (a job whose entries are refused gets its error, and none
-/// of its entries is written).
-fn write_group(conn: &mut Connection, jobs: &mut [Job]) -> Result<Vec<Answer>, StoreError> {
-    immediate(conn, |tx| write_group_in(tx, jobs))
-}
-
 /// Run `work` in a `BEGIN IMMEDIATE` transaction of `conn`: committed when it succeeds,
 /// rolled back (nothing kept) when it or the commit fails. `BEGIN` and `COMMIT` are
 /// statements prepared once per connection: rusqlite's `Transaction` parses them anew every
@@ -687,7 +828,9 @@ fn transaction<T>(
     done
 }
 
-/// [`write_group`]'s work inside its transaction.
+/// One group's work inside its transaction: each job's entries are chained after the
+/// previous job's. Returns each job's answer (a job whose entries are refused gets its error,
+/// and none of its entries is written).
 fn write_group_in(tx: &Connection, jobs: &mut [Job]) -> Result<Vec<Answer>, StoreError> {
     let (size, mut frontier, mut last): (i64, Vec<u8>, Vec<u8>) = tx
         .prepare_cached("SELECT size, frontier, last_hash FROM audit_head WHERE id = 1")?
@@ -704,7 +847,7 @@ fn write_group_in(tx: &Connection, jobs: &mut [Job]) -> Result<Vec<Answer>, Stor
             // entries are chained (a failed group answers each job with an error only).
             let fields = match job {
                 Job::Append { fields, .. } => std::mem::take(fields),
-                Job::Lead | Job::Upkeep => {
+                Job::Lead | Job::Upkeep | Job::Fold { .. } => {
                     answers.push(Ok(Vec::new()));
                     continue;
                 }
@@ -855,6 +998,7 @@ mod tests {
                 since_upkeep: 0,
             }),
             waiting: Mutex::new(Vec::new()),
+            journal: None,
         }
     }
 
@@ -922,5 +1066,75 @@ mod tests {
         for mut rx in answers.take() {
             assert!(matches!(rx.try_recv(), Ok(Ok(ref e)) if e.len() == 1));
         }
+    }
+
+    /// The log's entries, in order.
+    fn logged(audit: &Path) -> Vec<(i64, i64)> {
+        let conn = Connection::open(audit).unwrap_or_else(|e| panic!("{e}"));
+        let mut stmt = conn
+            .prepare("SELECT seq, at FROM audit_entries ORDER BY seq")
+            .unwrap_or_else(|e| panic!("{e}"));
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// 8.1: entries a crash left in the journal (journaled, answered, not yet folded) are in
+    /// the log once the writer starts again, in the order they were journaled, each once; a
+    /// fold's records still in the journal after it (a crash before the file was cut) are
+    /// not folded twice.
+    #[tokio::test]
+    async fn c8_1_entries_a_crash_left_in_the_journal_are_folded_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let audit = dir.path().join("derbes.audit.db");
+        let busy = Duration::from_secs(5);
+        let w = AuditWriter::start(&audit, busy).unwrap_or_else(|e| panic!("{e}"));
+        w.append_journaled(vec![entry(0), entry(1)])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        w.fold().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(logged(&audit).len(), 2);
+        // The crash: records the writer never folded, after one it folded whose file a crash
+        // kept from being cut — written by the journal as a writer would.
+        drop(w);
+        // The writer's thread folds and lets the journal go when its last handle is dropped.
+        let mut journal = None;
+        for _ in 0..200 {
+            if let Some(j) = Journal::open(&audit, 1).unwrap_or_else(|e| panic!("{e}")) {
+                journal = Some(j);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut journal = journal.unwrap_or_else(|| panic!("the journal stayed locked"));
+        journal
+            .append(&[entry(0), entry(1)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        journal
+            .append(&[entry(2)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        journal
+            .append(&[entry(3), entry(4)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(journal);
+        // Record 1 (entries 0 and 1 again) stands for a fold committed just before the crash:
+        // `audit_journal.upto` past it.
+        let conn = Connection::open(&audit).unwrap_or_else(|e| panic!("{e}"));
+        conn.execute("UPDATE audit_journal SET upto = 2", [])
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(conn);
+
+        let w = AuditWriter::start(&audit, busy).unwrap_or_else(|e| panic!("{e}"));
+        let at: Vec<i64> = logged(&audit).into_iter().map(|(_, at)| at).collect();
+        assert_eq!(at, (0..5).map(|i| entry(i).at).collect::<Vec<_>>());
+        for f in sqlite_journal::journal_files_of(&audit) {
+            assert_eq!(std::fs::metadata(&f).map(|m| m.len()).ok(), Some(0), "cut");
+        }
+        // And the log goes on from there.
+        w.append(&[entry(5)], false)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(logged(&audit).len(), 6);
     }
 }

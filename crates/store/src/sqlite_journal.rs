@@ -1,0 +1,382 @@
+//! The journal of the SQLite audit log: where the entries of reads are written first (clause
+//! 8.1), to be folded into the log ([`crate::sqlite_audit`]) in large transactions.
+//!
+//! **Why.** Every read appends an entry, and a read must not be answered before its entry is
+//! safe from a crash of derbes. Committing each small group of reads' entries to the log cost
+//! a SQLite transaction per group — `BEGIN`, the WAL frames of the pages it touched, the
+//! WAL-index locks, `COMMIT` — about 30 µs of a read's CPU on the benchmark's machine (run W
+//! in docs/benchmarks.md), more than the rest of the audit. Here a read's entry costs one
+//! `write(2)` to an append-only file, and the log's thread folds the journal into the log
+//! ([`crate::sqlite_audit`]) a thousand entries at a time.
+//!
+//! **What is safe when.** A `write(2)` that returned is in the kernel: a crash of derbes loses
+//! nothing, the next start folds what the journal holds into the log before anything else.
+//! A flush (`Store::flush_audit`, at most 50 ms after a read) fsyncs the journal's files. The
+//! fold commits at `synchronous=FULL` before the file it emptied is cut, so an entry is
+//! always durable in one place or the other after a flush. Entries are chained when they are
+//! folded, in the order they were journaled; every query of the log folds the journal first,
+//! so a query never misses an entry of a read that has been answered.
+//!
+//! **Files.** Two, `derbes.audit.journal-a` and `-b` beside the log: entries are written to
+//! the active one while the other is being folded, so the fold never stops the reads. A
+//! record is `[u32 length][u64 number][postcard entry fields]`; the log's table
+//! `audit_journal` keeps the number of the first record not yet folded, committed with the
+//! fold, so a crash between the fold's commit and cutting the file folds nothing twice. A
+//! record cut short by a power failure is the journal's end.
+//!
+//! **One owner.** The process whose log writer holds the lock on the files (`flock`) uses the
+//! journal; another process on the same log (a command run beside the server) appends the
+//! usual way, in the log's transactions, which SQLite serialises with the folds.
+
+use crate::{AuditFields, StoreError};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Entries journaled after which the log's thread is asked to fold them (between the
+/// flushes, which fold at least every 50 ms under load).
+pub(crate) const FOLD_ENTRIES: usize = 1024;
+
+/// The log's table with the number of the first record not yet folded.
+pub(crate) const JOURNAL_SCHEMA: &str = "\
+CREATE TABLE IF NOT EXISTS audit_journal (\
+    id   INTEGER PRIMARY KEY CHECK (id = 1), \
+    upto INTEGER NOT NULL); \
+INSERT OR IGNORE INTO audit_journal (id, upto) VALUES (1, 0);";
+
+/// The longest record read back (a record is one append's entries).
+const MAX_RECORD: usize = 64 << 20;
+
+/// The journal's two files beside the audit file `audit`.
+pub fn journal_files_of(audit: &Path) -> [PathBuf; 2] {
+    [
+        audit.with_extension("journal-a"),
+        audit.with_extension("journal-b"),
+    ]
+}
+
+fn io_error(what: &str, e: &std::io::Error) -> StoreError {
+    // The error's kind only: its text may hold the path.
+    StoreError::Audit(format!("{what} the audit journal failed: {}", e.kind()))
+}
+
+struct JournalFile {
+    file: File,
+    len: u64,
+    /// The number of the last record in the file.
+    last: Option<u64>,
+}
+
+/// The journal, owned by the process that holds its lock.
+pub(crate) struct Journal {
+    files: [JournalFile; 2],
+    active: usize,
+    /// The fields of the records not yet folded (nor taken for a fold), oldest first.
+    pending: Vec<AuditFields>,
+    /// Whether a fold has taken entries and not yet reported its end.
+    folding: bool,
+    /// The number of the next record.
+    next: u64,
+    /// Whether the log's thread has been asked to fold since the last take.
+    asked: bool,
+    buf: Vec<u8>,
+}
+
+/// Entries taken for a fold: committed with `audit_journal.upto = upto`.
+pub(crate) struct Taken {
+    pub(crate) fields: Vec<AuditFields>,
+    pub(crate) upto: u64,
+}
+
+impl Journal {
+    /// Open and lock the journal of the audit file `audit` (creating its files), with its
+    /// records from number `upto` on (those not yet in the log) pending, in order, to be
+    /// folded before anything else. `None` when another holds its lock.
+    pub(crate) fn open(audit: &Path, upto: u64) -> Result<Option<Journal>, StoreError> {
+        let [a, b] = journal_files_of(audit);
+        let open = |path: &Path| {
+            OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .open(path)
+                .map_err(|e| io_error("opening", &e))
+        };
+        let (fa, fb) = (open(&a)?, open(&b)?);
+        for f in [&fa, &fb] {
+            match f.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_error("locking", &e)),
+            }
+        }
+        let mut records = Vec::new();
+        let mut files = Vec::with_capacity(2);
+        for mut file in [fa, fb] {
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes)
+                .map_err(|e| io_error("reading", &e))?;
+            let (found, _) = parse(&bytes);
+            let last = found.iter().map(|r| r.0).max();
+            records.extend(found);
+            files.push(JournalFile {
+                file,
+                len: bytes.len() as u64,
+                last,
+            });
+        }
+        records.retain(|r| r.0 >= upto);
+        records.sort_by_key(|r| r.0);
+        let after = records.last().map_or(upto, |r| r.0 + 1);
+        let fields = records.into_iter().flat_map(|r| r.1).collect();
+        let [fa, fb]: [JournalFile; 2] = files
+            .try_into()
+            .map_err(|_| StoreError::Audit("the audit journal has two files".into()))?;
+        let mut journal = Journal {
+            files: [fa, fb],
+            active: 0,
+            pending: fields,
+            folding: false,
+            next: after,
+            asked: false,
+            buf: Vec::new(),
+        };
+        if journal.pending.is_empty() {
+            // Whatever the files hold is in the log already.
+            journal.folded(after);
+        }
+        Ok(Some(journal))
+    }
+
+    /// Journal one append's `fields` (already validated) as one record: one `write(2)`.
+    /// Returns whether the log's thread should now be asked to fold.
+    pub(crate) fn append(&mut self, fields: &[AuditFields]) -> Result<bool, StoreError> {
+        let n = self.next;
+        self.buf.clear();
+        self.buf.extend_from_slice(&[0; 12]);
+        self.buf[4..12].copy_from_slice(&n.to_le_bytes());
+        let buf = postcard::to_extend(fields, std::mem::take(&mut self.buf))
+            .map_err(|e| StoreError::Audit(format!("cannot journal audit entries: {e}")))?;
+        self.buf = buf;
+        let len = u32::try_from(self.buf.len() - 4)
+            .map_err(|_| StoreError::Audit("an audit append too large to journal".into()))?;
+        self.buf[..4].copy_from_slice(&len.to_le_bytes());
+        let file = &mut self.files[self.active];
+        if let Err(e) = file.file.write_all(&self.buf) {
+            // Part of the record may have been written: cut it off, so the next record is read
+            // back after the last whole one.
+            let _ = file.file.set_len(file.len);
+            return Err(io_error("writing", &e));
+        }
+        file.len += self.buf.len() as u64;
+        file.last = Some(n);
+        self.next = n + 1;
+        self.pending.extend_from_slice(fields);
+        let due = self.pending.len() >= FOLD_ENTRIES && !self.asked;
+        self.asked |= due;
+        Ok(due)
+    }
+
+    /// Whether every journaled entry is in the log (none pending, no fold under way).
+    pub(crate) fn settled(&self) -> bool {
+        self.pending.is_empty() && !self.folding
+    }
+
+    /// Take the pending entries for a fold, and write the next records to the other file if
+    /// it is empty (else the active one goes on: the other is cut once all of it is folded).
+    pub(crate) fn take(&mut self) -> Option<Taken> {
+        self.asked = false;
+        if self.pending.is_empty() {
+            return None;
+        }
+        let other = 1 - self.active;
+        if self.files[other].len == 0 {
+            self.active = other;
+        }
+        self.folding = true;
+        Some(Taken {
+            fields: std::mem::take(&mut self.pending),
+            upto: self.next,
+        })
+    }
+
+    /// The fold of `taken` failed: its entries are pending again, before the newer ones.
+    pub(crate) fn restore(&mut self, mut taken: Taken) {
+        taken.fields.append(&mut self.pending);
+        self.pending = taken.fields;
+        self.folding = false;
+    }
+
+    /// The records before number `upto` are in the log (committed durably): cut each file
+    /// that holds no other.
+    pub(crate) fn folded(&mut self, upto: u64) {
+        self.folding = false;
+        for f in &mut self.files {
+            if f.last.is_some_and(|last| last < upto) || (f.last.is_none() && f.len > 0) {
+                match f.file.set_len(0) {
+                    Ok(()) => {
+                        f.len = 0;
+                        f.last = None;
+                    }
+                    // Its records are skipped when read back (`audit_journal.upto`); cutting
+                    // is tried again after the next fold.
+                    Err(e) => {
+                        let e = io_error("cutting", &e);
+                        tracing::warn!(code = e.code(), "cutting the audit journal failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles to the two files, for fsyncs without the journal's lock.
+    pub(crate) fn sync_handles(&self) -> Result<Vec<File>, StoreError> {
+        self.files
+            .iter()
+            .map(|f| f.file.try_clone().map_err(|e| io_error("opening", &e)))
+            .collect()
+    }
+}
+
+/// The whole records of a journal file, and the bytes after the last (a record cut short by a
+/// crash of the machine, or bytes that are no record).
+fn parse(bytes: &[u8]) -> (Vec<(u64, Vec<AuditFields>)>, usize) {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while let Some((head, body)) = rest.split_first_chunk::<4>() {
+        let len = u32::from_le_bytes(*head) as usize;
+        if !(8..=MAX_RECORD).contains(&len) || body.len() < len {
+            break;
+        }
+        let (record, after) = body.split_at(len);
+        let Some((n, fields)) = record.split_first_chunk::<8>() else {
+            break;
+        };
+        let Ok(fields) = postcard::from_bytes::<Vec<AuditFields>>(fields) else {
+            break;
+        };
+        out.push((u64::from_le_bytes(*n), fields));
+        rest = after;
+    }
+    if !rest.is_empty() {
+        tracing::warn!(
+            code = "audit_journal_tail",
+            bytes = rest.len(),
+            "the audit journal ends in bytes that are no whole record; they are skipped"
+        );
+    }
+    (out, rest.len())
+}
+
+/// fsync each of `files`.
+pub(crate) fn sync_all(files: &[File]) -> Result<(), StoreError> {
+    for f in files {
+        f.sync_data().map_err(|e| io_error("syncing", &e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use derbes_audit::{Action, Outcome};
+
+    fn fields(i: u64) -> AuditFields {
+        AuditFields {
+            at: i64::try_from(i).unwrap(),
+            actor: format!("employee:{i}"),
+            action: Action::READ,
+            subject: Some(format!("sp_{i}")),
+            purpose: Some("contract".into()),
+            categories: vec!["iin".into()],
+            rule: Some("r".into()),
+            outcome: Outcome::Allowed,
+            detail: None,
+        }
+    }
+
+    /// 8.1: what was journaled is read back in order from the record asked for on, across
+    /// both files, and a record cut short at the end (a power failure) is the end.
+    #[test]
+    fn c8_1_journal_reads_back_its_records_in_order_and_stops_at_a_torn_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("d.audit.db");
+        let mut j = Journal::open(&audit, 0).unwrap().unwrap();
+        j.append(&[fields(0), fields(1)]).unwrap();
+        j.append(&[fields(2)]).unwrap();
+        let taken = j.take().unwrap();
+        assert_eq!(taken.fields.len(), 3);
+        assert_eq!(taken.upto, 2);
+        j.append(&[fields(3)]).unwrap();
+        j.append(&[fields(4)]).unwrap();
+        drop(j);
+        // A torn record at the end of the second file.
+        let [_, b] = journal_files_of(&audit);
+        let mut f = OpenOptions::new().append(true).open(&b).unwrap();
+        f.write_all(&[40, 0, 0, 0, 9, 9]).unwrap();
+        drop(f);
+        let mut r = Journal::open(&audit, 0).unwrap().unwrap();
+        let all = r.take().unwrap();
+        assert_eq!(all.fields, (0..5).map(fields).collect::<Vec<_>>());
+        assert_eq!(all.upto, 4);
+        drop(r);
+        // From record 2 on: the first file's records are already in the log.
+        let mut r = Journal::open(&audit, 2).unwrap().unwrap();
+        let rest = r.take().unwrap();
+        assert_eq!(rest.fields, vec![fields(3), fields(4)]);
+        assert_eq!(rest.upto, 4);
+        r.append(&[fields(5)]).unwrap();
+        drop(r);
+        // Everything folded: the files are cut when next opened.
+        let r = Journal::open(&audit, 5).unwrap().unwrap();
+        assert!(r.settled());
+        assert!(r.files.iter().all(|f| f.len == 0));
+    }
+
+    /// 8.1: a file is cut only once every record in it is folded, and the journal's lock keeps
+    /// a second owner out.
+    #[test]
+    fn c8_1_journal_cuts_only_folded_files_and_has_one_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("d.audit.db");
+        let mut j = Journal::open(&audit, 0).unwrap().unwrap();
+        assert!(Journal::open(&audit, 0).unwrap().is_none(), "one owner");
+        j.append(&[fields(0)]).unwrap();
+        let first = j.take().unwrap();
+        j.append(&[fields(1)]).unwrap();
+        assert!(!j.settled());
+        // The fold failed: its entry is pending again, before the newer one.
+        j.restore(first);
+        let again = j.take().unwrap();
+        assert_eq!(again.fields, vec![fields(0), fields(1)]);
+        j.append(&[fields(2)]).unwrap();
+        j.folded(again.upto);
+        let lens: Vec<u64> = j.files.iter().map(|f| f.len).collect();
+        // Records 0 and 1 are folded, record 2 is not: exactly one file is cut.
+        assert_eq!(lens.iter().filter(|l| **l == 0).count(), 1, "{lens:?}");
+        assert!(!j.settled());
+        let last = j.take().unwrap();
+        j.folded(last.upto);
+        assert!(j.settled());
+        assert!(j.files.iter().all(|f| f.len == 0));
+        drop(j);
+        let r = Journal::open(&audit, last.upto).unwrap().unwrap();
+        assert!(r.settled());
+    }
+
+    /// 8.1: the fold is asked for once per [`FOLD_ENTRIES`] pending entries.
+    #[test]
+    fn c8_1_journal_asks_for_a_fold_once_enough_is_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("d.audit.db"), 0)
+            .unwrap()
+            .unwrap();
+        let mut asked = 0;
+        for i in 0..(2 * FOLD_ENTRIES as u64) {
+            asked += usize::from(j.append(&[fields(i)]).unwrap());
+        }
+        assert_eq!(asked, 1, "asked once until a take");
+        j.take().unwrap();
+        assert!(!j.append(&[fields(0)]).unwrap());
+    }
+}
