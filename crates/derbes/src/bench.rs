@@ -1715,11 +1715,13 @@ impl Scratch {
     }
 
     /// The files of the SQLite database `name`: the file, its audit log's file and the log's
-    /// subject index (derbes' stores have those two), each with its WAL and SHM files.
+    /// subject index (derbes' stores have those two), each with its WAL and SHM files, and
+    /// the log's journal.
     fn paths(&self, name: &str) -> Vec<PathBuf> {
         let main = self.dir.join(name);
         let audit = derbes_store::audit_file_of(&main);
         let index = derbes_store::audit_index_file_of(&audit);
+        let journal = derbes_store::journal_files_of(&audit);
         [main, audit, index]
             .into_iter()
             .flat_map(|file| {
@@ -1728,6 +1730,7 @@ impl Scratch {
                 shm.push("-shm");
                 [file, PathBuf::from(wal), PathBuf::from(shm)]
             })
+            .chain(journal)
             .collect()
     }
 

@@ -276,8 +276,8 @@ impl Drop for Server {
     }
 }
 
-/// The bytes of the SQLite database, its audit log's file, the log's subject index, and
-/// their WAL/SHM files.
+/// The bytes of the SQLite database, its audit log's file, the log's subject index, their
+/// WAL/SHM files, and the log's journal.
 fn db_bytes(data: &Path) -> Vec<u8> {
     let mut all = Vec::new();
     for name in [
@@ -290,6 +290,8 @@ fn db_bytes(data: &Path) -> Vec<u8> {
         "derbes.audit.index.db",
         "derbes.audit.index.db-wal",
         "derbes.audit.index.db-shm",
+        "derbes.audit.journal-a",
+        "derbes.audit.journal-b",
     ] {
         if let Ok(b) = std::fs::read(data.join(name)) {
             all.extend_from_slice(&b);
@@ -979,6 +981,62 @@ fn ops_port_in_use_fails_clearly() {
 
 /// Clause 5.4 (backups): `derbes backup` copies the live SQLite database consistently, checks
 /// the copy, refuses to overwrite, and the copy serves the same data with the same key file.
+/// The entries of `action` in the SQLite audit log at `data`, read from its file directly
+/// (nothing derbes would fold first).
+async fn logged(data: &Path, action: &str) -> i64 {
+    let url = format!("sqlite://{}", data.join("derbes.audit.db").display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_entries WHERE action = $1")
+        .bind(action)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    sqlx::Connection::close(conn).await.unwrap();
+    n
+}
+
+/// 8.1 on SQLite: searches answered just before `derbes serve` is killed (SIGKILL: no
+/// shutdown, no flush) are all on the log afterwards. Their entries went to the log's journal
+/// (`sqlite_journal`) and had been folded into the log or not; the next process to open the
+/// log (here `derbes audit verify`) folds what the journal holds before anything else, and
+/// the log verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c8_1_searches_answered_before_a_kill_are_on_the_log_after_it() {
+    let (_dir, data) = temp();
+    let mut server = Server::start(&data, &["--demo", "3"]);
+    let token = server.demo_token();
+    create_borrower(&server, &token).await;
+    const SEARCHES: i64 = 40;
+    for _ in 0..SEARCHES {
+        assert_eq!(found_ids(&server, &token, "iin", IIN).await.len(), 1);
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let before = logged(&data, "search").await;
+    let journaled: u64 = derbes_store::journal_files_of(&data.join("derbes.audit.db"))
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    eprintln!("at the kill: {before} searches in the log, {journaled} bytes in its journal");
+
+    let mut cmd = derbes(&data);
+    cmd.args(["audit", "verify"]);
+    let out = run(cmd);
+    assert!(out.ok, "{out:?}");
+    assert!(out.stdout.contains("audit log OK"), "{out:?}");
+    assert_eq!(logged(&data, "search").await, SEARCHES, "{out:?}");
+    for f in derbes_store::journal_files_of(&data.join("derbes.audit.db")) {
+        assert_eq!(
+            std::fs::metadata(&f).map(|m| m.len()).ok(),
+            Some(0),
+            "{f:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn c5_4_backup_copies_a_live_database_that_serves_the_same_data() {
     let (_dir, data) = temp();
