@@ -208,7 +208,15 @@ impl Writer {
             // Not a cached statement: SQLite applies `PRAGMA synchronous` when the statement
             // is prepared, so running a prepared one again would change nothing.
             if let Err(e) = self.conn.pragma_update(None, "synchronous", level) {
-                answer_all(jobs, e.into());
+                answer_all(
+                    jobs.into_iter()
+                        .skip(usize::from(taken.is_some()))
+                        .collect(),
+                    e.into(),
+                );
+                if let (Some(j), Some(t)) = (journal, taken) {
+                    lock(j).restore(t);
+                }
                 return false;
             }
             self.normal = deferred;
