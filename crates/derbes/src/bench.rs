@@ -1714,24 +1714,9 @@ impl Scratch {
         self.dir.join(name)
     }
 
-    /// The files of the SQLite database `name`: the file, its audit log's file and the log's
-    /// subject index (derbes' stores have those two), each with its WAL and SHM files, and
-    /// the log's journal.
+    /// The files of the SQLite database `name` (derbes' stores: with the audit log's files).
     fn paths(&self, name: &str) -> Vec<PathBuf> {
-        let main = self.dir.join(name);
-        let audit = derbes_store::audit_file_of(&main);
-        let index = derbes_store::audit_index_file_of(&audit);
-        let journal = derbes_store::journal_files_of(&audit);
-        [main, audit, index]
-            .into_iter()
-            .flat_map(|file| {
-                let (mut wal, mut shm) = (file.as_os_str().to_owned(), file.as_os_str().to_owned());
-                wal.push("-wal");
-                shm.push("-shm");
-                [file, PathBuf::from(wal), PathBuf::from(shm)]
-            })
-            .chain(journal)
-            .collect()
+        derbes_store::sqlite_files_of(&self.dir.join(name))
     }
 
     /// Remove the files of the database `name` (a round's, before the next round).

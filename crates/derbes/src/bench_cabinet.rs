@@ -18,7 +18,7 @@ use derbes_service::consent_service::{
 use derbes_service::sms::MemorySmsSink;
 use derbes_service::{Actor, Call, Source, SourceKind, ValueInput, Vault};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -298,18 +298,7 @@ pub async fn run(dir: &Path) -> Result<String, AnyError> {
     let _ = tx.send(());
     let _ = server.await;
     drop(store);
-    // The database, its audit log and the log's subject index (each with its WAL and SHM
-    // files), and the log's journal.
-    let audit = derbes_store::audit_file_of(&path);
-    let index = derbes_store::audit_index_file_of(&audit);
-    for file in [path.clone(), audit.clone(), index] {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut name = file.as_os_str().to_owned();
-            name.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(name));
-        }
-    }
-    for file in derbes_store::journal_files_of(&audit) {
+    for file in derbes_store::sqlite_files_of(&path) {
         let _ = std::fs::remove_file(file);
     }
 

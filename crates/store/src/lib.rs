@@ -25,7 +25,7 @@ pub mod packed;
 mod sqlite_audit;
 mod sqlite_bulk;
 mod sqlite_journal;
-pub use sqlite_audit::{audit_file_of, audit_index_file_of};
+pub use sqlite_audit::{audit_file_of, audit_index_file_of, sqlite_files_of};
 pub use sqlite_journal::journal_files_of;
 pub mod testing;
 

@@ -113,6 +113,27 @@ pub fn audit_file_of(main: &Path) -> PathBuf {
     main.with_extension("audit.db")
 }
 
+/// Every file of the SQLite store whose main file is `main`: the main file, its audit log's
+/// file and the log's subject index, each with its WAL and SHM files, and the log's journal
+/// (what to remove to remove the store; some may not exist).
+pub fn sqlite_files_of(main: &Path) -> Vec<PathBuf> {
+    let audit = audit_file_of(main);
+    let index = audit_index_file_of(&audit);
+    let journal = sqlite_journal::journal_files_of(&audit);
+    [main.to_path_buf(), audit, index]
+        .into_iter()
+        .flat_map(|file| {
+            let with = |suffix: &str| {
+                let mut name = file.as_os_str().to_owned();
+                name.push(suffix);
+                PathBuf::from(name)
+            };
+            [with("-wal"), with("-shm"), file]
+        })
+        .chain(journal)
+        .collect()
+}
+
 /// The subject index's file of the audit file `audit`: `derbes.audit.db` →
 /// `derbes.audit.index.db`. Derived data: rebuilt from the log when missing or stale.
 pub fn audit_index_file_of(audit: &Path) -> PathBuf {
@@ -282,7 +303,26 @@ impl Indexer {
             busy_timeout,
             |mode| StoreError::Audit(format!("the audit index needs WAL mode, it is in {mode}")),
         )?;
-        conn.execute_batch(INDEX_SCHEMA)?;
+        // An index file of the layout before epochs (sessions 12–22): derived data, so
+        // dropped and filled anew from the log. In one transaction, so that two processes
+        // opening the file at once cannot drop what the other has just made.
+        immediate(&conn, |conn| {
+            let epochs: i64 = conn.query_row(
+                "SELECT count(*) FROM pragma_table_info('audit_subjects') WHERE name = 'epoch'",
+                [],
+                |r| r.get(0),
+            )?;
+            if epochs == 0 && has_table(conn, "audit_subjects")? {
+                tracing::info!("rebuilding the audit log's subject index (keyed by epoch now)");
+            }
+            if epochs == 0 {
+                conn.execute_batch(
+                    "DROP TABLE IF EXISTS audit_subjects; DROP TABLE IF EXISTS audit_indexed;",
+                )?;
+            }
+            conn.execute_batch(INDEX_SCHEMA)?;
+            Ok(())
+        })?;
         conn.execute(
             "ATTACH DATABASE ?1 AS audit",
             params![audit.to_string_lossy()],
@@ -327,10 +367,11 @@ impl Indexer {
             }
             let n = conn
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO main.audit_subjects (subject, seq) \
-                     SELECT subject, seq FROM audit.audit_entries \
+                    "INSERT OR IGNORE INTO main.audit_subjects (epoch, subject, seq) \
+                     SELECT seq >> (SELECT epoch_bits FROM main.audit_indexed WHERE id = 1), \
+                       subject, seq FROM audit.audit_entries \
                      WHERE seq >= ?1 AND seq < ?2 AND subject IS NOT NULL \
-                     ORDER BY subject, seq",
+                     ORDER BY 1, 2, 3",
                 )?
                 .execute(params![upto, size])?;
             let last = if size > 0 { hash_at(size - 1)? } else { None };

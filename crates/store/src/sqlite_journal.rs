@@ -116,7 +116,7 @@ impl Journal {
             let mut bytes = Vec::new();
             file.read_to_end(&mut bytes)
                 .map_err(|e| io_error("reading", &e))?;
-            let (found, _) = parse(&bytes);
+            let found = parse(&bytes);
             let last = found.iter().map(|r| r.0).max();
             records.extend(found);
             files.push(JournalFile {
@@ -238,9 +238,9 @@ impl Journal {
     }
 }
 
-/// The whole records of a journal file, and the bytes after the last (a record cut short by a
-/// crash of the machine, or bytes that are no record).
-fn parse(bytes: &[u8]) -> (Vec<(u64, Vec<AuditFields>)>, usize) {
+/// The whole records of a journal file; the bytes after the last (a record cut short by a
+/// crash of the machine, or bytes that are no record) are skipped with a warning.
+fn parse(bytes: &[u8]) -> Vec<(u64, Vec<AuditFields>)> {
     let mut out = Vec::new();
     let mut rest = bytes;
     while let Some((head, body)) = rest.split_first_chunk::<4>() {
@@ -265,7 +265,7 @@ fn parse(bytes: &[u8]) -> (Vec<(u64, Vec<AuditFields>)>, usize) {
             "the audit journal ends in bytes that are no whole record; they are skipped"
         );
     }
-    (out, rest.len())
+    out
 }
 
 /// fsync each of `files`.

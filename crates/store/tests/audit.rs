@@ -1675,11 +1675,29 @@ async fn paged(s: &dyn Store, subject: &str, page: i64) -> Vec<AuditEntry> {
 /// 7.1a, 8.1: a subject's entries are found, newest first and paged without gaps, whether
 /// the SQLite writer's upkeep has put them in the subject index yet (every 4,096 entries)
 /// or they are still among the newest, unindexed ones; and after a reopen, which indexes
-/// the rest.
+/// the rest. With the index's epochs as built (65,536 entries, so one epoch here) and with
+/// epochs of 64 entries (a trail then spans some eighty of them, and its pages start and
+/// end inside epochs).
 #[tokio::test]
 async fn c7_1a_subject_entries_are_found_in_and_beyond_the_subject_index() {
+    for bits in [None, Some(6)] {
+        subject_entries_in_and_beyond_the_index(bits).await;
+    }
+}
+
+async fn subject_entries_in_and_beyond_the_index(epoch_bits: Option<i64>) {
     let dir = tempfile::tempdir().unwrap();
     let s = sqlite_in(dir.path()).await;
+    if let Some(bits) = epoch_bits {
+        // Set while the index is empty, as a new index file is made.
+        let raw = raw_sqlite(&s).await;
+        sqlx::query("UPDATE audit_index.audit_indexed SET epoch_bits = $1")
+            .bind(bits)
+            .execute(&raw)
+            .await
+            .unwrap();
+        raw.close().await;
+    }
     let mut all = Vec::new();
     for start in (0..5_000u64).step_by(250) {
         all.extend(
@@ -1712,6 +1730,24 @@ async fn c7_1a_subject_entries_are_found_in_and_beyond_the_subject_index() {
     assert_eq!(
         count(&raw, "SELECT count(*) FROM audit_index.audit_subjects").await,
         subjects
+    );
+    // Each row in its entry's epoch.
+    let bits = epoch_bits.unwrap_or(16);
+    assert_eq!(
+        count(
+            &raw,
+            &format!("SELECT count(*) FROM audit_index.audit_subjects WHERE epoch = seq >> {bits}")
+        )
+        .await,
+        subjects
+    );
+    assert_eq!(
+        count(
+            &raw,
+            "SELECT count(DISTINCT epoch) FROM audit_index.audit_subjects"
+        )
+        .await,
+        (upto + (1 << bits) - 1) >> bits
     );
     // Queries by subject: indexed and unindexed entries alike.
     for subject in ["sp_0003", "sp_000a"] {
@@ -1816,6 +1852,67 @@ async fn c8_1_sqlite_audit_file_of_an_older_layout_gets_its_index_file_on_open()
     raw.close().await;
 }
 
+/// 8.1: an index file of the layout before epochs (key `(subject, seq)`, sessions 12–22),
+/// though up to date with the log, is dropped and filled anew in the epoch layout on
+/// opening; queries by subject find every entry.
+#[tokio::test]
+async fn c8_1_sqlite_an_index_file_without_epochs_is_rebuilt_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite_in(dir.path()).await;
+    let all = s.append_audit(&batch(0..300)).await.unwrap();
+    let index_path = derbes_store::audit_index_file_of(s.audit_path());
+    drop(s);
+    let last = all.last().unwrap();
+    let mut index = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&index_path)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "DROP TABLE audit_subjects; DROP TABLE audit_indexed;
+         CREATE TABLE audit_subjects (subject TEXT NOT NULL, seq INTEGER NOT NULL, \
+           PRIMARY KEY (subject, seq)) WITHOUT ROWID;
+         CREATE TABLE audit_indexed (id INTEGER PRIMARY KEY CHECK (id = 1), \
+           upto INTEGER NOT NULL, last_hash BLOB);",
+    )
+    .execute(&mut index)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO audit_indexed (id, upto, last_hash) VALUES (1, 300, $1)")
+        .bind(last.hash.to_vec())
+        .execute(&mut index)
+        .await
+        .unwrap();
+    for e in all.iter().filter(|e| e.subject.is_some()) {
+        sqlx::query("INSERT INTO audit_subjects (subject, seq) VALUES ($1, $2)")
+            .bind(e.subject.as_deref())
+            .bind(e.seq as i64)
+            .execute(&mut index)
+            .await
+            .unwrap();
+    }
+    index.close().await.unwrap();
+    let s = sqlite_in(dir.path()).await;
+    let raw = raw_sqlite(&s).await;
+    assert_eq!(
+        count(&raw, "SELECT upto FROM audit_index.audit_indexed").await,
+        300
+    );
+    assert_eq!(
+        count(
+            &raw,
+            "SELECT count(*) FROM audit_index.audit_subjects WHERE epoch = seq >> 16"
+        )
+        .await,
+        all.iter().filter(|e| e.subject.is_some()).count() as i64
+    );
+    assert_eq!(
+        s.audit_for_subject("sp_0003", 1_000).await.unwrap(),
+        newest_first_of(&all, "sp_0003")
+    );
+    raw.close().await;
+}
+
 /// The subject index is derived data: an index file that is not this log's — its last
 /// indexed entry's hash differs (another log's index, a doctored row), or it claims more
 /// entries than the log has (the log restored from an older backup) — is emptied and built
@@ -1851,11 +1948,14 @@ async fn c8_1_sqlite_a_stale_or_foreign_index_file_is_rebuilt_from_the_log() {
             .connect()
             .await
             .unwrap();
-        sqlx::query("INSERT INTO audit_subjects (subject, seq) VALUES ('sp_0003', $1)")
-            .bind(foreign.seq as i64)
-            .execute(&mut index)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO audit_subjects (epoch, subject, seq) \
+             VALUES ($1 >> (SELECT epoch_bits FROM audit_indexed), 'sp_0003', $1)",
+        )
+        .bind(foreign.seq as i64)
+        .execute(&mut index)
+        .await
+        .unwrap();
         sqlx::raw_sql(doctor).execute(&mut index).await.unwrap();
         index.close().await.unwrap();
         let s = sqlite_in(dir.path()).await;
