@@ -312,10 +312,10 @@ impl Indexer {
                 [],
                 |r| r.get(0),
             )?;
-            if epochs == 0 && has_table(conn, "audit_subjects")? {
-                tracing::info!("rebuilding the audit log's subject index (keyed by epoch now)");
-            }
             if epochs == 0 {
+                if has_table(conn, "audit_subjects")? {
+                    tracing::info!("rebuilding the audit log's subject index (keyed by epoch now)");
+                }
                 conn.execute_batch(
                     "DROP TABLE IF EXISTS audit_subjects; DROP TABLE IF EXISTS audit_indexed;",
                 )?;

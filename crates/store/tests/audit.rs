@@ -1436,12 +1436,17 @@ async fn c8_1_sqlite_flush_syncs_the_wal_without_a_commit() {
 }
 
 /// A connection of its own to the SQLite file at `path`, holding its write lock.
-async fn hold_write_lock(path: &std::path::Path) -> sqlx::SqliteConnection {
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+/// A plain connection to the SQLite file at `path` (the tests' way to doctor a file).
+async fn connect_file(path: &std::path::Path) -> sqlx::SqliteConnection {
+    sqlx::sqlite::SqliteConnectOptions::new()
         .filename(path)
         .connect()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn hold_write_lock(path: &std::path::Path) -> sqlx::SqliteConnection {
+    let mut conn = connect_file(path).await;
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut conn)
         .await
@@ -1801,11 +1806,7 @@ async fn c8_1_sqlite_audit_file_of_an_older_layout_gets_its_index_file_on_open()
     let audit_path = s.audit_path().to_path_buf();
     let index_path = derbes_store::audit_index_file_of(&audit_path);
     drop(s);
-    let mut old = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&audit_path)
-        .connect()
-        .await
-        .unwrap();
+    let mut old = connect_file(&audit_path).await;
     sqlx::raw_sql(
         "CREATE TABLE audit_subjects (subject TEXT NOT NULL, seq INTEGER NOT NULL, \
            PRIMARY KEY (subject, seq)) WITHOUT ROWID;
@@ -1863,11 +1864,7 @@ async fn c8_1_sqlite_an_index_file_without_epochs_is_rebuilt_on_open() {
     let index_path = derbes_store::audit_index_file_of(s.audit_path());
     drop(s);
     let last = all.last().unwrap();
-    let mut index = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&index_path)
-        .connect()
-        .await
-        .unwrap();
+    let mut index = connect_file(&index_path).await;
     sqlx::raw_sql(
         "DROP TABLE audit_subjects; DROP TABLE audit_indexed;
          CREATE TABLE audit_subjects (subject TEXT NOT NULL, seq INTEGER NOT NULL, \
@@ -1943,11 +1940,7 @@ async fn c8_1_sqlite_a_stale_or_foreign_index_file_is_rebuilt_from_the_log() {
             .iter()
             .find(|e| e.subject.as_deref() != Some("sp_0003"))
             .unwrap();
-        let mut index = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&index_path)
-            .connect()
-            .await
-            .unwrap();
+        let mut index = connect_file(&index_path).await;
         sqlx::query(
             "INSERT INTO audit_subjects (epoch, subject, seq) \
              VALUES ($1 >> (SELECT epoch_bits FROM audit_indexed), 'sp_0003', $1)",
