@@ -213,15 +213,25 @@ impl Writer {
         }
         let folding = taken.as_ref().map(|t| t.upto);
         if let Some(t) = &taken {
-            // A copy: should the transaction fail, the journal keeps them pending.
-            jobs.insert(
-                0,
-                Job::Append {
-                    fields: t.fields.clone(),
-                    deferred: false,
-                    reply: oneshot::channel().0,
-                },
-            );
+            // Decoded from the records taken, which the journal gets back should the
+            // transaction fail.
+            match t.fields() {
+                Ok(fields) => jobs.insert(
+                    0,
+                    Job::Append {
+                        fields,
+                        deferred: false,
+                        reply: oneshot::channel().0,
+                    },
+                ),
+                Err(e) => {
+                    answer_all(jobs, e);
+                    if let (Some(j), Some(t)) = (journal, taken) {
+                        lock(j).restore(t);
+                    }
+                    return false;
+                }
+            }
         }
         let deferred = jobs.iter().all(Job::deferred);
         if deferred != self.normal {
@@ -264,7 +274,12 @@ impl Writer {
                     job.answer(answer);
                 }
                 if let (Some(j), Some(upto)) = (journal, folding) {
-                    lock(j).folded(upto);
+                    // Cut without the journal's lock: reads journal their entries meanwhile.
+                    let cuts = lock(j).folded(upto);
+                    if !cuts.is_empty() {
+                        let done = cuts.apply();
+                        lock(j).cut_done(done);
+                    }
                 }
             }
             Err(e) => {
@@ -587,6 +602,7 @@ impl AuditWriter {
             let (reply, mut answer) = oneshot::channel();
             writer.write(vec![Job::Fold { reply: Some(reply) }], Some(j));
             answer.try_recv().map_err(|_| stopped())??;
+            lock(j).cut_folded_files();
         }
         let checkpointer = open_file(path, busy_timeout)?;
         let indexer = Indexer::open(path, busy_timeout)?;
@@ -1022,6 +1038,31 @@ pub(crate) fn import_legacy(
 mod tests {
     use super::*;
     use derbes_audit::{Action, Outcome};
+
+    /// SQLite is built as `.cargo/config.toml` asks (docs/architecture.md, "SQLite's
+    /// build"): no page cache shared by all connections behind one mutex, no memory statistics
+    /// counted under another. A build that lost the setting (run outside the workspace, or a
+    /// changed `libsqlite3-sys`) fails here instead of reading up to a quarter slower unnoticed.
+    #[test]
+    fn sqlite_is_built_without_shared_page_caches_or_memory_statistics() {
+        let conn = Connection::open_in_memory().unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
 
     fn entry(i: i64) -> AuditFields {
         AuditFields {

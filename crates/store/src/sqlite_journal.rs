@@ -71,8 +71,12 @@ struct JournalFile {
 pub(crate) struct Journal {
     files: [JournalFile; 2],
     active: usize,
-    /// The fields of the records not yet folded (nor taken for a fold), oldest first.
-    pending: Vec<AuditFields>,
+    /// The records not yet folded (nor taken for a fold), oldest first, as they were
+    /// journaled: the fold decodes them on the log's thread, so the fields a read allocated
+    /// are freed by that read's thread, and nothing is copied to keep them should a fold fail.
+    pending: Vec<u8>,
+    /// The entries in `pending`.
+    pending_entries: usize,
     /// Whether a fold has taken entries and not yet reported its end.
     folding: bool,
     /// The number of the next record.
@@ -82,10 +86,38 @@ pub(crate) struct Journal {
     buf: Vec<u8>,
 }
 
-/// Entries taken for a fold: committed with `audit_journal.upto = upto`.
+/// Records taken for a fold: committed with `audit_journal.upto = upto`.
 pub(crate) struct Taken {
-    pub(crate) fields: Vec<AuditFields>,
+    /// The records, as journaled.
+    records: Vec<u8>,
+    entries: usize,
     pub(crate) upto: u64,
+}
+
+impl Taken {
+    /// The fields of the records' entries, in order.
+    pub(crate) fn fields(&self) -> Result<Vec<AuditFields>, StoreError> {
+        let (records, rest) = records(&self.records);
+        if rest > 0 {
+            // Never: these bytes were encoded by this process, or read back whole at start.
+            return Err(StoreError::Audit(
+                "an audit journal record taken for a fold does not decode".into(),
+            ));
+        }
+        let mut fields = Vec::with_capacity(self.entries);
+        for r in records {
+            fields.extend(r.fields);
+        }
+        Ok(fields)
+    }
+}
+
+/// One whole record of a journal file.
+struct Record<'a> {
+    n: u64,
+    /// The record's bytes, its length first.
+    raw: &'a [u8],
+    fields: Vec<AuditFields>,
 }
 
 impl Journal {
@@ -102,7 +134,7 @@ impl Journal {
                 .open(path)
                 .map_err(|e| io_error("opening", &e))
         };
-        let (fa, fb) = (open(&a)?, open(&b)?);
+        let (mut fa, mut fb) = (open(&a)?, open(&b)?);
         for f in [&fa, &fb] {
             match f.try_lock() {
                 Ok(()) => {}
@@ -110,41 +142,43 @@ impl Journal {
                 Err(std::fs::TryLockError::Error(e)) => return Err(io_error("locking", &e)),
             }
         }
-        let mut records = Vec::new();
-        let mut files = Vec::with_capacity(2);
-        for mut file in [fa, fb] {
+        let read = |file: &mut File| {
             let mut bytes = Vec::new();
             file.read_to_end(&mut bytes)
-                .map_err(|e| io_error("reading", &e))?;
-            let found = parse(&bytes);
-            let last = found.iter().map(|r| r.0).max();
-            records.extend(found);
-            files.push(JournalFile {
-                file,
-                len: bytes.len() as u64,
-                last,
-            });
+                .map_err(|e| io_error("reading", &e))
+                .map(|_| bytes)
+        };
+        let (bytes_a, bytes_b) = (read(&mut fa)?, read(&mut fb)?);
+        let (found_a, found_b) = (parse(&bytes_a), parse(&bytes_b));
+        let file = |file, bytes: &[u8], found: &[Record<'_>]| JournalFile {
+            file,
+            len: bytes.len() as u64,
+            last: found.iter().map(|r| r.n).max(),
+        };
+        let files = [file(fa, &bytes_a, &found_a), file(fb, &bytes_b, &found_b)];
+        let mut found: Vec<Record<'_>> = found_a
+            .into_iter()
+            .chain(found_b)
+            .filter(|r| r.n >= upto)
+            .collect();
+        found.sort_by_key(|r| r.n);
+        let after = found.last().map_or(upto, |r| r.n + 1);
+        let mut pending = Vec::new();
+        for r in &found {
+            pending.extend_from_slice(r.raw);
         }
-        records.retain(|r| r.0 >= upto);
-        records.sort_by_key(|r| r.0);
-        let after = records.last().map_or(upto, |r| r.0 + 1);
-        let fields = records.into_iter().flat_map(|r| r.1).collect();
-        let [fa, fb]: [JournalFile; 2] = files
-            .try_into()
-            .map_err(|_| StoreError::Audit("the audit journal has two files".into()))?;
         let mut journal = Journal {
-            files: [fa, fb],
+            files,
             active: 0,
-            pending: fields,
+            pending,
+            pending_entries: found.iter().map(|r| r.fields.len()).sum(),
             folding: false,
             next: after,
             asked: false,
             buf: Vec::new(),
         };
-        if journal.pending.is_empty() {
-            // Whatever the files hold is in the log already.
-            journal.folded(after);
-        }
+        // Whatever the files hold may be in the log already.
+        journal.cut_folded_files();
         Ok(Some(journal))
     }
 
@@ -171,8 +205,9 @@ impl Journal {
         file.len += self.buf.len() as u64;
         file.last = Some(n);
         self.next = n + 1;
-        self.pending.extend_from_slice(fields);
-        let due = self.pending.len() >= FOLD_ENTRIES && !self.asked;
+        self.pending.extend_from_slice(&self.buf);
+        self.pending_entries += fields.len();
+        let due = self.pending_entries >= FOLD_ENTRIES && !self.asked;
         self.asked |= due;
         Ok(due)
     }
@@ -195,37 +230,78 @@ impl Journal {
         }
         self.folding = true;
         Some(Taken {
-            fields: std::mem::take(&mut self.pending),
+            records: std::mem::take(&mut self.pending),
+            entries: std::mem::take(&mut self.pending_entries),
             upto: self.next,
         })
     }
 
-    /// The fold of `taken` failed: its entries are pending again, before the newer ones.
+    /// The fold of `taken` failed: its records are pending again, before the newer ones.
     pub(crate) fn restore(&mut self, mut taken: Taken) {
-        taken.fields.append(&mut self.pending);
-        self.pending = taken.fields;
+        taken.records.append(&mut self.pending);
+        self.pending = taken.records;
+        self.pending_entries += taken.entries;
         self.folding = false;
     }
 
-    /// The records before number `upto` are in the log (committed durably): cut each file
-    /// that holds no other.
-    pub(crate) fn folded(&mut self, upto: u64) {
+    /// The records before number `upto` are in the log (committed durably): the files to cut
+    /// now, each holding no other record. Cut by [`Cuts::apply`] without the journal's lock
+    /// (with the `discard` mount option, cutting a file waits for the device, for milliseconds,
+    /// and reads would wait for the lock meanwhile), then reported by [`Journal::cut_done`].
+    /// The file being written is not among them: it is cut after a later fold, once the
+    /// records go to the other. So no record is written to a file while it is cut: the active
+    /// file changes only in [`Journal::take`], to a file already empty.
+    pub(crate) fn folded(&mut self, upto: u64) -> Cuts {
         self.folding = false;
-        for f in &mut self.files {
-            if f.last.is_some_and(|last| last < upto) || (f.last.is_none() && f.len > 0) {
-                match f.file.set_len(0) {
-                    Ok(()) => {
-                        f.len = 0;
-                        f.last = None;
-                    }
-                    // Its records are skipped when read back (`audit_journal.upto`); cutting
-                    // is tried again after the next fold.
+        let mut cuts = Cuts(Vec::new());
+        for i in 0..2 {
+            if i != self.active && self.all_folded(i, upto) {
+                match self.files[i].file.try_clone() {
+                    Ok(file) => cuts.0.push((i, file)),
                     Err(e) => {
                         let e = io_error("cutting", &e);
                         tracing::warn!(code = e.code(), "cutting the audit journal failed");
                     }
                 }
             }
+        }
+        cuts
+    }
+
+    /// Cut every file all of whose records are folded, the one being written too: only while
+    /// nothing is journaled (when the journal is opened, and once what it held then is
+    /// folded), so that the next records go to an empty file, never after bytes a crash left.
+    pub(crate) fn cut_folded_files(&mut self) {
+        if !self.settled() {
+            return;
+        }
+        for i in 0..2 {
+            if self.all_folded(i, self.next) && self.files.get(i).is_some_and(|f| cut_file(&f.file))
+            {
+                self.emptied(i);
+            }
+        }
+    }
+
+    /// The files [`Cuts::apply`] has cut are empty.
+    pub(crate) fn cut_done(&mut self, done: CutDone) {
+        for i in done.0 {
+            self.emptied(i);
+        }
+    }
+
+    /// Whether file `i` holds bytes and no record from number `upto` on (a file holding no
+    /// whole record at all holds only bytes that are skipped when read back).
+    fn all_folded(&self, i: usize, upto: u64) -> bool {
+        self.files.get(i).is_some_and(|f| {
+            f.last.is_some_and(|last| last < upto) || (f.last.is_none() && f.len > 0)
+        })
+    }
+
+    fn emptied(&mut self, i: usize) {
+        if let Some(f) = self.files.get_mut(i) {
+            f.len = 0;
+            f.last = None;
         }
     }
 
@@ -240,7 +316,20 @@ impl Journal {
 
 /// The whole records of a journal file; the bytes after the last (a record cut short by a
 /// crash of the machine, or bytes that are no record) are skipped with a warning.
-fn parse(bytes: &[u8]) -> Vec<(u64, Vec<AuditFields>)> {
+fn parse(bytes: &[u8]) -> Vec<Record<'_>> {
+    let (found, rest) = records(bytes);
+    if rest > 0 {
+        tracing::warn!(
+            code = "audit_journal_tail",
+            bytes = rest,
+            "the audit journal ends in bytes that are no whole record; they are skipped"
+        );
+    }
+    found
+}
+
+/// The whole records at the start of `bytes`, and how many bytes follow the last of them.
+fn records(bytes: &[u8]) -> (Vec<Record<'_>>, usize) {
     let mut out = Vec::new();
     let mut rest = bytes;
     while let Some((head, body)) = rest.split_first_chunk::<4>() {
@@ -255,17 +344,53 @@ fn parse(bytes: &[u8]) -> Vec<(u64, Vec<AuditFields>)> {
         let Ok(fields) = postcard::from_bytes::<Vec<AuditFields>>(fields) else {
             break;
         };
-        out.push((u64::from_le_bytes(*n), fields));
+        let (raw, _) = rest.split_at(4 + len);
+        out.push(Record {
+            n: u64::from_le_bytes(*n),
+            raw,
+            fields,
+        });
         rest = after;
     }
-    if !rest.is_empty() {
-        tracing::warn!(
-            code = "audit_journal_tail",
-            bytes = rest.len(),
-            "the audit journal ends in bytes that are no whole record; they are skipped"
-        );
+    (out, rest.len())
+}
+
+/// Journal files to cut, with their own handles ([`Journal::folded`]).
+#[must_use = "the files are cut by `apply`"]
+pub(crate) struct Cuts(Vec<(usize, File)>);
+
+/// The files cut ([`Cuts::apply`]), for [`Journal::cut_done`].
+pub(crate) struct CutDone(Vec<usize>);
+
+impl Cuts {
+    /// Whether there is nothing to cut.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
-    out
+
+    /// Cut the files (a file not cut is cut after a later fold: its records are skipped
+    /// when read back meanwhile, by `audit_journal.upto`).
+    pub(crate) fn apply(self) -> CutDone {
+        CutDone(
+            self.0
+                .into_iter()
+                .filter(|(_, file)| cut_file(file))
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+}
+
+/// Empty `file`; a failure is logged (no path in it).
+fn cut_file(file: &File) -> bool {
+    match file.set_len(0) {
+        Ok(()) => true,
+        Err(e) => {
+            let e = io_error("cutting", &e);
+            tracing::warn!(code = e.code(), "cutting the audit journal failed");
+            false
+        }
+    }
 }
 
 /// fsync each of `files`.
@@ -305,7 +430,7 @@ mod tests {
         j.append(&[fields(0), fields(1)]).unwrap();
         j.append(&[fields(2)]).unwrap();
         let taken = j.take().unwrap();
-        assert_eq!(taken.fields.len(), 3);
+        assert_eq!(taken.fields().unwrap().len(), 3);
         assert_eq!(taken.upto, 2);
         j.append(&[fields(3)]).unwrap();
         j.append(&[fields(4)]).unwrap();
@@ -317,13 +442,16 @@ mod tests {
         drop(f);
         let mut r = Journal::open(&audit, 0).unwrap().unwrap();
         let all = r.take().unwrap();
-        assert_eq!(all.fields, (0..5).map(fields).collect::<Vec<_>>());
+        assert_eq!(
+            all.fields().unwrap(),
+            (0..5).map(fields).collect::<Vec<_>>()
+        );
         assert_eq!(all.upto, 4);
         drop(r);
         // From record 2 on: the first file's records are already in the log.
         let mut r = Journal::open(&audit, 2).unwrap().unwrap();
         let rest = r.take().unwrap();
-        assert_eq!(rest.fields, vec![fields(3), fields(4)]);
+        assert_eq!(rest.fields().unwrap(), vec![fields(3), fields(4)]);
         assert_eq!(rest.upto, 4);
         r.append(&[fields(5)]).unwrap();
         drop(r);
@@ -356,15 +484,16 @@ mod tests {
 
         let mut r = Journal::open(&audit, 0).unwrap().unwrap();
         let taken = r.take().unwrap();
-        assert_eq!(taken.fields, vec![fields(0)]);
+        assert_eq!(taken.fields().unwrap(), vec![fields(0)]);
         assert_eq!(taken.upto, 1);
-        r.folded(taken.upto);
+        let cuts = r.folded(taken.upto);
+        r.cut_done(cuts.apply());
         assert!(r.files.iter().all(|f| f.len == 0), "cut after the fold");
         assert_eq!(std::fs::metadata(&a).unwrap().len(), 0);
         r.append(&[fields(7)]).unwrap();
         drop(r);
         let mut r = Journal::open(&audit, 1).unwrap().unwrap();
-        assert_eq!(r.take().unwrap().fields, vec![fields(7)]);
+        assert_eq!(r.take().unwrap().fields().unwrap(), vec![fields(7)]);
     }
 
     /// 8.1: a file is cut only once every record in it is folded, and the journal's lock keeps
@@ -382,20 +511,58 @@ mod tests {
         // The fold failed: its entry is pending again, before the newer one.
         j.restore(first);
         let again = j.take().unwrap();
-        assert_eq!(again.fields, vec![fields(0), fields(1)]);
+        assert_eq!(again.fields().unwrap(), vec![fields(0), fields(1)]);
         j.append(&[fields(2)]).unwrap();
-        j.folded(again.upto);
+        let cuts = j.folded(again.upto);
+        j.cut_done(cuts.apply());
         let lens: Vec<u64> = j.files.iter().map(|f| f.len).collect();
         // Records 0 and 1 are folded, record 2 is not: exactly one file is cut.
         assert_eq!(lens.iter().filter(|l| **l == 0).count(), 1, "{lens:?}");
         assert!(!j.settled());
         let last = j.take().unwrap();
-        j.folded(last.upto);
+        let cuts = j.folded(last.upto);
+        j.cut_done(cuts.apply());
         assert!(j.settled());
         assert!(j.files.iter().all(|f| f.len == 0));
         drop(j);
         let r = Journal::open(&audit, last.upto).unwrap().unwrap();
         assert!(r.settled());
+    }
+
+    /// 8.1: a fold's files are cut without the journal's lock, while reads go on journaling,
+    /// so the file being written is never among them: it is cut after a later fold, once
+    /// writing has moved to the other file, and no record journaled meanwhile is lost.
+    #[test]
+    fn c8_1_journal_never_cuts_the_file_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("d.audit.db");
+        let mut j = Journal::open(&audit, 0).unwrap().unwrap();
+        j.append(&[fields(0)]).unwrap();
+        // Writing moves to the second file, empty.
+        let _first = j.take().unwrap();
+        j.append(&[fields(1)]).unwrap();
+        // The first file is not empty yet: writing stays on the second.
+        let second = j.take().unwrap();
+        let cuts = j.folded(second.upto);
+        // A read journals while the fold's files are being cut.
+        j.append(&[fields(2)]).unwrap();
+        j.cut_done(cuts.apply());
+        assert_eq!(j.files[0].len, 0, "the file no longer written is cut");
+        let [_, b] = journal_files_of(&audit);
+        let kept = std::fs::read(&b).unwrap();
+        let numbers: Vec<u64> = parse(&kept).iter().map(|r| r.n).collect();
+        assert_eq!(numbers, vec![1, 2], "the file being written is kept whole");
+        // A later fold, once writing has moved back to the first file, cuts the second.
+        let third = j.take().unwrap();
+        assert_eq!(third.fields().unwrap(), vec![fields(2)]);
+        j.append(&[fields(3)]).unwrap();
+        let cuts = j.folded(third.upto);
+        j.cut_done(cuts.apply());
+        assert_eq!(j.files[1].len, 0);
+        assert_eq!(std::fs::metadata(&b).unwrap().len(), 0);
+        drop(j);
+        let mut r = Journal::open(&audit, third.upto).unwrap().unwrap();
+        assert_eq!(r.take().unwrap().fields().unwrap(), vec![fields(3)]);
     }
 
     /// 8.1: the fold is asked for once per [`FOLD_ENTRIES`] pending entries.
