@@ -1705,8 +1705,8 @@ impl PgStore {
 
 /// `WITH RECURSIVE epochs(e)`: the epochs of the SQLite subject index (`sqlite_audit`) that
 /// may hold entries before the sequence number `before` (a parameter, or `upto`: all the
-/// index holds), newest first; none while the index is empty. The index is keyed by epoch first, so a query by subject seeks once in
-/// each of them.
+/// index holds), newest first; none while the index is empty. The index is keyed by epoch
+/// first, so a query by subject seeks once in each of them.
 fn epochs_sql(before: &str) -> String {
     format!(
         "WITH RECURSIVE epochs(e) AS ( \
@@ -1721,9 +1721,9 @@ impl SqliteStore {
     const GROUPS_AUDIT_APPENDS: bool = true;
 
     /// The first entry appended at `$2` by actor `$3` with action `$4` about subject `$1`,
-    /// to recognise staged entries already appended: through the
-    /// subject index, then the entries not yet in it; an entry without a subject (none is
-    /// staged today) by a scan of the whole log.
+    /// to recognise staged entries already appended: through the subject index, then the
+    /// entries not yet in it; an entry without a subject (none is staged today) by a scan of
+    /// the whole log.
     fn pending_lookup_sql() -> &'static str {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(

@@ -1042,7 +1042,8 @@ mod tests {
     /// SQLite is built as `.cargo/config.toml` asks (docs/architecture.md, "SQLite's
     /// build"): no page cache shared by all connections behind one mutex, no memory statistics
     /// counted under another. A build that lost the setting (run outside the workspace, or a
-    /// changed `libsqlite3-sys`) fails here instead of reading up to a quarter slower unnoticed.
+    /// changed `libsqlite3-sys`) fails here instead of reading up to a quarter slower
+    /// unnoticed.
     #[test]
     fn sqlite_is_built_without_shared_page_caches_or_memory_statistics() {
         let conn = Connection::open_in_memory().unwrap();

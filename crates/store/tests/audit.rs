@@ -1435,7 +1435,6 @@ async fn c8_1_sqlite_flush_syncs_the_wal_without_a_commit() {
     assert_eq!(all_entries(&s).await, out);
 }
 
-/// A connection of its own to the SQLite file at `path`, holding its write lock.
 /// A plain connection to the SQLite file at `path` (the tests' way to doctor a file).
 async fn connect_file(path: &std::path::Path) -> sqlx::SqliteConnection {
     sqlx::sqlite::SqliteConnectOptions::new()
@@ -1445,6 +1444,7 @@ async fn connect_file(path: &std::path::Path) -> sqlx::SqliteConnection {
         .unwrap()
 }
 
+/// A connection of its own to the SQLite file at `path`, holding its write lock.
 async fn hold_write_lock(path: &std::path::Path) -> sqlx::SqliteConnection {
     let mut conn = connect_file(path).await;
     sqlx::query("BEGIN IMMEDIATE")
